@@ -1,0 +1,167 @@
+"""The attack contract: public view + targets + money in, a Campaign out.
+
+An attack sees what any user sees (the :class:`~boostbench.observation.Observation`
+at the start of its window), its own targets and its budget; never Truth. It
+returns a :class:`Campaign`: the accounts it creates, the organic accounts it
+recruits, its events, and an itemised spend that never exceeds the budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import InvalidParameter, check_real
+from ..events import EventKind
+from ..observation import Observation
+
+__all__ = ["CostModel", "Campaign", "Attack", "empty_campaign", "split_budget", "check_attack_args"]
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Retail prices in USD per unit (2024 basis), "typical" column of CALIBRATION.md.
+
+    Attributes
+    ----------
+    like_bot : 0.0015 — bot/panel like (NATO StratCom COE "Falling Behind" 2019 [I];
+        Nevado-Catalán et al., Computers & Security 2022 [P]).
+    like_real : 0.03 — "real"/geo-targeted like from click farms or task exchanges
+        (De Cristofaro et al., IMC 2014 [P]).
+    view_bot : 0.0005 — bot view (NATO StratCom 2020–2023 [I]).
+    view_complete : 0.002 — completed view ([?] bot view x 4–6).
+    comment_bot : 0.05 — templated bot comment (NATO StratCom 2019: €10 / 200 [I]).
+    comment_human : 0.3 — human-written comment ([?] review markets).
+    share : 0.015 — share / repost (Weibo repost prices, Chinese press 2019 [I]).
+    account_fresh : 0.10 — fresh bot account (Thomas et al., USENIX Security 2013 [P]).
+    account_aged : 2.0 — aged account (养号) ([?] ≈ 3x premium for history).
+    crowd_task : 0.05 — paid crowd micro-task (microworkers.com average $0.112,
+        Lee, Webb & Ge, ICWSM 2014 [P]; click-farm wages [I]).
+    koc_post : 30.0 — interest-matched paid user post (Xiaohongshu lawsuit reporting [I]).
+
+    Price accounting (CALIBRATION.md): service campaigns pay these retail action
+    prices, whose sellers' accounts are inside the price; only an own-farm
+    attacker pays per account. Never both.
+    """
+
+    like_bot: float = 0.0015
+    like_real: float = 0.03
+    view_bot: float = 0.0005
+    view_complete: float = 0.002
+    comment_bot: float = 0.05
+    comment_human: float = 0.3
+    share: float = 0.015
+    account_fresh: float = 0.10
+    account_aged: float = 2.0
+    crowd_task: float = 0.05
+    koc_post: float = 30.0
+
+    def __post_init__(self):
+        for f in fields(self):
+            check_real(f.name, getattr(self, f.name), low=0.0, low_open=True, where="CostModel")
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """What an attack did: new accounts, recruited organic accounts, events, spend.
+
+    Event ``account`` ids are global: new accounts are numbered from the number
+    of accounts in the observation the attack saw.
+    """
+
+    attack: str
+    budget: float
+    targets: np.ndarray
+    new_created_at: np.ndarray
+    new_device: np.ndarray
+    new_topic: np.ndarray
+    new_origin: np.ndarray
+    recruited: np.ndarray
+    recruited_origin: int
+    t: np.ndarray
+    account: np.ndarray
+    item: np.ndarray
+    kind: np.ndarray
+    value: np.ndarray
+    spend: dict = field(default_factory=dict)
+    shadow_priced: bool = False
+
+    def __post_init__(self):
+        if self.spend_total > self.budget * (1 + 1e-12) + 1e-12:
+            raise InvalidParameter(f"Campaign {self.attack!r} spent {self.spend_total} > budget "
+                                   f"{self.budget}.", name="budget")
+
+    @property
+    def spend_total(self) -> float:
+        return float(sum(self.spend.values()))
+
+    @property
+    def n_new_accounts(self) -> int:
+        return len(self.new_created_at)
+
+    @property
+    def n_events(self) -> int:
+        return len(self.t)
+
+    def n_actions(self, kind: EventKind) -> int:
+        return int(np.count_nonzero(self.kind == kind))
+
+
+def empty_campaign(attack: str, budget: float, targets) -> Campaign:
+    """A campaign that does nothing (what a zero budget buys)."""
+    z = np.empty(0)
+    return Campaign(attack, float(budget), np.asarray(targets, np.int64), z, z.astype(np.int32),
+                    z.astype(np.int16), z.astype(np.int8), z.astype(np.int64), 0, z,
+                    z.astype(np.int64), z.astype(np.int64), z.astype(np.int8), z, {})
+
+
+def split_budget(budget: float, n_targets: int, unit_price: float) -> int:
+    """Whole units per target that ``budget`` buys when split evenly across targets."""
+    return int(np.floor(budget / n_targets / unit_price + 1e-9))
+
+
+def check_attack_args(obs, targets, budget, window):
+    """Validate the common attack arguments; returns (targets, budget, (start, end))."""
+    budget = check_real("budget", budget, low=0.0, where="an attack")
+    targets = np.asarray(targets, np.int64)
+    if targets.ndim != 1 or targets.size == 0:
+        raise InvalidParameter("The 'targets' parameter of an attack must be a non-empty 1-d "
+                               "array of item ids.", name="targets")
+    if targets.min() < 0 or targets.max() >= obs.n_items:
+        raise InvalidParameter(f"The 'targets' parameter must hold item ids in [0, "
+                               f"{obs.n_items - 1}].", name="targets")
+    start, end = (float(x) for x in window)
+    if not end > start:
+        raise InvalidParameter(f"The 'window' parameter must have end > start. Got {window!r}.",
+                               name="window")
+    return targets, budget, (start, end)
+
+
+@runtime_checkable
+class Attack(Protocol):
+    """Turns (public view, targets, budget, window, rng) into a Campaign."""
+
+    name: str
+
+    def __call__(self, obs: Observation, targets, budget: float, window, rng,
+                 cost: CostModel = ...) -> Campaign: ...
+
+
+def pair_view_like(base_t, accounts, items, view_seconds, duration):
+    """Columns of a VIEW followed ``view_seconds`` later by a LIKE, for each (account, item).
+
+    Completion of the view is ``min(view_seconds / duration, 1)``.
+    """
+    comp = np.minimum(view_seconds / duration[items], 1.0)
+    n = len(base_t)
+    t = np.concatenate([base_t, base_t + view_seconds])
+    acc = np.concatenate([accounts, accounts])
+    itm = np.concatenate([items, items])
+    kind = np.concatenate([np.full(n, EventKind.VIEW, np.int8), np.full(n, EventKind.LIKE, np.int8)])
+    value = np.concatenate([comp, np.zeros(n)])
+    return t, acc, itm, kind, value

@@ -1,0 +1,307 @@
+"""Organic behaviour: what a person does with an item once it is in front of them.
+
+One impression leads, through a chain of inverse-CDF draws, to at most one each of
+NOT_INTERESTED, VIEW (with completion), LIKE, COMMENT (with length), SHARE, FOLLOW
+and REPORT. Every probability is a logistic model ``sigmoid(c + eta)`` whose slope
+terms ``eta`` encode the direction of an effect (quality raises likes, appeal raises
+views, appeal above quality raises reports) and whose intercept ``c`` is solved at
+world creation so that the mean rate per impression over uniformly random
+(account, item) pairs equals the calibrated base rate. The slopes are assumptions
+[?] (documented on :class:`BehaviourParams`); the base rates come from
+``shared/CALIBRATION.md``.
+
+Uniforms come from a caller-supplied source, so the same code serves the open loop
+(a numpy Generator) and common random numbers (a counter-based hash, :func:`hash_uniforms`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+from scipy.special import expit, ndtri
+
+from .errors import InvalidParameter, check_real
+from .events import EventKind
+
+__all__ = ["BehaviourParams", "Behaviour", "hash_uniforms", "Response"]
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser (Steele, Lea & Flood, OOPSLA 2014), vectorised over uint64."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def hash_uniforms(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
+    """Uniforms in [0, 1) that depend only on ``(key, stream, *coords)``.
+
+    A counter-based generator: the same account, item and round give the same
+    draw in every world that shares ``key``, which is what common random numbers need.
+    """
+    h = _splitmix(np.full(np.shape(coords[0]) if coords else (), (key * 1_000_003 + stream)
+                          & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64))
+    for c in coords:
+        h = _splitmix(h ^ np.asarray(c).astype(np.int64).view(np.uint64))
+    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+
+@dataclass(frozen=True)
+class BehaviourParams:
+    """Calibrated organic behaviour (short-video defaults).
+
+    Base rates are per impression and come from ``shared/CALIBRATION.md``:
+    view 0.38, like 0.018, comment 0.0027, share 0.0015, not-interested 0.0009
+    (KuaiRand 2022 [D], Tenrec [D]); report 0.0001 ([?] about 1/10 of hides);
+    follow 0.0005 ([?] no public figure; a third of the comment rate).
+    Watch model ([drv] KuaiRand): a viewer skips before ``skip_seconds`` = 7 s
+    (watching a uniform part of them), otherwise watches with constant hazard
+    ``hazard`` = 0.033 / s, capped at the duration. The skip probability's
+    intercept is fitted so that the mean completion of views is
+    ``mean_completion`` = 0.45; the skip share then comes out near the 62% of
+    CALIBRATION.md (an outcome, reported by validation).
+    Comment length: lognormal, median 30 characters ([?], Thelwall 2012 gives 58
+    for text), ``comment_sigma`` = 1.0 [?].
+
+    Intercepts are fitted on impressions drawn the way the platform exposes items
+    (see :meth:`Behaviour.fit`), so these rates are what a run reproduces on average.
+    The ``beta_*`` slopes are assumptions [?] that only fix the direction and a
+    plausible size of each effect: ``beta_like_quality`` = 3 means a like is
+    about e^3 ≈ 20x likelier on the best item than on the worst.
+    """
+
+    view_rate: float = 0.38
+    like_rate: float = 0.018
+    comment_rate: float = 0.0027
+    share_rate: float = 0.0015
+    not_interested_rate: float = 0.0009
+    report_rate: float = 0.0001
+    follow_rate: float = 0.0005
+    mean_completion: float = 0.45
+    skip_seconds: float = 7.0
+    hazard: float = 0.033
+    comment_median: float = 30.0
+    comment_sigma: float = 1.0
+    beta_view_appeal: float = 2.0
+    beta_topic: float = 0.7
+    beta_skip_quality: float = 3.0
+    beta_skip_clickbait: float = 2.0
+    beta_hazard_quality: float = 1.5
+    beta_like_quality: float = 3.0
+    beta_like_completion: float = 2.0
+    beta_comment_quality: float = 2.5
+    beta_share_quality: float = 3.0
+    beta_negative_clickbait: float = 5.0
+    herding: float = 0.0
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name.endswith("_rate") or f.name == "mean_completion":
+                check_real(f.name, v, low=0.0, high=1.0, low_open=True, high_open=True,
+                           where="BehaviourParams")
+            elif f.name in ("skip_seconds", "hazard", "comment_median", "comment_sigma"):
+                check_real(f.name, v, low=0.0, low_open=True, where="BehaviourParams")
+            else:
+                check_real(f.name, v, where="BehaviourParams")
+        if self.like_rate >= self.view_rate:
+            raise InvalidParameter("BehaviourParams needs like_rate < view_rate "
+                                   f"(likes follow views). Got {self.like_rate} >= {self.view_rate}.",
+                                   name="like_rate")
+
+
+@dataclass(frozen=True)
+class Response:
+    """Columns of the events one batch of impressions produced (unsorted)."""
+
+    t: np.ndarray
+    account: np.ndarray
+    item: np.ndarray
+    kind: np.ndarray
+    value: np.ndarray
+
+
+def _solve_intercept(target: float, eta: np.ndarray, weight: np.ndarray) -> float:
+    """Intercept c with mean(weight * sigmoid(c + eta)) == target (bisection, monotone in c)."""
+    lo, hi = -40.0, 40.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if np.mean(weight * expit(mid + eta)) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+# Uniform streams, one per decision, so adding a decision never shifts the others.
+_S_NI, _S_VIEW, _S_SKIP, _S_WATCH, _S_LIKE, _S_COMMENT, _S_LEN, _S_SHARE, _S_FOLLOW, \
+    _S_REPORT = range(10)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """Behaviour with intercepts fitted to a world's items and accounts.
+
+    Build with :meth:`fit`; then :meth:`respond` turns impressions into events.
+    """
+
+    params: BehaviourParams
+    quality: np.ndarray
+    appeal: np.ndarray
+    duration: np.ndarray
+    item_topic: np.ndarray
+    account_topic: np.ndarray
+    intercepts: dict = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, params, quality, appeal, duration, item_topic, account_topic, sample, rng
+            ) -> "Behaviour":
+        """Solve the intercepts on a sample of impressions.
+
+        Parameters
+        ----------
+        sample : (account, item) int arrays
+            Impressions distributed the way the platform distributes them (e.g. the
+            first organic impressions), so the calibrated rates hold for what people
+            are actually shown rather than for a uniform draw of items.
+        rng : numpy.random.Generator
+            Uniforms for the watch model of the sample.
+        """
+        b = cls(params, quality, appeal, duration, item_topic, account_topic, {})
+        acc, itm = (np.asarray(x, np.int64) for x in sample)
+        n = acc.size
+        if n == 0:
+            raise InvalidParameter("Behaviour.fit needs a non-empty impression sample.",
+                                   name="sample")
+        u = rng.random((2, n))
+        c = b.intercepts
+        ones = np.ones(n)
+        eta_ni = b._eta_negative(itm)
+        c["not_interested"] = _solve_intercept(params.not_interested_rate, eta_ni, ones)
+        c["report"] = _solve_intercept(params.report_rate, eta_ni, ones)
+        p_ni = expit(c["not_interested"] + eta_ni)
+        eta_view = b._eta_view(acc, itm)
+        c["view"] = _solve_intercept(params.view_rate, eta_view, 1.0 - p_ni)
+        p_view = (1.0 - p_ni) * expit(c["view"] + eta_view)
+        lo, hi = -20.0, 20.0  # skip intercept: mean completion over views hits its target
+        for _ in range(60):
+            c["skip"] = 0.5 * (lo + hi)
+            mean = np.average(b._completion(itm, u[0], u[1]), weights=p_view)
+            lo, hi = (c["skip"], hi) if mean > params.mean_completion else (lo, c["skip"])
+        comp = b._completion(itm, u[0], u[1])
+        for name, rate, eta in (
+            ("like", params.like_rate, b._eta_like(acc, itm, comp)),
+            ("comment", params.comment_rate, b._eta_comment(acc, itm, comp)),
+            ("share", params.share_rate, b._eta_share(itm, comp)),
+            ("follow", params.follow_rate, b._eta_comment(acc, itm, comp)),
+        ):
+            if rate >= params.view_rate:
+                raise InvalidParameter(f"The '{name}_rate' parameter of BehaviourParams must be "
+                                       f"below view_rate={params.view_rate}. Got {rate}.",
+                                       name=f"{name}_rate")
+            c[name] = _solve_intercept(rate, eta, p_view)
+        return b
+
+    # --- linear predictors -------------------------------------------------
+    def _match(self, acc, itm):
+        return (self.account_topic[acc] == self.item_topic[itm]).astype(np.float64) - 0.5
+
+    def _eta_negative(self, itm):
+        p = self.params
+        return p.beta_negative_clickbait * (self.appeal[itm] - self.quality[itm]).astype(np.float64)
+
+    def _eta_view(self, acc, itm):
+        p = self.params
+        return p.beta_view_appeal * (self.appeal[itm] - 0.5) + p.beta_topic * self._match(acc, itm)
+
+    def _eta_like(self, acc, itm, comp):
+        p = self.params
+        return (p.beta_like_quality * (self.quality[itm] - 0.5)
+                + p.beta_like_completion * (comp - 0.45) + p.beta_topic * self._match(acc, itm))
+
+    def _eta_comment(self, acc, itm, comp):
+        p = self.params
+        return (p.beta_comment_quality * (self.quality[itm] - 0.5)
+                + p.beta_like_completion * (comp - 0.45) + p.beta_topic * self._match(acc, itm))
+
+    def _eta_share(self, itm, comp):
+        p = self.params
+        return p.beta_share_quality * (self.quality[itm] - 0.5) + p.beta_like_completion * (comp - 0.45)
+
+    def _completion(self, itm, u_skip, u_watch):
+        """Watch model: early skip or constant-hazard watching, capped at the duration."""
+        p = self.params
+        q = self.quality[itm].astype(np.float64)
+        a = self.appeal[itm].astype(np.float64)
+        dur = self.duration[itm].astype(np.float64)
+        p_skip = expit(self.intercepts["skip"] - p.beta_skip_quality * (q - 0.5) + p.beta_skip_clickbait * (a - q))
+        skip = u_skip < p_skip
+        lam = p.hazard * np.exp(-p.beta_hazard_quality * (q - 0.5))
+        watch = np.where(skip, p.skip_seconds * u_watch,
+                         p.skip_seconds - np.log1p(-u_watch) / lam)
+        return np.minimum(watch, dur) / dur
+
+    # --- the decision chain ------------------------------------------------
+    def respond(self, account, item, t, uniform, displayed_likes=None) -> Response:
+        """Events caused by impressions ``(account[j], item[j], t[j])``.
+
+        Parameters
+        ----------
+        account, item : int arrays of equal length
+        t : float64 array, impression times (seconds)
+        uniform : callable ``stream -> float64[n]`` of uniforms in [0, 1)
+        displayed_likes : float array or None
+            Like counts shown with each impression (herding); None disables herding.
+
+        Returns
+        -------
+        Response
+            Impressions and everything they led to; each follow-up event is a
+            fraction of a second to a minute after its impression.
+        """
+        p, c = self.params, self.intercepts
+        acc = np.asarray(account, np.int64)
+        itm = np.asarray(item, np.int64)
+        t = np.asarray(t, np.float64)
+        eta_neg = self._eta_negative(itm)
+        ni = uniform(_S_NI) < expit(c["not_interested"] + eta_neg)
+        report = uniform(_S_REPORT) < expit(c["report"] + eta_neg)
+        view = (~ni) & (uniform(_S_VIEW) < expit(c["view"] + self._eta_view(acc, itm)))
+        comp = self._completion(itm, uniform(_S_SKIP), uniform(_S_WATCH))
+        watch_s = comp * self.duration[itm]
+        eta_like = self._eta_like(acc, itm, comp)
+        if displayed_likes is not None and p.herding:
+            eta_like = eta_like + p.herding * np.log1p(np.asarray(displayed_likes, np.float64))
+        like = view & (uniform(_S_LIKE) < expit(c["like"] + eta_like))
+        eta_c = self._eta_comment(acc, itm, comp)
+        comment = view & (uniform(_S_COMMENT) < expit(c["comment"] + eta_c))
+        u_len = uniform(_S_LEN)
+        length = np.maximum(1.0, np.round(p.comment_median * np.exp(
+            p.comment_sigma * ndtri(np.clip(u_len, 1e-12, 1 - 1e-12)))))
+        share = view & (uniform(_S_SHARE) < expit(c["share"] + self._eta_share(itm, comp)))
+        follow = view & (uniform(_S_FOLLOW) < expit(c["follow"] + eta_c))
+
+        parts = [
+            (np.ones_like(view), 0.0, EventKind.IMPRESSION, 0.0),
+            (ni, 1.0, EventKind.NOT_INTERESTED, 0.0),
+            (report, 2.0, EventKind.REPORT, 0.0),
+            (view, 0.5, EventKind.VIEW, comp),
+            (like, 1.0 + watch_s, EventKind.LIKE, 0.0),
+            (comment, 5.0 + watch_s + length, EventKind.COMMENT, length),
+            (share, 3.0 + watch_s, EventKind.SHARE, 0.0),
+            (follow, 4.0 + watch_s, EventKind.FOLLOW, 0.0),
+        ]
+        cols = ([], [], [], [], [])
+        for mask, delay, kind, value in parts:
+            idx = np.flatnonzero(mask)
+            cols[0].append(t[idx] + (delay[idx] if np.ndim(delay) else delay))
+            cols[1].append(acc[idx])
+            cols[2].append(itm[idx])
+            cols[3].append(np.full(idx.size, kind, np.int8))
+            cols[4].append(value[idx] if np.ndim(value) else np.zeros(idx.size))
+        return Response(*(np.concatenate(x) for x in cols))

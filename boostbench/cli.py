@@ -1,0 +1,193 @@
+"""The ``boostbench`` command.
+
+``boostbench run`` compares rankers against attacks on a scenario and prints one
+table; ``boostbench list`` shows what is registered. Bad option values print one
+line naming the option and its allowed range and exit with status 2, before any
+work starts and without writing a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import attacks as _attacks  # noqa: F401  (registers built-ins)
+from . import metrics as _metrics  # noqa: F401
+from . import rankers as _rankers  # noqa: F401
+from .attacks.base import CostModel
+from .errors import BoostbenchError
+from .plugins import ATTACKS, METRICS, RANKERS
+from .report import format_table, manifest, summarize, write_json_atomic
+from .runner import REPORTED_METRICS, RunSpec, describe, run_matrix
+from .scenario import SCENARIOS
+from .world import SIZES
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A bad command-line value; the message is the one line the user sees."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _names(option: str, value: str, registry) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise UsageError(f"{option} needs at least one name; one of: {', '.join(registry.names())}.")
+    for n in names:
+        if n not in registry:
+            raise UsageError(f"{option}: unknown {registry.family} {n!r}; allowed: "
+                             f"{', '.join(registry.names())}.")
+    if len(set(names)) != len(names):
+        raise UsageError(f"{option}: names must not repeat. Got {value!r}.")
+    return names
+
+
+def _seeds(value: str) -> tuple[int, ...]:
+    try:
+        if "," in value:
+            seeds = tuple(int(v) for v in value.split(","))
+        else:
+            n = int(value)
+            if not 1 <= n <= 10_000:
+                raise ValueError
+            return tuple(range(n))
+    except ValueError:
+        raise UsageError("--seeds must be a count in [1, 10000] or a comma list of seeds in "
+                         f"[0, 2**63-1]. Got {value!r}.") from None
+    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds must be distinct integers in [0, 2**63-1]. Got {value!r}.")
+    return seeds
+
+
+def _number(option: str, value: str, kind, low, high=None):
+    rng = f"[{low}, {'inf' if high is None else high}]"
+    what = "an int" if kind is int else "a number"
+    try:
+        x = kind(value)
+    except ValueError:
+        raise UsageError(f"{option} must be {what} in {rng}. Got {value!r}.") from None
+    if x != x or x < low or (high is not None and x > high) or x in (float("inf"),):
+        raise UsageError(f"{option} must be {what} in {rng}. Got {value!r}.")
+    return x
+
+
+def _json_path(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--json: folder {str(parent)!r} does not exist.")
+    if p.is_dir():
+        raise UsageError(f"--json: {value!r} is a folder, not a file path.")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--json: folder {str(parent)!r} is not writable.")
+    return p
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="boostbench", description="How far does bought engagement lift "
+                "low-quality content in your feed ranking?")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    r = sub.add_parser("run", help="compare rankers against attacks (the default comparison)")
+    r.add_argument("--scenario", default="default", help=f"one of {', '.join(SCENARIOS)}")
+    r.add_argument("--rankers", default=None, help="comma list (default: all registered)")
+    r.add_argument("--attacks", default=None, help="comma list (default: all registered)")
+    r.add_argument("--budget", default=None, help="USD per campaign, split across targets "
+                   "(default: the scenario's)")
+    r.add_argument("--seeds", default="5", help="number of seeds (0..N-1) or a comma list")
+    r.add_argument("--k", default=None, help="feed length for top-k metrics (default: scenario's)")
+    r.add_argument("--size", default=None, help=f"world size: {', '.join(SIZES)} "
+                   "(default: the scenario's)")
+    r.add_argument("--jobs", default=None, help="parallel processes (default: min(seeds, cores))")
+    r.add_argument("--json", default=None, help="write manifest + per-seed records here")
+    sub.add_parser("list", help="show registered rankers, attacks and metrics")
+    return p
+
+
+def _cmd_list(out) -> int:
+    for title, reg in (("rankers", RANKERS), ("attacks", ATTACKS)):
+        print(f"{title}:", file=out)
+        for name, obj in reg.items():
+            doc = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
+            print(f"  {name:<20} {doc}", file=out)
+    print("metrics:", file=out)
+    for name, m in METRICS.items():
+        arrow = "higher is better" if m.greater_is_better else "lower is better"
+        print(f"  {name:<24} ({arrow}) {m.definition}", file=out)
+    return 0
+
+
+def _cmd_run(a, out) -> int:
+    if a.scenario not in SCENARIOS:
+        raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}. Got {a.scenario!r}.")
+    sc = SCENARIOS[a.scenario]
+    rankers = _names("--rankers", a.rankers, RANKERS) if a.rankers else RANKERS.names()
+    attacks = _names("--attacks", a.attacks, ATTACKS) if a.attacks else ATTACKS.names()
+    budget = sc.budget if a.budget is None else _number("--budget", a.budget, float, 0.0)
+    k = sc.k if a.k is None else _number("--k", a.k, int, 1)
+    if a.size is not None and a.size not in SIZES:
+        raise UsageError(f"--size must be one of {', '.join(SIZES)}. Got {a.size!r}.")
+    seeds = _seeds(a.seeds)
+    cores = os.cpu_count() or 1
+    jobs = min(len(seeds), cores) if a.jobs is None else _number("--jobs", a.jobs, int, 1, 64)
+    path = _json_path(a.json)
+    sc = sc.with_(k=k, budget=budget, **({"size": a.size} if a.size else {}))
+
+    spec = RunSpec(sc, tuple(RANKERS.get(n)() for n in rankers),
+                   tuple(ATTACKS.get(n)() for n in attacks), seeds, budget, CostModel())
+    started = time.perf_counter()
+    records = run_matrix(spec, jobs=jobs)
+    elapsed = time.perf_counter() - started
+    rows = summarize(records, REPORTED_METRICS)
+    print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
+          f"${budget:g} per campaign over {sc.n_targets} low-quality targets, k={k}, "
+          f"mode replay, {len(seeds)} seeds ({elapsed:.1f} s)", file=out)
+    print(format_table(rows, REPORTED_METRICS), file=out)
+    if any(r["shadow_priced"] for r in records):
+        print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes at "
+              "the crowd-task price).", file=out)
+    if path is not None:
+        payload = {"manifest": manifest(command="run", mode="replay", scenario=sc.to_dict(),
+                                        world=sc.world_config().to_dict(),
+                                        cost_model=spec.cost.to_dict(),
+                                        rankers=[describe(x) for x in spec.rankers],
+                                        attacks=[describe(x) for x in spec.attacks],
+                                        seeds=list(seeds), budget=budget, k=k),
+                   "records": records, "summary": rows}
+        write_json_atomic(path, payload)
+        print(f"wrote {path}", file=out)
+    return 0
+
+
+def main(argv=None, out=None) -> int:
+    """Entry point; returns the exit status."""
+    out = out or sys.stdout
+    parser = _build_parser()
+    try:
+        a = parser.parse_args(argv)
+        if a.command == "list":
+            return _cmd_list(out)
+        if a.command == "run":
+            return _cmd_run(a, out)
+        parser.print_help(out)
+        return 2
+    except UsageError as e:
+        print(str(e) if str(e).startswith("boostbench") else f"boostbench: error: {e}",
+              file=sys.stderr)
+        return 2
+    except BoostbenchError as e:
+        print(f"boostbench: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

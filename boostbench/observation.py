@@ -1,0 +1,199 @@
+"""The public view of the platform at one moment, the only thing a ranker sees.
+
+An :class:`Observation` holds public items and accounts, the events up to ``now``
+and an event ``weight`` column (1.0 unless a defence lowered it). Aggregates that
+many rankers need (weighted counts and value sums per item and kind, and whether
+an event's account had viewed the item before) are computed once and cached.
+There is no Truth here: no quality, no fake-account labels, no targets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InvalidParameter, check_real
+from .events import N_KINDS, EventKind, EventLog
+from .world import HOUR, Accounts, Items
+
+__all__ = ["Observation", "viewed_before", "aggregate", "AGGREGATES"]
+
+
+def viewed_before(account: np.ndarray, item: np.ndarray, kind: np.ndarray, n_items: int
+                  ) -> np.ndarray:
+    """For each event, whether the same account had a VIEW of the same item earlier in the log.
+
+    One sort of the VIEW keys and one binary search per event (O(n log n)); the
+    answer for an event depends only on events before it, so it is valid for
+    every prefix of a time-sorted log.
+    """
+    keys = account.astype(np.int64) * np.int64(n_items) + item
+    vpos = np.flatnonzero(kind == EventKind.VIEW)
+    if vpos.size == 0:
+        return np.zeros(keys.size, bool)
+    uk, first = np.unique(keys[vpos], return_index=True)
+    first_pos = vpos[first]
+    j = np.minimum(np.searchsorted(uk, keys), uk.size - 1)
+    return (uk[j] == keys) & (first_pos[j] < np.arange(keys.size))
+
+
+class Observation:
+    """Immutable public view: items, accounts and events with ``t <= now``.
+
+    Parameters
+    ----------
+    items : Items
+    accounts : Accounts
+    log : EventLog
+        Time-sorted log; only its first ``n`` rows are visible.
+    now : float
+        Seconds from the epoch.
+    n : int, optional
+        Visible prefix length; defaults to the events with ``t <= now``.
+    weight : float32 array of length n, optional
+        Event weights in [0, 1]; None means all 1.
+    eligibility_hours : float
+        Items posted in ``(now - eligibility_hours, now]`` are eligible for ranking.
+    cache : dict, optional
+        Pre-computed aggregates for unit weights (the simulator passes incremental ones).
+    """
+
+    __slots__ = ("items", "accounts", "now", "eligibility_hours", "_log", "_n", "_weight", "_cache")
+
+    def __init__(self, items: Items, accounts: Accounts, log: EventLog, now: float, *,
+                 n: int | None = None, weight=None, eligibility_hours: float = 72.0, cache=None):
+        self.items = items
+        self.accounts = accounts
+        self.now = float(now)
+        self.eligibility_hours = check_real("eligibility_hours", eligibility_hours, low=0.0,
+                                            low_open=True, where="Observation")
+        self._log = log
+        self._n = log.count_until(now) if n is None else int(n)
+        if weight is not None:
+            weight = np.asarray(weight, np.float32)
+            if weight.shape != (self._n,):
+                raise InvalidParameter(f"The 'weight' parameter of Observation must have shape "
+                                       f"({self._n},). Got {weight.shape} instead.", name="weight")
+            if weight.size and (not np.all(np.isfinite(weight)) or weight.min() < 0
+                                or weight.max() > 1):
+                raise InvalidParameter("The 'weight' parameter of Observation must be in [0, 1].",
+                                       name="weight")
+            weight.flags.writeable = False
+        self._weight = weight
+        self._cache = dict(cache) if (cache and weight is None) else {}
+
+    def __setattr__(self, name, value):
+        if hasattr(self, "_cache"):
+            raise AttributeError("Observation is immutable")
+        object.__setattr__(self, name, value)
+
+    # --- shapes and columns -------------------------------------------------
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.accounts)
+
+    @property
+    def n_events(self) -> int:
+        return self._n
+
+    def __repr__(self):
+        return (f"Observation(now={self.now:.0f}, n_events={self._n}, n_items={self.n_items}, "
+                f"n_accounts={self.n_accounts}, weighted={self._weight is not None})")
+
+    @property
+    def events(self) -> tuple[np.ndarray, ...]:
+        """Read-only ``(t, account, item, kind, value)`` of the visible events."""
+        return self._log.columns(self._n)
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Event weights (float32, read-only)."""
+        if self._weight is None:
+            if "ones" not in self._cache:
+                w = np.ones(self._n, np.float32)
+                w.flags.writeable = False
+                self._cache["ones"] = w
+            return self._cache["ones"]
+        return self._weight
+
+    @property
+    def eligible(self) -> np.ndarray:
+        """Items that may be ranked now: posted within the last ``eligibility_hours``."""
+        c = self.items.created_at
+        return (c <= self.now) & (c > self.now - self.eligibility_hours * HOUR)
+
+    def with_weights(self, weight) -> "Observation":
+        """A new observation with new event weights; weights may only go down."""
+        w = np.asarray(weight, np.float32)
+        if w.shape == (self._n,) and w.size and np.any(w > self.weight):
+            raise InvalidParameter("with_weights may only lower event weights (defences never "
+                                   "raise a weight).", name="weight")
+        return Observation(self.items, self.accounts, self._log, self.now, n=self._n, weight=w,
+                           eligibility_hours=self.eligibility_hours)
+
+    # --- cached aggregates --------------------------------------------------
+    def aggregate(self, name: str) -> np.ndarray:
+        """A named per-item, per-kind aggregate, float64[n_items, N_KINDS] (cached, read-only).
+
+        Names (see :data:`AGGREGATES`): ``counts`` (weighted event counts), ``sums``
+        (weighted sums of ``value``), ``verified_counts`` (counts of events whose
+        account viewed the item before), ``verified_log_sums`` (sums of
+        ``log1p(value)`` over such events: comment depth).
+        """
+        if name not in self._cache:
+            if name not in AGGREGATES:
+                raise InvalidParameter(f"Unknown aggregate {name!r}; one of {sorted(AGGREGATES)}.",
+                                       name="name")
+            _, _, item, kind, value = self.events
+            vb = self.viewed_before() if name.startswith("verified") else None
+            out = aggregate(name, item, kind, value, vb, self._weight, self.n_items)
+            out.flags.writeable = False
+            self._cache[name] = out
+        return self._cache[name]
+
+    def counts(self) -> np.ndarray:
+        """Weighted event counts, float64[n_items, N_KINDS] (column = EventKind)."""
+        return self.aggregate("counts")
+
+    def sums(self) -> np.ndarray:
+        """Weighted sums of ``value`` (completion, comment length), float64[n_items, N_KINDS]."""
+        return self.aggregate("sums")
+
+    def count(self, kind: EventKind) -> np.ndarray:
+        """Weighted count of one kind per item."""
+        return self.counts()[:, int(kind)]
+
+    def viewed_before(self) -> np.ndarray:
+        """bool per visible event: its account viewed the same item earlier (see :func:`viewed_before`)."""
+        if "viewed_before" not in self._cache:
+            _, account, item, kind, _ = self.events
+            vb = viewed_before(account, item, kind, self.n_items)
+            vb.flags.writeable = False
+            self._cache["viewed_before"] = vb
+        return self._cache["viewed_before"][: self._n]
+
+
+def _weights(name, value, vb):
+    if name == "counts":
+        return None
+    if name == "sums":
+        return value.astype(np.float64)
+    if name == "verified_counts":
+        return vb.astype(np.float64)
+    return vb * np.log1p(value.astype(np.float64))
+
+
+AGGREGATES = ("counts", "sums", "verified_counts", "verified_log_sums")
+
+
+def aggregate(name, item, kind, value, vb, weight, n_items) -> np.ndarray:
+    """One bincount pass: the aggregate ``name`` of the given events (additive over events)."""
+    w = _weights(name, value, vb)
+    if weight is not None:
+        w = weight.astype(np.float64) if w is None else w * weight
+    flat = np.bincount(item.astype(np.int64) * N_KINDS + kind, weights=w,
+                       minlength=n_items * N_KINDS)
+    return flat.reshape(n_items, N_KINDS).astype(np.float64, copy=False)

@@ -1,0 +1,125 @@
+"""Scenarios: named, versioned bundles that keep results comparable across releases."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from .errors import InvalidParameter, check_choice, check_int, check_real
+from .world import HOUR, SIZES, World, WorldConfig, world_config
+
+__all__ = ["Scenario", "SCENARIOS", "get_scenario", "choose_targets"]
+
+TARGET_CHOICES = ("low_quality",)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything that defines an experiment except the ranker, the attack and the seed.
+
+    Parameters
+    ----------
+    name, version : str, int
+        Identity; bump ``version`` whenever a field's meaning or default changes.
+    size : str
+        World size preset (``tiny``, ``small``, ``medium``).
+    attack_hours : int
+        Length of the attack window, starting at the world's ``t0``.
+    horizon_hours : int
+        Evaluation horizon from ``t0`` (>= attack_hours; runs past the campaign).
+    round_hours : int
+        Length of a simulation round (the ranker re-scores every round).
+    n_targets : int
+        Items the attacker boosts.
+    target_choice : str
+        ``low_quality``: the earliest-posted items at or after ``t0`` whose true
+        quality is in the bottom ``low_quality_quantile`` of all items.
+    low_quality_quantile : float
+        Quality quantile below which an item counts as low quality (targets and
+        ``low_quality_share_at_k``).
+    budget : float
+        Default campaign budget in USD, split evenly across targets.
+    eligibility_hours : float
+        Only items posted within this many hours are ranked.
+    k : int
+        Feed length the top-k metrics look at.
+    """
+
+    name: str = "default"
+    version: int = 1
+    size: str = "small"
+    attack_hours: int = 24
+    horizon_hours: int = 48
+    round_hours: int = 1
+    n_targets: int = 4
+    target_choice: str = "low_quality"
+    low_quality_quantile: float = 0.2
+    budget: float = 20.0
+    eligibility_hours: float = 72.0
+    k: int = 10
+
+    def __post_init__(self):
+        w = "Scenario"
+        check_choice("size", self.size, tuple(SIZES), where=w)
+        check_int("attack_hours", self.attack_hours, low=1, high=24 * 90, where=w)
+        check_int("horizon_hours", self.horizon_hours, low=self.attack_hours, high=24 * 365, where=w)
+        check_int("round_hours", self.round_hours, low=1, high=self.attack_hours, where=w)
+        check_int("n_targets", self.n_targets, low=1, high=1000, where=w)
+        check_choice("target_choice", self.target_choice, TARGET_CHOICES, where=w)
+        check_real("low_quality_quantile", self.low_quality_quantile, low=0.0, high=1.0,
+                   low_open=True, high_open=True, where=w)
+        check_real("budget", self.budget, low=0.0, where=w)
+        check_real("eligibility_hours", self.eligibility_hours, low=0.0, low_open=True, where=w)
+        check_int("k", self.k, low=1, where=w)
+
+    def world_config(self, **overrides) -> WorldConfig:
+        """The world this scenario runs on: the size preset, long enough for the horizon."""
+        return world_config(self.size, **{"future_hours": self.horizon_hours, **overrides})
+
+    @property
+    def n_rounds(self) -> int:
+        return self.horizon_hours // self.round_hours
+
+    @property
+    def eval_round(self) -> int:
+        """Index of the round at which end-of-campaign metrics are read: the end of the attack window."""
+        return self.attack_hours // self.round_hours - 1
+
+    def round_times(self, t0: float) -> np.ndarray:
+        """Times at which the ranker scores (the end of each round)."""
+        return t0 + np.arange(1, self.n_rounds + 1) * self.round_hours * HOUR
+
+    def with_(self, **changes) -> "Scenario":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SCENARIOS = {
+    "default": Scenario(),
+    "tiny": Scenario(name="tiny", size="tiny", attack_hours=12, horizon_hours=24, n_targets=3,
+                     budget=10.0),
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    check_choice("scenario", name, tuple(SCENARIOS))
+    return SCENARIOS[name]
+
+
+def choose_targets(world: World, scenario: Scenario) -> np.ndarray:
+    """Target item ids for ``scenario`` in ``world`` (uses Truth: the experimenter's choice).
+
+    Raises InvalidParameter when the world has too few candidates.
+    """
+    q = world.truth.quality
+    low = q <= np.quantile(q, scenario.low_quality_quantile)
+    cand = np.flatnonzero(low & (world.items.created_at >= world.t0))  # items sorted by time
+    if cand.size < scenario.n_targets:
+        raise InvalidParameter(
+            f"The 'n_targets' parameter of Scenario {scenario.name!r} must be at most "
+            f"{cand.size} (low-quality items posted after t0 in this world). "
+            f"Got {scenario.n_targets} instead.", name="n_targets")
+    return cand[: scenario.n_targets]
