@@ -80,6 +80,8 @@ class Observation:
             weight.flags.writeable = False
         self._weight = weight
         self._cache = dict(cache) if (cache and weight is None) else {}
+        for a in self._cache.values():
+            a.flags.writeable = False
 
     def __setattr__(self, name, value):
         if hasattr(self, "_cache"):

@@ -1,0 +1,22 @@
+"""Small hand-made observations for unit tests."""
+
+import numpy as np
+
+from boostbench.events import EventLog
+from boostbench.observation import Observation
+from boostbench.world import HOUR, Accounts, Items
+
+
+def make_obs(events, n_items=3, n_accounts=5, now=10 * HOUR, created=None, duration=10.0):
+    """``events``: list of (t, account, item, kind, value)."""
+    created = np.zeros(n_items) if created is None else np.asarray(created, float)
+    items = Items(created, np.zeros(n_items, np.int32), np.zeros(n_items, np.int16),
+                  np.full(n_items, duration, np.float32))
+    accounts = Accounts(np.full(n_accounts, -100 * HOUR), np.arange(n_accounts, dtype=np.int32),
+                        np.zeros(n_accounts, np.int16))
+    if events:
+        cols = [np.asarray(c) for c in zip(*events)]
+        log = EventLog.from_arrays(*cols)
+    else:
+        log = EventLog()
+    return Observation(items, accounts, log, now)

@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from boostbench import cli
+from boostbench.plugins import ATTACKS, METRICS, RANKERS
+from boostbench.report import write_json_atomic
+
+TINY = ["run", "--scenario", "tiny", "--seeds", "2", "--jobs", "1"]
+
+
+def test_run_tiny_end_to_end(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert cli.main(TINY + ["--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    for name in RANKERS.names() + ATTACKS.names():
+        assert name in text
+    data = json.loads(out.read_text())
+    man = data["manifest"]
+    assert man["package"] == "boostbench" and man["seeds"] == [0, 1]
+    assert man["scenario"]["name"] == "tiny" and "behaviour" in man["world"]
+    assert len(data["records"]) == 2 * len(RANKERS.names()) * len(ATTACKS.names())
+    for rec in data["records"]:
+        for f in ("ranker", "attack", "budget", "seed", "spend", "rank_lift", "hit_rate_at_k",
+                  "low_quality_share_at_k", "quality_ndcg_at_k"):
+            assert f in rec
+        assert rec["spend"] <= rec["budget"] + 1e-9
+
+
+def test_options_are_applied(tmp_path):
+    out = tmp_path / "r.json"
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "7,9", "--rankers", "like_count",
+                     "--attacks", "bot_farm", "--budget", "2.5", "--k", "3", "--json", str(out),
+                     "--jobs", "1"]) == 0
+    data = json.loads(out.read_text())
+    assert {(r["ranker"], r["attack"], r["seed"]) for r in data["records"]} == {
+        ("like_count", "bot_farm", 7), ("like_count", "bot_farm", 9)}
+    assert data["manifest"]["k"] == 3 and data["manifest"]["scenario"]["budget"] == 2.5
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--k", "0"], "--k must be an int in [1, inf]"),
+    (["--budget", "-1"], "--budget must be a number in [0.0, inf]"),
+    (["--budget", "nan"], "--budget"),
+    (["--seeds", "0"], "--seeds must be a count in [1, 10000]"),
+    (["--rankers", "nope"], "--rankers: unknown ranker 'nope'"),
+    (["--attacks", "bot_farm,bot_farm"], "--attacks: names must not repeat"),
+    (["--size", "huge"], "--size must be one of tiny, small, medium"),
+    (["--jobs", "0"], "--jobs must be an int in [1, 64]"),
+    (["--json", "/no/such/dir/x.json"], "--json: folder"),
+    (["--bogus"], "unrecognized arguments"),
+])
+def test_bad_option_one_line_exit_2_no_file(args, needle, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    extra = [] if "--json" in args else ["--json", str(out)]
+    assert cli.main(TINY + args + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_failure_half_way_leaves_no_file(tmp_path, monkeypatch):
+    out = tmp_path / "r.json"
+
+    def boom(*a, **k):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr("boostbench.report.json.dump", boom)
+    with pytest.raises(RuntimeError):
+        cli.main(TINY + ["--rankers", "like_count", "--attacks", "bot_farm", "--json", str(out)])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    p = tmp_path / "x.json"
+    write_json_atomic(p, {"a": float("nan"), "b": [1, 2]})
+    assert json.loads(p.read_text()) == {"a": None, "b": [1, 2]}
+
+
+def test_list_shows_everything(capsys):
+    assert cli.main(["list"]) == 0
+    text = capsys.readouterr().out
+    for name in RANKERS.names() + ATTACKS.names() + METRICS.names():
+        assert name in text
+
+
+def test_python_dash_m_entry_point():
+    p = subprocess.run([sys.executable, "-m", "boostbench", "run", "--k", "-3"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "--k must be an int" in p.stderr

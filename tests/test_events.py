@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from boostbench.errors import InvalidParameter, check_int, check_real
+from boostbench.events import EventKind, EventLog, merge_logs
+
+
+def _cols(ts):
+    n = len(ts)
+    return (np.asarray(ts, float), np.arange(n), np.arange(n) % 3,
+            np.full(n, EventKind.LIKE), np.zeros(n))
+
+
+def test_eight_kinds_in_order():
+    assert [k.name for k in EventKind] == ["IMPRESSION", "VIEW", "LIKE", "COMMENT", "SHARE",
+                                          "REPORT", "NOT_INTERESTED", "FOLLOW"]
+    assert EventLog().kind.dtype == np.int8
+
+
+def test_append_sorts_batch_and_grows():
+    log = EventLog(capacity=2)
+    log.append(*_cols([3.0, 1.0, 2.0]))
+    log.append(*_cols([5.0, 4.0]))
+    assert log.t.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert log.account.tolist() == [1, 2, 0, 1, 0]
+    assert log.t.dtype == np.float64 and log.account.dtype == np.int32
+    assert log.value.dtype == np.float32
+
+
+def test_append_before_last_event_is_rejected():
+    log = EventLog()
+    log.append(*_cols([5.0]))
+    with pytest.raises(InvalidParameter, match="must not start before the last event"):
+        log.append(*_cols([4.0]))
+
+
+def test_views_are_read_only_and_survive_appends():
+    log = EventLog(capacity=1)
+    log.append(*_cols([1.0, 2.0]))
+    old = log.t
+    with pytest.raises(ValueError):
+        old[0] = 9.0
+    log.append(*_cols([3.0, 4.0, 5.0]))  # forces a reallocation
+    assert old.tolist() == [1.0, 2.0]
+    assert len(log) == 5
+
+
+@pytest.mark.parametrize("bad, match", [
+    ((np.array([np.nan]), [0], [0], [0], [0]), "finite"),
+    (([0.0], [-1], [0], [0], [0]), ">= 0"),
+    (([0.0], [0], [0], [8], [0]), "EventKind"),
+    (([0.0, 1.0], [0], [0, 0], [0, 0], [0, 0]), "length 2"),
+])
+def test_bad_batches_name_the_column(bad, match):
+    with pytest.raises(InvalidParameter, match=match):
+        EventLog().append(*bad)
+
+
+@given(st.lists(st.floats(0, 100), max_size=30), st.lists(st.floats(0, 100), max_size=30))
+def test_merge_is_sorted_and_labels_sources(a, b):
+    la, lb = EventLog.from_arrays(*_cols(a)), EventLog.from_arrays(*_cols(b))
+    merged, from_b = merge_logs(la, lb)
+    assert len(merged) == len(a) + len(b)
+    assert np.all(np.diff(merged.t) >= 0)
+    assert sorted(merged.t[from_b].tolist()) == sorted(b)
+
+
+def test_merge_with_empty_is_exact_copy():
+    la = EventLog.from_arrays(*_cols([1.0, 1.0, 2.0]))
+    merged, from_b = merge_logs(la, EventLog())
+    for x, y in zip(merged.columns(), la.columns()):
+        np.testing.assert_array_equal(x, y)
+    assert not from_b.any()
+
+
+def test_count_until():
+    log = EventLog.from_arrays(*_cols([1.0, 2.0, 2.0, 3.0]))
+    assert log.count_until(2.0) == 3 and log.count_until(0.5) == 0
+
+
+def test_checkers_name_parameter_and_range():
+    with pytest.raises(InvalidParameter, match=r"The 'k' parameter of f must be an int in \[1, inf\)\. Got 0"):
+        check_int("k", 0, low=1, where="f")
+    with pytest.raises(InvalidParameter, match="an int"):
+        check_int("k", True, low=1)
+    with pytest.raises(InvalidParameter, match=r"\(0, 1\]"):
+        check_real("p", 0.0, low=0.0, high=1.0, low_open=True)
+    with pytest.raises(InvalidParameter, match="finite"):
+        check_real("p", float("nan"))
+    assert check_real("p", 1, low=0) == 1.0
+    assert isinstance(InvalidParameter("x"), ValueError)

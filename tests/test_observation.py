@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from boostbench.errors import InvalidParameter
+from boostbench.events import N_KINDS, EventKind as K
+from boostbench.observation import Observation, viewed_before
+from helpers import make_obs
+
+TRUTH_WORDS = ("quality", "appeal", "origin", "campaign", "truth", "target", "reach", "activity")
+
+
+def test_observation_exposes_no_truth(tiny_base):
+    obs = tiny_base.observation_at_start()
+    public = [n for n in dir(obs) if not n.startswith("__")]
+    for thing in (obs, obs.items, obs.accounts):
+        names = [n.lower() for n in dir(thing) if not n.startswith("__")]
+        assert not [n for n in names for w in TRUTH_WORDS if w in n], type(thing)
+    assert "world" not in public
+
+
+def test_observation_is_immutable(tiny_base):
+    obs = tiny_base.observation_at_start()
+    with pytest.raises(AttributeError):
+        obs.now = 0.0
+    with pytest.raises(ValueError):
+        obs.counts()[0, 0] = 5
+
+
+def test_only_events_up_to_now_are_visible():
+    obs = make_obs([(1.0, 0, 0, K.LIKE, 0), (5.0, 1, 0, K.LIKE, 0)], now=3.0)
+    assert obs.n_events == 1 and obs.count(K.LIKE)[0] == 1
+
+
+def test_eligibility_window():
+    H = 3600.0
+    obs = make_obs([], n_items=4, now=100 * H, created=[10 * H, 28 * H, 29 * H, 101 * H])
+    assert obs.eligible.tolist() == [False, False, True, False]
+
+
+def test_with_weights_lowers_only_and_recomputes():
+    obs = make_obs([(1.0, 0, 0, K.LIKE, 0), (2.0, 1, 0, K.LIKE, 0), (3.0, 1, 1, K.LIKE, 0)])
+    assert obs.count(K.LIKE).tolist() == [2, 1, 0]
+    w = obs.with_weights([0.5, 1.0, 0.0])
+    assert w.count(K.LIKE).tolist() == [1.5, 0, 0]
+    assert obs.count(K.LIKE).tolist() == [2, 1, 0]  # the original keeps its own cache
+    with pytest.raises(InvalidParameter, match="only lower"):
+        w.with_weights([1.0, 1.0, 0.0])
+    with pytest.raises(InvalidParameter, match="shape"):
+        obs.with_weights([1.0])
+
+
+def test_aggregates_match_a_direct_count(tiny_base):
+    obs = tiny_base.observation_at_start()
+    _, acc, item, kind, value = obs.events
+    counts, sums = obs.counts(), obs.sums()
+    for i in (0, 5, 17):
+        for k in range(N_KINDS):
+            m = (item == i) & (kind == k)
+            assert counts[i, k] == m.sum()
+            assert sums[i, k] == pytest.approx(value[m].astype(float).sum())
+    # the cache passed in by the replay equals the aggregate computed from scratch
+    fresh = Observation(obs.items, obs.accounts, tiny_base.world.history, obs.now)
+    for name in ("counts", "sums", "verified_counts", "verified_log_sums"):
+        np.testing.assert_allclose(fresh.aggregate(name), obs.aggregate(name))
+
+
+def _brute_viewed_before(acc, item, kind):
+    seen, out = set(), []
+    for a, i, k in zip(acc, item, kind):
+        out.append((a, i) in seen)
+        if k == K.VIEW:
+            seen.add((a, i))
+    return np.array(out, bool)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.sampled_from([K.VIEW, K.LIKE,
+                                                                                   K.COMMENT])),
+                max_size=40))
+def test_viewed_before_matches_brute_force(rows):
+    acc = np.array([r[0] for r in rows], np.int32)
+    item = np.array([r[1] for r in rows], np.int32)
+    kind = np.array([r[2] for r in rows], np.int8)
+    np.testing.assert_array_equal(viewed_before(acc, item, kind, 3),
+                                  _brute_viewed_before(acc, item, kind))

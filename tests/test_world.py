@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from boostbench.behaviour import BehaviourParams, hash_uniforms
+from boostbench.errors import InvalidParameter
+from boostbench.events import EventKind
+from boostbench.world import DAY, WorldConfig, make_world, organic_events, world_config
+
+
+def test_tiny_world_shape(tiny_world):
+    w = tiny_world
+    c = w.config
+    assert len(w.items) == c.n_items and len(w.accounts) == c.n_accounts
+    assert np.all(np.diff(w.items.created_at) >= 0)
+    q, a = w.truth.quality, w.truth.appeal
+    assert q.min() >= 0 and q.max() <= 1 and a.min() >= 0 and a.max() <= 1
+    # accounts exist at least a day before the history starts; ages spread over months
+    assert w.accounts.created_at.max() <= -DAY
+    assert np.median(w.t0 - w.accounts.created_at) > 30 * DAY
+    t = w.history.t
+    assert t.max() < w.t0 and np.all(np.diff(t) >= 0)
+    # nobody acts on an item before it is posted
+    assert np.all(t >= w.items.created_at[w.history.item] - 1e-9)
+
+
+def test_devices_mostly_single_account(tiny_world):
+    per_device = np.bincount(np.bincount(tiny_world.accounts.device))[1:]
+    assert per_device[0] / per_device.sum() > 0.75  # 90% single-account devices by default
+
+
+def test_make_world_is_seeded():
+    c = world_config("tiny")
+    a, b = make_world(c, 3), make_world(c, 3)
+    for x, y in zip(a.history.columns(), b.history.columns()):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(make_world(c, 4).truth.quality, a.truth.quality)
+
+
+def test_organic_rates_match_calibration():
+    """Per-impression rates of the organic history are the CALIBRATION.md inputs (±25%)."""
+    w = make_world(world_config("small"), 0)
+    k = np.bincount(w.history.kind, minlength=8).astype(float)
+    per_imp = k / k[EventKind.IMPRESSION]
+    p = BehaviourParams()
+    for kind, target in [(EventKind.VIEW, p.view_rate), (EventKind.LIKE, p.like_rate),
+                         (EventKind.COMMENT, p.comment_rate), (EventKind.SHARE, p.share_rate),
+                         (EventKind.NOT_INTERESTED, p.not_interested_rate)]:
+        assert per_imp[kind] == pytest.approx(target, rel=0.25), kind.name
+    views = w.history.value[w.history.kind == EventKind.VIEW]
+    assert views.mean() == pytest.approx(p.mean_completion, abs=0.05)
+    assert views.min() >= 0 and views.max() <= 1
+    comments = w.history.value[w.history.kind == EventKind.COMMENT]
+    assert np.median(comments) == pytest.approx(p.comment_median, rel=0.2)
+    # heavy-tailed activity: impressions per account far from uniform
+    imp = np.bincount(w.history.account[w.history.kind == EventKind.IMPRESSION])
+    assert np.percentile(imp, 90) > 3 * np.percentile(imp, 10)
+
+
+def test_quality_and_clickbait_drive_behaviour():
+    """Likes rise with quality; reports and not-interested rise with appeal above quality."""
+    w = make_world(world_config("small"), 1)
+    h = w.history
+    imp = np.bincount(h.item[h.kind == EventKind.IMPRESSION], minlength=len(w.items))
+    like = np.bincount(h.item[h.kind == EventKind.LIKE], minlength=len(w.items))
+    neg = np.bincount(h.item[(h.kind == EventKind.NOT_INTERESTED) | (h.kind == EventKind.REPORT)],
+                      minlength=len(w.items))
+    ok = imp > 200
+    q, a = w.truth.quality[ok], w.truth.appeal[ok]
+    assert stats.spearmanr(q, like[ok] / imp[ok]).statistic > 0.5
+    assert stats.spearmanr(a - q, neg[ok] / imp[ok]).statistic > 0.3
+
+
+def test_organic_events_window(tiny_world):
+    log = organic_events(tiny_world, tiny_world.t0, tiny_world.t0 + 3600, 1)
+    assert len(log) > 0 and log.t.min() >= tiny_world.t0 and log.t.max() < tiny_world.t0 + 3600
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(n_accounts=5), "n_accounts"),
+    (dict(n_items=0), "n_items"),
+    (dict(device_shares=(0.5, 0.2)), "device_shares"),
+    (dict(decay_hours=-1.0), "decay_hours"),
+    (dict(topic_pool_share=1.5), "topic_pool_share"),
+])
+def test_world_config_validation(kw, match):
+    with pytest.raises(InvalidParameter, match=match):
+        WorldConfig(**kw)
+
+
+def test_behaviour_params_validation():
+    with pytest.raises(InvalidParameter, match="like_rate"):
+        BehaviourParams(like_rate=1.5)
+    with pytest.raises(InvalidParameter, match="like_rate < view_rate"):
+        BehaviourParams(like_rate=0.5, view_rate=0.4)
+
+
+def test_hash_uniforms_deterministic_and_uniform():
+    a = np.arange(20000)
+    u = hash_uniforms(42, 3, a, a % 7)
+    np.testing.assert_array_equal(u, hash_uniforms(42, 3, a, a % 7))
+    assert u.min() >= 0 and u.max() < 1
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    assert not np.array_equal(u, hash_uniforms(42, 4, a, a % 7))
+    assert not np.array_equal(u, hash_uniforms(43, 3, a, a % 7))
+    assert abs(np.corrcoef(u, hash_uniforms(42, 3, a + 1, a % 7))[0, 1]) < 0.05
