@@ -19,7 +19,7 @@ import boostbench  # noqa: F401  (registers the built-in rankers, attacks and me
 from boostbench.observation import AGGREGATES, Observation, aggregate, viewed_before
 from boostbench.runner import seed_streams
 from boostbench.scenario import get_scenario
-from boostbench.simulate import ReplayBase
+from boostbench.simulate import RunBase
 from boostbench.world import make_world
 
 SEED = 0
@@ -45,7 +45,7 @@ def world(scenario):
 def replay_base(world, scenario):
     """What every replay of seed 0 shares (organic window, targets, history aggregates)."""
     _, organic_rng = seed_streams(SEED)
-    return ReplayBase(world, scenario, organic_rng)
+    return RunBase(world, scenario, organic_rng)
 
 
 @pytest.fixture(scope="session")

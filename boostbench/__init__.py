@@ -11,10 +11,10 @@ from .errors import BoostbenchError, InvalidParameter  # noqa: E402
 from .events import EventKind, EventLog  # noqa: E402
 from .observation import Observation  # noqa: E402
 from .scenario import SCENARIOS, Scenario, get_scenario  # noqa: E402
-from .simulate import ReplayBase, Trajectory, replay  # noqa: E402
+from .simulate import RunBase, Trajectory, replay  # noqa: E402
 from .world import World, WorldConfig, make_world, world_config  # noqa: E402
 
 __all__ = ["__version__", "attacks", "metrics", "rankers", "BoostbenchError", "InvalidParameter",
            "EventKind", "EventLog", "Observation", "Scenario", "SCENARIOS", "get_scenario",
-           "ReplayBase", "Trajectory", "replay", "World", "WorldConfig", "make_world",
+           "RunBase", "Trajectory", "replay", "World", "WorldConfig", "make_world",
            "world_config"]

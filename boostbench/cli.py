@@ -20,8 +20,9 @@ from . import rankers as _rankers  # noqa: F401
 from .attacks.base import CostModel
 from .errors import BoostbenchError
 from .plugins import ATTACKS, METRICS, RANKERS
-from .report import format_table, manifest, summarize, write_json_atomic
-from .runner import REPORTED_METRICS, RunSpec, describe, run_matrix
+from .report import format_table, manifest, summarize, write_csv_atomic, write_json_atomic
+from .runner import TABLE_METRICS, RunSpec, describe, run_matrix
+from .simulate import MODES
 from .scenario import SCENARIOS
 from .world import SIZES
 
@@ -79,17 +80,17 @@ def _number(option: str, value: str, kind, low, high=None):
     return x
 
 
-def _json_path(value: str | None) -> Path | None:
+def _out_path(option: str, value: str | None) -> Path | None:
     if value is None:
         return None
     p = Path(value)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise UsageError(f"--json: folder {str(parent)!r} does not exist.")
+        raise UsageError(f"{option}: folder {str(parent)!r} does not exist.")
     if p.is_dir():
-        raise UsageError(f"--json: {value!r} is a folder, not a file path.")
+        raise UsageError(f"{option}: {value!r} is a folder, not a file path.")
     if not os.access(parent, os.W_OK):
-        raise UsageError(f"--json: folder {str(parent)!r} is not writable.")
+        raise UsageError(f"{option}: folder {str(parent)!r} is not writable.")
     return p
 
 
@@ -108,7 +109,10 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--size", default=None, help=f"world size: {', '.join(SIZES)} "
                    "(default: the scenario's)")
     r.add_argument("--jobs", default=None, help="parallel processes (default: min(seeds, cores))")
+    r.add_argument("--mode", default="closed", help="closed (feed loop, default) or replay "
+                   "(open loop)")
     r.add_argument("--json", default=None, help="write manifest + per-seed records here")
+    r.add_argument("--trace", default=None, help="write per-round trajectories (CSV) here")
     sub.add_parser("list", help="show registered rankers, attacks and metrics")
     return p
 
@@ -139,32 +143,42 @@ def _cmd_run(a, out) -> int:
     seeds = _seeds(a.seeds)
     cores = os.cpu_count() or 1
     jobs = min(len(seeds), cores) if a.jobs is None else _number("--jobs", a.jobs, int, 1, 64)
-    path = _json_path(a.json)
+    if a.mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}. Got {a.mode!r}.")
+    path = _out_path("--json", a.json)
+    trace_path = _out_path("--trace", a.trace)
+    if path is not None and trace_path is not None and path.resolve() == trace_path.resolve():
+        raise UsageError("--json and --trace must be different files.")
     sc = sc.with_(k=k, budget=budget, **({"size": a.size} if a.size else {}))
 
     spec = RunSpec(sc, tuple(RANKERS.get(n)() for n in rankers),
-                   tuple(ATTACKS.get(n)() for n in attacks), seeds, budget, CostModel())
+                   tuple(ATTACKS.get(n)() for n in attacks), seeds, budget, CostModel(), a.mode)
     started = time.perf_counter()
-    records = run_matrix(spec, jobs=jobs)
+    records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None)
     elapsed = time.perf_counter() - started
-    rows = summarize(records, REPORTED_METRICS)
+    columns = TABLE_METRICS[a.mode]
+    rows = summarize(records, tuple(METRICS.names()))
     print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
           f"${budget:g} per campaign over {sc.n_targets} low-quality targets, k={k}, "
-          f"mode replay, {len(seeds)} seeds ({elapsed:.1f} s)", file=out)
-    print(format_table(rows, REPORTED_METRICS), file=out)
+          f"mode {a.mode}, {len(seeds)} seeds ({elapsed:.1f} s)", file=out)
+    print(format_table(rows, columns), file=out)
     if any(r["shadow_priced"] for r in records):
         print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes at "
               "the crowd-task price).", file=out)
     if path is not None:
-        payload = {"manifest": manifest(command="run", mode="replay", scenario=sc.to_dict(),
+        payload = {"manifest": manifest(command="run", mode=a.mode, scenario=sc.to_dict(),
                                         world=sc.world_config().to_dict(),
                                         cost_model=spec.cost.to_dict(),
                                         rankers=[describe(x) for x in spec.rankers],
                                         attacks=[describe(x) for x in spec.attacks],
+                                        feed=describe(spec.feed)["params"],
                                         seeds=list(seeds), budget=budget, k=k),
                    "records": records, "summary": rows}
         write_json_atomic(path, payload)
         print(f"wrote {path}", file=out)
+    if trace_path is not None:
+        write_csv_atomic(trace_path, trace)
+        print(f"wrote {trace_path}", file=out)
     return 0
 
 

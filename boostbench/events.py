@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import InvalidParameter
 
-__all__ = ["EventKind", "EventLog", "N_KINDS", "merge_logs"]
+__all__ = ["EventKind", "EventLog", "N_KINDS", "merge_logs", "KeySet", "first_occurrence", "pair_keys"]
 
 
 class EventKind(IntEnum):
@@ -162,3 +162,74 @@ def merge_logs(a: EventLog, b: EventLog) -> tuple[EventLog, np.ndarray]:
     log = EventLog(capacity=max(len(order), 1))
     log._write([c[order] for c in cols])
     return log, from_b[order]
+
+
+class KeySet:
+    """A growing set of non-negative int64 keys with vectorised membership.
+
+    With a known ``universe`` (keys in ``[0, universe)``) of at most 2**31 keys the
+    set is a dense bitmap (one bit per key, O(1) per lookup); otherwise it keeps a
+    few sorted runs (LSM-style: adding sorts only the batch, runs merge when there
+    are more than ``max_runs``; a lookup is one binary search per run).
+    """
+
+    DENSE_LIMIT = 2**31
+
+    def __init__(self, keys=None, *, universe: int | None = None, max_runs: int = 8):
+        self._universe = universe
+        self._bits = (np.zeros((universe + 7) // 8, np.uint8)
+                      if universe is not None and universe <= self.DENSE_LIMIT else None)
+        self._runs: list[np.ndarray] = []
+        self._max_runs = max_runs
+        if keys is not None:
+            self.add(keys)
+
+    def add(self, keys) -> None:
+        keys = np.asarray(keys, np.int64)
+        if keys.size == 0:
+            return
+        if self._bits is not None:
+            need = int(keys.max() >> 3) + 1
+            if need > self._bits.size:  # keys past the universe (e.g. new accounts): grow
+                self._bits = np.concatenate([self._bits, np.zeros(max(need - self._bits.size,
+                                                                      self._bits.size // 4), np.uint8)])
+            np.bitwise_or.at(self._bits, keys >> 3, (1 << (keys & 7)).astype(np.uint8))
+            return
+        self._runs.append(np.unique(keys))
+        if len(self._runs) > self._max_runs:
+            self._runs = [np.unique(np.concatenate(self._runs))]
+
+    def copy(self) -> "KeySet":
+        out = KeySet(universe=None, max_runs=self._max_runs)
+        out._universe = self._universe
+        out._bits = None if self._bits is None else self._bits.copy()
+        out._runs = list(self._runs)  # runs are never modified in place
+        return out
+
+    def contains(self, keys) -> np.ndarray:
+        keys = np.asarray(keys, np.int64)
+        if self._bits is not None:
+            byte = keys >> 3
+            inside = byte < self._bits.size
+            out = np.zeros(keys.shape, bool)
+            out[inside] = (self._bits[byte[inside]] >> (keys[inside] & 7).astype(np.uint8)) & 1
+            return out
+        out = np.zeros(keys.shape, bool)
+        for r in self._runs:
+            j = np.minimum(np.searchsorted(r, keys), r.size - 1)
+            out |= r[j] == keys
+        return out
+
+
+def first_occurrence(keys: np.ndarray) -> np.ndarray:
+    """bool mask: True where ``keys[i]`` has not appeared at an earlier position."""
+    keys = np.asarray(keys)
+    out = np.zeros(keys.shape, bool)
+    if keys.size:
+        out[np.unique(keys, return_index=True)[1]] = True
+    return out
+
+
+def pair_keys(account: np.ndarray, item: np.ndarray, n_items: int) -> np.ndarray:
+    """One int64 key per (account, item) pair."""
+    return np.asarray(account, np.int64) * np.int64(n_items) + np.asarray(item, np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -15,7 +16,7 @@ import numpy as np
 from .plugins import METRICS
 from .stats import t_interval
 
-__all__ = ["summarize", "format_table", "write_json_atomic", "manifest"]
+__all__ = ["summarize", "format_table", "write_json_atomic", "write_csv_atomic", "manifest"]
 
 
 def summarize(records: list[dict], metrics, *, confidence: float = 0.95) -> list[dict]:
@@ -43,7 +44,7 @@ def _fmt(x: float) -> str:
 
 
 def format_table(rows: list[dict], metrics) -> str:
-    """A plain-text table: one row per ranker x attack, ``mean [low, high]`` per column."""
+    """A plain-text table: one row per ranker x attack, ``mean ±half-width`` per column."""
     cols = ["spend", *metrics]
     head = ["ranker", "attack", *cols]
     body = []
@@ -51,7 +52,8 @@ def format_table(rows: list[dict], metrics) -> str:
         cells = [row["ranker"], row["attack"]]
         for c in cols:
             iv = row[c]
-            cells.append(f"{_fmt(iv['mean'])} [{_fmt(iv['low'])}, {_fmt(iv['high'])}]")
+            half = (iv["high"] - iv["low"]) / 2
+            cells.append(f"{_fmt(iv['mean'])} ±{_fmt(half)}")
         body.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     lines = ["  ".join(str(h).ljust(w) for h, w in zip(head, widths)),
@@ -61,8 +63,8 @@ def format_table(rows: list[dict], metrics) -> str:
                        for m in metrics if m in METRICS)
     n = rows[0]["n_seeds"] if rows else 0
     conf = rows[0][cols[0]]["confidence"] if rows else 0.95
-    lines.append(f"mean [{conf:.0%} t interval] over {n} seeds (targets averaged within a seed). "
-                 f"Better for the ranker: {arrows}.")
+    lines.append(f"mean ±half-width of the {conf:.0%} t interval over {n} seeds (targets "
+                 f"averaged within a seed). Better for the ranker: {arrows}.")
     return "\n".join(lines)
 
 
@@ -87,17 +89,16 @@ def _clean(o):
     return o
 
 
-def write_json_atomic(path, payload: dict) -> None:
-    """Write JSON to ``path`` via a temporary file in the same folder and an atomic rename.
+def _write_atomic(path, write) -> None:
+    """Call ``write(file)`` on a temporary file in ``path``'s folder, then rename it to ``path``.
 
     A failure at any point leaves no partial file behind.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(payload), f, indent=1, default=_default, allow_nan=False)
-            f.write("\n")
+        with os.fdopen(fd, "w", newline="") as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -105,6 +106,23 @@ def write_json_atomic(path, payload: dict) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_json_atomic(path, payload: dict) -> None:
+    """Write strict JSON (NaN -> null) atomically."""
+    def write(f):
+        json.dump(_clean(payload), f, indent=1, default=_default, allow_nan=False)
+        f.write("\n")
+    _write_atomic(path, write)
+
+
+def write_csv_atomic(path, rows: list[dict]) -> None:
+    """Write rows (dicts with the same keys) as CSV atomically."""
+    def write(f):
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+        w.writeheader()
+        w.writerows(rows)
+    _write_atomic(path, write)
 
 
 def manifest(**extra) -> dict:

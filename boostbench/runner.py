@@ -6,20 +6,30 @@ import os
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields, is_dataclass
+from functools import partial
 
 import numpy as np
 
 from .attacks.base import CostModel
-from .errors import InvalidParameter, check_int, check_real
+from .errors import InvalidParameter, check_choice, check_int, check_real
+from .feed import FeedConfig
+from .metrics.feed import feed_quality_per_round
+from .metrics.rise import target_ranks
 from .plugins import METRICS
 from .scenario import Scenario
-from .simulate import ReplayBase, replay
+from .simulate import MODES, RunBase, simulate
 from .world import HOUR, make_world
 
-__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "REPORTED_METRICS"]
+__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS"]
 
-REPORTED_METRICS = ("rank_lift", "log_rank_lift", "hit_rate_at_k", "low_quality_share_at_k",
-                    "quality_ndcg_at_k", "target_rank")
+# Columns of the printed table per mode; every registered metric goes into the JSON records.
+TABLE_METRICS = {
+    "replay": ("rank_lift", "log_rank_lift", "hit_rate_at_k", "low_quality_share_at_k",
+               "quality_ndcg_at_k"),
+    "closed": ("rank_lift", "hit_rate_at_k", "extra_organic_impressions",
+               "extra_organic_impressions_after", "amplification", "low_quality_exposure_share",
+               "feed_quality"),
+}
 
 
 def seed_streams(seed: int):
@@ -51,6 +61,8 @@ class RunSpec:
     seeds: tuple
     budget: float
     cost: CostModel = CostModel()
+    mode: str = "closed"
+    feed: FeedConfig = FeedConfig()
 
     def __post_init__(self):
         if not self.rankers:
@@ -62,45 +74,74 @@ class RunSpec:
         for s in self.seeds:
             check_int("seeds", s, low=0, high=2**63 - 1, where="RunSpec")
         check_real("budget", self.budget, low=0.0, where="RunSpec")
+        check_choice("mode", self.mode, MODES, where="RunSpec")
 
 
-def run_seed(spec: RunSpec, seed: int) -> list[dict]:
-    """All records of one seed: one per ranker x attack, each against the ranker's clean twin."""
+def _trace_rows(att, clean, truth) -> list[dict]:
+    """Per-round rows for --trace: targets' rank, exposure and engagement, feed quality, both twins."""
+    fq_a, fq_c = feed_quality_per_round(att, truth), feed_quality_per_round(clean, truth)
+    rows = []
+    for r in range(att.n_rounds):
+        rows.append({
+            "ranker": att.ranker, "attack": att.attack, "seed": att.seed, "round": r,
+            "hours": (att.round_times[r] - att.round_times[0]) / HOUR + 1.0,
+            "in_attack_window": r <= att.eval_round,
+            "target_rank": float(np.mean(target_ranks(att, r))),
+            "clean_target_rank": float(np.mean(target_ranks(clean, r))),
+            "target_impressions": float(att.exposure[r, att.targets].sum()),
+            "clean_target_impressions": float(clean.exposure[r, clean.targets].sum()),
+            "target_engagement": float(att.engagement[r, att.targets].sum()),
+            "clean_target_engagement": float(clean.engagement[r, clean.targets].sum()),
+            "feed_quality": float(fq_a[r]), "clean_feed_quality": float(fq_c[r])})
+    return rows
+
+
+def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
+    """All records of one seed: one per ranker x attack, each against the ranker's clean twin.
+
+    Returns ``(records, trace_rows)``; ``trace_rows`` is empty unless ``trace``.
+    """
     sc = spec.scenario
     world_rng, organic_rng = seed_streams(seed)
     world = make_world(sc.world_config(), world_rng)
-    base = ReplayBase(world, sc, organic_rng)
+    base = RunBase(world, sc, organic_rng)
     obs0 = base.observation_at_start()
     window = (world.t0, world.t0 + sc.attack_hours * HOUR)
     campaigns = [a(obs0, base.targets, spec.budget, window, attack_stream(seed, a.name), spec.cost)
                  for a in spec.attacks]
-    records = []
+    kw = {"feed": spec.feed} if spec.mode == "closed" else {}
+    truth = world.truth
+    records, rows = [], []
     for ranker in spec.rankers:
-        clean = replay(base, ranker, seed=seed)
-        clean_ndcg = METRICS.get("quality_ndcg_at_k")(clean, clean, world.truth)
+        clean = simulate(spec.mode, base, ranker, seed=seed, **kw)
+        clean_vals = {f"clean_{m}": METRICS.get(m)(clean, clean, truth)
+                      for m in ("target_rank", "quality_ndcg_at_k", "feed_quality",
+                                "low_quality_exposure_share")}
         for attack, campaign in zip(spec.attacks, campaigns):
-            att = replay(base, ranker, campaign, seed=seed)
-            rec = {"ranker": att.ranker, "attack": attack.name, "budget": spec.budget,
-                   "seed": int(seed), "spend": att.spend, "spend_items": att.spend_items,
-                   "shadow_priced": att.shadow_priced, "fake_actions": att.fake_actions,
-                   "targets": [int(x) for x in base.targets],
-                   "clean_target_rank": METRICS.get("target_rank")(clean, clean, world.truth),
-                   "clean_quality_ndcg_at_k": clean_ndcg}
-            for name in REPORTED_METRICS:
-                rec[name] = METRICS.get(name)(att, clean, world.truth)
+            att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
+            rec = {"ranker": att.ranker, "attack": attack.name, "mode": spec.mode,
+                   "budget": spec.budget, "seed": int(seed), "spend": att.spend,
+                   "spend_items": att.spend_items, "shadow_priced": att.shadow_priced,
+                   "fake_actions": att.fake_actions, "targets": [int(x) for x in base.targets],
+                   **clean_vals}
+            for name, m in METRICS.items():
+                rec[name] = m(att, clean, truth)
             records.append(rec)
-    return records
+            if trace:
+                rows.extend(_trace_rows(att, clean, truth))
+    return records, rows
 
 
-def run_matrix(spec: RunSpec, *, jobs: int = 1) -> list[dict]:
-    """Records for every seed, in seed order; ``jobs`` > 1 runs seeds in parallel processes.
+def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False):
+    """Records (and trace rows) for every seed, in seed order.
 
-    Results do not depend on ``jobs``: each seed has its own streams.
+    ``jobs`` > 1 runs seeds in parallel processes; results do not depend on it,
+    since each seed has its own streams. Returns ``(records, trace_rows)``.
     """
     jobs = check_int("jobs", jobs, low=1, high=max(os.cpu_count() or 1, 1) * 4, where="run_matrix")
     if jobs == 1 or len(spec.seeds) == 1:
-        out = [run_seed(spec, s) for s in spec.seeds]
+        out = [run_seed(spec, s, trace=trace) for s in spec.seeds]
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
-            out = list(ex.map(run_seed, [spec] * len(spec.seeds), spec.seeds))
-    return [r for recs in out for r in recs]
+            out = list(ex.map(partial(run_seed, spec, trace=trace), spec.seeds))
+    return [r for recs, _ in out for r in recs], [r for _, rows in out for r in rows]

@@ -55,7 +55,7 @@ class Scenario:
     n_targets: int = 4
     target_choice: str = "low_quality"
     low_quality_quantile: float = 0.2
-    budget: float = 20.0
+    budget: float = 5.0
     eligibility_hours: float = 72.0
     k: int = 10
 
@@ -100,7 +100,7 @@ class Scenario:
 SCENARIOS = {
     "default": Scenario(),
     "tiny": Scenario(name="tiny", size="tiny", attack_hours=12, horizon_hours=24, n_targets=3,
-                     budget=10.0),
+                     budget=2.0),
 }
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .behaviour import Behaviour, BehaviourParams
 from .errors import InvalidParameter, check_choice, check_int, check_real
-from .events import EventLog
+from .events import EventLog, KeySet, first_occurrence, pair_keys
 
 __all__ = ["Origin", "WorldConfig", "Items", "Accounts", "Truth", "World", "make_world",
            "SIZES", "world_config", "organic_events"]
@@ -223,9 +223,11 @@ class WorldConfig:
 
 
 SIZES = {
-    "tiny": dict(n_accounts=150, n_items=160, n_topics=5, history_hours=72, future_hours=48),
-    "small": dict(n_accounts=1000, n_items=800, n_topics=20, history_hours=96, future_hours=72),
-    "medium": dict(n_accounts=10_000, n_items=6000, n_topics=40, history_hours=96, future_hours=72),
+    # Items outnumber what one account sees in an item's lifetime (~1,100 impressions in
+    # 3 days), so feeds rarely run out of unseen items and per-account volume stays calibrated.
+    "tiny": dict(n_accounts=150, n_items=2500, n_topics=5, history_hours=48, future_hours=48),
+    "small": dict(n_accounts=1000, n_items=20_000, n_topics=20, history_hours=96, future_hours=72),
+    "medium": dict(n_accounts=5000, n_items=80_000, n_topics=40, history_hours=96, future_hours=72),
 }
 
 
@@ -313,7 +315,7 @@ def make_world(config: WorldConfig, rng=None, *, seed: int | None = None) -> Wor
     if seed is None:
         seed = int(rng.integers(0, 2**62))
     world = World(c, items, accounts, truth, EventLog(), None, int(seed))
-    acc, itm, t = _impressions(world, 0.0, c.t0, rng)
+    acc, itm, t = _impressions(world, 0.0, c.t0, rng, KeySet(universe=na * ni))
     fit = rng.choice(acc.size, size=min(acc.size, 50_000), replace=False)
     behaviour = Behaviour.fit(c.behaviour, quality, appeal, duration, item_topic, acc_topic,
                               (acc[fit], itm[fit]), rng)
@@ -321,17 +323,21 @@ def make_world(config: WorldConfig, rng=None, *, seed: int | None = None) -> Wor
     return replace(world, history=_respond(world, acc, itm, t, c.t0, rng))
 
 
-def organic_events(world: World, start: float, end: float, rng) -> EventLog:
+def organic_events(world: World, start: float, end: float, rng, *, seen=None) -> EventLog:
     """Open-loop organic events in ``[start, end)``, generated hour by hour.
 
     Impressions do not react to any ranking: each hour, accounts draw
     Poisson(activity / 24) impressions in total; each impression picks a live item
     with probability proportional to ``reach * exp(-age / decay_hours)``, from the
     viewer's own topic with probability ``topic_pool_share``, else from all topics.
-    Decisions are :meth:`Behaviour.respond` with uniforms from ``rng``.
+    Like a real feed, nobody is shown the same item twice: a draw of an
+    (account, item) pair already shown (in ``seen``, a KeySet of pair keys, or
+    earlier in this window) is redrawn (up to 6 times, then dropped). Decisions are :meth:`Behaviour.respond`
+    with uniforms from ``rng``.
     """
     rng = np.random.default_rng(rng)
-    acc, itm, t = _impressions(world, start, end, rng)
+    seen = KeySet(universe=len(world.accounts) * len(world.items)) if seen is None else seen.copy()
+    acc, itm, t = _impressions(world, start, end, rng, seen)
     return _respond(world, acc, itm, t, end, rng)
 
 
@@ -342,10 +348,17 @@ def _respond(world, acc, itm, t, end, rng) -> EventLog:
                                 r.value[keep])
 
 
-def _impressions(world, start, end, rng):
-    """Open-loop impressions (account, item, t) in ``[start, end)``, in time order by hour."""
+def _impressions(world, start, end, rng, seen: KeySet, max_draws: int = 6):
+    """Open-loop impressions (account, item, t) in ``[start, end)``, hour by hour.
+
+    A draw of a pair already in ``seen`` (or drawn earlier) is redrawn, up to
+    ``max_draws`` times, the later draws uniformly over live items (a viewer who
+    has seen the popular items gets the long tail); ``seen`` is updated with every
+    accepted pair.
+    """
     c = world.config
     created = world.items.created_at
+    n_items = len(created)
     act_cum = np.cumsum(world.truth.activity / 24.0)
     acc_topic = world.accounts.topic
     item_topic = world.items.topic
@@ -353,31 +366,53 @@ def _impressions(world, start, end, rng):
     hour = start
     while hour < end:
         h_end = min(hour + HOUR, end)
-        frac = (h_end - hour) / HOUR
         n_live = int(np.searchsorted(created, hour, side="right"))
-        n = rng.poisson(act_cum[-1] * frac) if n_live else 0
+        n = rng.poisson(act_cum[-1] * (h_end - hour) / HOUR) if n_live else 0
         if n:
             acc = np.searchsorted(act_cum, rng.random(n) * act_cum[-1], side="right")
             acc = np.minimum(acc, len(act_cum) - 1)
             w = world.truth.reach[:n_live] * np.exp(-(hour - created[:n_live]) / (c.decay_hours * HOUR))
-            itm = np.empty(n, np.int64)
-            own = rng.random(n) < c.topic_pool_share
-            pools = [(~own, np.ones(n_live, bool))]
-            for tp in np.unique(acc_topic[acc[own]]):
-                pools.append((own & (acc_topic[acc] == tp), item_topic[:n_live] == tp))
-            for who, live_mask in pools:
-                k = int(who.sum())
-                if not k:
-                    continue
-                ids = np.flatnonzero(live_mask)
-                if ids.size == 0:  # nothing of this topic yet: fall back to all items
-                    ids = np.arange(n_live)
-                cw = np.cumsum(w[ids])
-                pick = np.searchsorted(cw, rng.random(k) * cw[-1], side="right")
-                itm[who] = ids[np.minimum(pick, ids.size - 1)]
-            accs.append(acc)
-            itms.append(itm)
-            ts.append(hour + rng.random(n) * (h_end - hour))
+            topic_pools = {}
+
+            def draw(a, attempt):
+                if attempt >= 2:
+                    return rng.integers(0, n_live, a.size)
+                out = np.empty(a.size, np.int64)
+                own = rng.random(a.size) < c.topic_pool_share
+                pools = [(~own, None)]
+                for tp in np.unique(acc_topic[a[own]]):
+                    pools.append((own & (acc_topic[a] == tp), tp))
+                for who, tp in pools:
+                    k = int(who.sum())
+                    if not k:
+                        continue
+                    if tp not in topic_pools:
+                        ids = (np.arange(n_live) if tp is None
+                               else np.flatnonzero(item_topic[:n_live] == tp))
+                        if ids.size == 0:  # nothing of this topic yet: fall back to all items
+                            ids = np.arange(n_live)
+                        topic_pools[tp] = (ids, np.cumsum(w[ids]))
+                    ids, cw = topic_pools[tp]
+                    pick = np.searchsorted(cw, rng.random(k) * cw[-1], side="right")
+                    out[who] = ids[np.minimum(pick, ids.size - 1)]
+                return out
+
+            itm = np.full(n, -1, np.int64)
+            todo = np.arange(n)
+            for attempt in range(max_draws):
+                itm[todo] = draw(acc[todo], attempt)
+                keys = pair_keys(acc[todo], itm[todo], n_items)
+                ok = ~seen.contains(keys)
+                ok[ok] = first_occurrence(keys[ok])
+                seen.add(keys[ok])
+                todo = todo[~ok]
+                if todo.size == 0:
+                    break
+            itm[todo] = -1
+            keep = itm >= 0
+            accs.append(acc[keep])
+            itms.append(itm[keep])
+            ts.append(hour + rng.random(int(keep.sum())) * (h_end - hour))
         hour = h_end
     if not accs:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)

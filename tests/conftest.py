@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 
 import boostbench  # noqa: F401  (registers built-ins)
 from boostbench.scenario import get_scenario
-from boostbench.simulate import ReplayBase
+from boostbench.simulate import RunBase
 from boostbench.world import make_world
 
 # Simulations are slow per example: no deadline; CI picks Hypothesis' built-in "ci" profile.
@@ -29,4 +29,4 @@ def tiny_world(tiny_scenario):
 
 @pytest.fixture(scope="session")
 def tiny_base(tiny_world, tiny_scenario):
-    return ReplayBase(tiny_world, tiny_scenario, np.random.default_rng(8))
+    return RunBase(tiny_world, tiny_scenario, np.random.default_rng(8))

@@ -51,6 +51,8 @@ def test_options_are_applied(tmp_path):
     (["--jobs", "0"], "--jobs must be an int in [1, 64]"),
     (["--json", "/no/such/dir/x.json"], "--json: folder"),
     (["--bogus"], "unrecognized arguments"),
+    (["--mode", "loop"], "--mode must be one of closed, replay"),
+    (["--trace", "/no/such/dir/t.csv"], "--trace: folder"),
 ])
 def test_bad_option_one_line_exit_2_no_file(args, needle, tmp_path, capsys):
     out = tmp_path / "r.json"
@@ -59,6 +61,31 @@ def test_bad_option_one_line_exit_2_no_file(args, needle, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_replay_mode_and_trace(tmp_path, capsys):
+    out, tr = tmp_path / "r.json", tmp_path / "t.csv"
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "1", "--rankers", "like_count",
+                     "--attacks", "bot_farm", "--mode", "replay", "--json", str(out),
+                     "--trace", str(tr)]) == 0
+    assert "mode replay" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["manifest"]["mode"] == "replay" and data["records"][0]["mode"] == "replay"
+    assert data["records"][0]["extra_organic_impressions"] == 0.0  # organic is fixed in replay
+    lines = tr.read_text().splitlines()
+    assert lines[0].startswith("ranker,attack,seed,round,hours")
+    assert len(lines) == 1 + 24  # one row per round of the tiny scenario
+
+
+def test_closed_mode_is_the_default_and_reports_loop_metrics(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert cli.main(TINY[:-2] + ["--rankers", "like_count", "--attacks", "task_crowd", "--seeds",
+                                 "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "mode closed" in text and "extra_organic_impressions" in text
+    rec = json.loads(out.read_text())["records"][0]
+    assert rec["mode"] == "closed" and rec["extra_organic_impressions"] > 0
+    assert rec["amplification"] is not None
 
 
 def test_failure_half_way_leaves_no_file(tmp_path, monkeypatch):

@@ -15,10 +15,13 @@ from boostbench.stats import t_interval
 from boostbench.world import Truth
 
 
-def _traj(ranks, targets, k=2, eval_round=0):
+def _traj(ranks, targets, k=2, eval_round=0, exposure=None, engagement=None, fake=0):
     ranks = np.atleast_2d(np.asarray(ranks, np.float32))
-    return Trajectory("r", "a", 0, 1.0, ranks, np.zeros_like(ranks), np.arange(ranks.shape[0]),
-                      np.asarray(targets), eval_round, k, 0.2)
+    z = np.zeros_like(ranks)
+    exposure = z if exposure is None else np.atleast_2d(np.asarray(exposure, np.float32))
+    engagement = z if engagement is None else np.atleast_2d(np.asarray(engagement, np.float32))
+    return Trajectory("r", "a", 0, 1.0, ranks, exposure, engagement, np.arange(ranks.shape[0]),
+                      np.asarray(targets), eval_round, k, 0.2, fake_actions=fake)
 
 
 def _truth(quality):
@@ -109,12 +112,33 @@ def test_ineligible_target_counts_below_the_last():
     assert METRICS.get("rank_lift")(att, clean, _truth([0.5, 0.1, 0.5])) == pytest.approx(2.0)
 
 
+def test_loop_metrics_by_hand():
+    # two rounds, three items; targets 0 and 2; eval round 0 (round 1 is after the campaign)
+    clean = _traj([[3, 1, 2], [3, 1, 2]], [0, 2], k=1, exposure=[[1, 5, 2], [0, 6, 1]],
+                  engagement=[[0, 1, 0], [0, 1, 0]])
+    att = _traj([[1, 2, 3], [2, 1, 3]], [0, 2], k=1, exposure=[[4, 3, 2], [3, 4, 2]],
+                engagement=[[1, 0, 0], [2, 1, 1]], fake=8)
+    truth = _truth([0.1, 0.9, 0.5])
+    m = {n: METRICS.get(n)(att, clean, truth) for n in METRICS.names()}
+    assert m["extra_organic_impressions"] == pytest.approx(((4 + 3 - 1) + (2 + 2 - 2 - 1)) / 2)
+    assert m["extra_organic_impressions_after"] == pytest.approx(((3 - 0) + (2 - 1)) / 2)
+    assert m["amplification"] == pytest.approx((3 + 1) / 8)
+    assert m["peak_rank"] == pytest.approx((1 + 3) / 2)
+    assert m["rounds_in_top_k"] == pytest.approx((1 + 0) / 2)
+    fq = [(4 * .1 + 3 * .9 + 2 * .5) / 9, (3 * .1 + 4 * .9 + 2 * .5) / 9]
+    assert m["feed_quality"] == pytest.approx(np.mean(fq))
+    # bottom 20% of [0.1, 0.9, 0.5]: item 0 only
+    assert m["low_quality_exposure_share"] == pytest.approx(7 / 18)
+    assert np.isnan(METRICS.get("amplification")(clean, clean, truth))
+
+
 @pytest.mark.parametrize("name", METRICS.names())
 def test_conformance_zero_attack_gives_no_rise(name):
-    t = _traj([[3, 1, 2, np.nan]], targets=[0, 2])
+    t = _traj([[3, 1, 2, np.nan]], targets=[0, 2], exposure=[[1, 2, 3, 0]], fake=1)
     v = METRICS.get(name)(t, t, _truth([0.1, 0.9, 0.5, 0.3]))
     assert np.isfinite(v)
-    if name in ("rank_lift", "log_rank_lift"):
+    if name in ("rank_lift", "log_rank_lift", "extra_organic_impressions",
+                "extra_organic_impressions_after", "amplification"):
         assert v == 0.0
     assert isinstance(METRICS.get(name).greater_is_better, bool)
     assert METRICS.get(name).definition

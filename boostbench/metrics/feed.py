@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import InvalidParameter, check_int
 from .base import metric
 
-__all__ = ["topk_membership", "quality_ndcg_at_k", "low_quality_mask"]
+__all__ = ["topk_membership", "quality_ndcg_at_k", "low_quality_mask", "feed_quality_per_round"]
 
 
 def topk_membership(ranks: np.ndarray, k: int) -> np.ndarray:
@@ -105,3 +105,29 @@ def quality_ndcg_metric(attacked, clean, truth) -> float:
     ranks = attacked.ranks[attacked.eval_round]
     ok = np.isfinite(ranks)
     return quality_ndcg_at_k(truth.quality[ok], -ranks[ok], k=attacked.k)
+
+
+def feed_quality_per_round(traj, truth) -> np.ndarray:
+    """Mean true quality of the organic impressions of each round (NaN for a round without any)."""
+    exp = traj.exposure.astype(np.float64)
+    tot = exp.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (exp @ truth.quality.astype(np.float64)) / tot
+
+
+@metric("feed_quality", greater_is_better=True,
+        definition="attacked run, whole horizon: mean over rounds of the mean true quality of "
+                   "what organic users were shown")
+def feed_quality(attacked, clean, truth) -> float:
+    q = feed_quality_per_round(attacked, truth)
+    q = q[np.isfinite(q)]
+    return float(q.mean()) if q.size else float("nan")
+
+
+@metric("low_quality_exposure_share", greater_is_better=False,
+        definition="attacked run, whole horizon: share of organic impressions that went to "
+                   "items in the bottom low_quality_quantile of quality")
+def low_quality_exposure_share(attacked, clean, truth) -> float:
+    exp = attacked.exposure.sum(axis=0).astype(np.float64)
+    low = low_quality_mask(truth.quality, attacked.low_quality_quantile)
+    return float(exp[low].sum() / max(exp.sum(), 1e-12))

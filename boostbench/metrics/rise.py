@@ -47,3 +47,55 @@ def log_rank_lift(attacked, clean, truth) -> float:
 def hit_rate_at_k(attacked, clean, truth) -> float:
     m = topk_membership(attacked.ranks[attacked.eval_round], attacked.k)
     return float(np.mean(m[attacked.targets]))
+
+
+def _target_sum(arr, traj, rounds: slice) -> np.ndarray:
+    """Per-target sums of a [round, item] array over ``rounds``."""
+    return arr[rounds][:, traj.targets].sum(axis=0).astype(np.float64)
+
+
+@metric("extra_organic_impressions", greater_is_better=False,
+        definition="whole horizon: mean over targets of organic impressions in the attacked run "
+                   "minus in the clean twin (closed loop; 0 by construction in replay)")
+def extra_organic_impressions(attacked, clean, truth) -> float:
+    s = slice(None)
+    return float(np.mean(_target_sum(attacked.exposure, attacked, s)
+                         - _target_sum(clean.exposure, clean, s)))
+
+
+@metric("extra_organic_impressions_after", greater_is_better=False,
+        definition="rounds after the attack window: mean over targets of organic impressions "
+                   "attacked minus clean (does the bought start keep paying?)")
+def extra_organic_impressions_after(attacked, clean, truth) -> float:
+    s = slice(attacked.eval_round + 1, None)
+    return float(np.mean(_target_sum(attacked.exposure, attacked, s)
+                         - _target_sum(clean.exposure, clean, s)))
+
+
+@metric("amplification", greater_is_better=False,
+        definition="whole horizon: extra organic likes + comments + shares on the targets "
+                   "(attacked minus clean, summed over targets) per fake action bought; NaN "
+                   "without fake actions")
+def amplification(attacked, clean, truth) -> float:
+    if attacked.fake_actions == 0:
+        return float("nan")
+    s = slice(None)
+    extra = _target_sum(attacked.engagement, attacked, s) - _target_sum(clean.engagement, clean, s)
+    return float(extra.sum() / attacked.fake_actions)
+
+
+@metric("peak_rank", greater_is_better=True,
+        definition="attacked run, whole horizon: mean over targets of the best (lowest) rank "
+                   "reached in any round")
+def peak_rank(attacked, clean, truth) -> float:
+    best = np.min([target_ranks(attacked, r) for r in range(attacked.n_rounds)], axis=0)
+    return float(np.mean(best))
+
+
+@metric("rounds_in_top_k", greater_is_better=False,
+        definition="attacked run, whole horizon: mean over targets of the expected number of "
+                   "rounds spent in the top k (random tie-breaking)")
+def rounds_in_top_k(attacked, clean, truth) -> float:
+    total = sum(topk_membership(attacked.ranks[r], attacked.k)[attacked.targets]
+                for r in range(attacked.n_rounds))
+    return float(np.mean(total))

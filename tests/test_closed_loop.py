@@ -1,0 +1,179 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from boostbench.behaviour import hash_uniforms
+from boostbench.errors import InvalidParameter
+from boostbench.events import EventKind as K
+from boostbench.events import KeySet
+from boostbench.feed import FeedConfig, draw_feeds, examination_curve, poisson_inverse
+from boostbench.plugins import ATTACKS, METRICS, RANKERS
+from boostbench.simulate import closed_loop
+from boostbench.world import HOUR
+
+
+def _campaign(base, name, budget, seed=0):
+    obs = base.observation_at_start()
+    t0 = base.world.t0
+    return ATTACKS.get(name)()(obs, base.targets, budget,
+                               (t0, t0 + base.scenario.attack_hours * HOUR),
+                               np.random.default_rng(seed))
+
+
+@settings(max_examples=8)
+@given(ranker=st.sampled_from(RANKERS.names()), attack=st.sampled_from(ATTACKS.names()),
+       budget=st.sampled_from([0.0, 1e-4]))
+def test_zero_budget_reproduces_clean_loop_bit_for_bit(ranker, attack, budget, tiny_base):
+    r = RANKERS.get(ranker)()
+    clean = closed_loop(tiny_base, r)
+    att = closed_loop(tiny_base, r, _campaign(tiny_base, attack, budget))
+    for f in ("ranks", "exposure", "engagement"):
+        np.testing.assert_array_equal(getattr(att, f), getattr(clean, f))
+
+
+def test_the_key_drives_organic_randomness(tiny_base):
+    r = RANKERS.get("like_count")()
+    a, b = closed_loop(tiny_base, r), closed_loop(tiny_base, r)
+    np.testing.assert_array_equal(a.exposure, b.exposure)
+    c = closed_loop(tiny_base, r, key=tiny_base.world.seed + 1)
+    assert not np.array_equal(a.exposure, c.exposure)
+    # calibrated volume, less what heavy users of this tiny world lose once they have seen
+    # every eligible item (about a quarter here; see the slow test on the small world)
+    expected = tiny_base.world.truth.activity.sum() / 24
+    assert 0.6 * expected < a.exposure.sum(axis=1).mean() <= 1.02 * expected
+
+
+@pytest.mark.slow
+def test_closed_loop_volume_matches_calibration_on_small_world():
+    from boostbench.scenario import get_scenario
+    from boostbench.simulate import RunBase
+    from boostbench.world import make_world
+    sc = get_scenario("default").with_(horizon_hours=24)
+    w = make_world(sc.world_config(), 0)
+    tr = closed_loop(RunBase(w, sc, 0), RANKERS.get("like_count")())
+    assert tr.exposure.sum(axis=1).mean() == pytest.approx(w.truth.activity.sum() / 24, rel=0.05)
+
+
+def test_snowball_bought_likes_bring_real_exposure_and_engagement(tiny_base):
+    r = RANKERS.get("like_count")()
+    clean = closed_loop(tiny_base, r)
+    att = closed_loop(tiny_base, r, _campaign(tiny_base, "task_crowd", 2.0))
+    tg = tiny_base.targets
+    assert att.exposure[:, tg].sum() > 2 * clean.exposure[:, tg].sum()
+    assert att.engagement[:, tg].sum() > clean.engagement[:, tg].sum()
+    assert METRICS.get("extra_organic_impressions")(att, clean, tiny_base.world.truth) > 0
+
+
+def test_pairing_reduces_the_variance_of_the_lift(tiny_base):
+    """Common random numbers vs independent twins, within one world (reported factor > 2)."""
+    r = RANKERS.get("like_count")()
+    c = _campaign(tiny_base, "task_crowd", 2.0)
+    fq = METRICS.get("feed_quality")
+    truth = tiny_base.world.truth
+    paired, indep = [], []
+    for k in range(6):
+        att = fq(closed_loop(tiny_base, r, c, key=100 + k), None, truth)
+        paired.append(att - fq(closed_loop(tiny_base, r, key=100 + k), None, truth))
+        indep.append(att - fq(closed_loop(tiny_base, r, key=900 + k), None, truth))
+    assert np.var(indep, ddof=1) > 2 * np.var(paired, ddof=1)
+
+
+# --- feeds -------------------------------------------------------------------------------
+
+def _feed_inputs(n_items=60, n_acc=400, **kw):
+    d = dict(key=5, round_index=0, start=0.0, length=HOUR,
+             scores=np.arange(n_items, dtype=float), eligible=np.ones(n_items, bool),
+             impressions=np.full(n_items, 10**6), item_topic=np.zeros(n_items, np.int16),
+             account_topic=np.zeros(n_acc, np.int16), activity=np.full(n_acc, 240.0),
+             seen=KeySet(universe=n_acc * n_items))
+    d.update(kw)
+    return d
+
+
+def test_same_accounts_are_active_whatever_the_ranking():
+    a = draw_feeds(FeedConfig(), **_feed_inputs())
+    b = draw_feeds(FeedConfig(), **_feed_inputs(scores=-np.arange(60.0)))
+    assert set(a.account.tolist()) == set(b.account.tolist())
+    # the same sessions: impressions per account differ only where a viewer ran out of unseen items
+    np.testing.assert_allclose(np.bincount(a.account), np.bincount(b.account), rtol=0.1, atol=1)
+
+
+def test_position_bias_follows_the_examination_curve():
+    for kind in ("ctr", "dcg"):
+        f = draw_feeds(FeedConfig(examination=kind), **_feed_inputs(n_items=3000, n_acc=3000,
+                                                                     activity=np.full(3000, 480.0)))
+        by_slot = np.bincount(f.slot, minlength=10).astype(float)
+        curve = examination_curve(kind, 10)
+        np.testing.assert_allclose(by_slot / by_slot[0], curve, rtol=0.1, atol=0.01)
+
+
+def test_cold_start_quota_gives_new_posts_impressions():
+    imp = np.full(60, 10**6)
+    imp[0] = 0  # the lowest-scored item is new
+    with_quota = draw_feeds(FeedConfig(cold_start_impressions=100), **_feed_inputs(impressions=imp))
+    no_quota = draw_feeds(FeedConfig(cold_start_impressions=0), **_feed_inputs(impressions=imp))
+    assert (with_quota.item == 0).sum() > 10 * max((no_quota.item == 0).sum(), 1)
+
+
+def test_nobody_sees_an_item_twice():
+    seen = KeySet(universe=400 * 60)
+    items = []
+    for r in range(3):
+        f = draw_feeds(FeedConfig(), **_feed_inputs(round_index=r, seen=seen))
+        items.append(f.account.astype(np.int64) * 60 + f.item)
+    keys = np.concatenate(items)
+    assert np.unique(keys).size == keys.size
+
+
+def test_higher_score_more_exposure():
+    f = draw_feeds(FeedConfig(layout="TTTTTTTTTT"), **_feed_inputs(n_items=200, n_acc=2000))
+    exp = np.bincount(f.item, minlength=200)
+    assert stats.spearmanr(np.arange(200), exp).statistic > 0.8
+
+
+def test_poisson_inverse_matches_scipy():
+    u = np.random.default_rng(0).random(5000)
+    lam = np.random.default_rng(1).random(5000) * 6
+    np.testing.assert_array_equal(poisson_inverse(u, lam), stats.poisson.ppf(u, lam).astype(int))
+
+
+@pytest.mark.parametrize("kw, match", [(dict(layout="TRT"), "layout"), (dict(slots=0), "slots"),
+                                       (dict(examination="log"), "examination"),
+                                       (dict(cold_start_impressions=-1), "cold_start")])
+def test_feed_config_validation(kw, match):
+    with pytest.raises(InvalidParameter, match=match):
+        FeedConfig(**kw)
+
+
+# --- behaviour: coupling and herding --------------------------------------------------------
+
+def _respond(world, acc, itm, likes, round_index=0):
+    key = world.seed
+    t = np.zeros(acc.size)
+    return world.behaviour.respond(acc, itm, t, lambda s: hash_uniforms(key, 100 + s, acc, itm,
+                                                                         round_index),
+                                   displayed_likes=likes)
+
+
+def test_same_impression_same_decisions_in_any_batch(tiny_world):
+    acc = np.arange(40) % 7
+    itm = np.arange(40) + 3
+    full = _respond(tiny_world, acc, itm, np.zeros(40))
+    part = _respond(tiny_world, acc[10:20], itm[10:20], np.zeros(10))
+    pick = np.isin(full.item, itm[10:20])
+    for f in ("account", "item", "kind", "value"):
+        np.testing.assert_array_equal(np.sort(getattr(full, f)[pick]), np.sort(getattr(part, f)))
+
+
+@settings(max_examples=20)
+@given(low=st.integers(0, 50), extra=st.integers(0, 500))
+def test_herding_is_monotone_in_displayed_likes(tiny_world, low, extra):
+    n = 3000
+    acc, itm = np.arange(n) % 150, np.arange(n) % 2000
+    a = _respond(tiny_world, acc, itm, np.full(n, low))
+    b = _respond(tiny_world, acc, itm, np.full(n, low + extra))
+    la = set(zip(a.account[a.kind == K.LIKE], a.item[a.kind == K.LIKE]))
+    lb = set(zip(b.account[b.kind == K.LIKE], b.item[b.kind == K.LIKE]))
+    assert la <= lb  # same uniforms: a higher count only adds likes
