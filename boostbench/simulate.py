@@ -189,13 +189,22 @@ def _per_round(item, kind, organic, kinds, n_items) -> np.ndarray:
     return np.bincount(item[m], minlength=n_items)
 
 
-def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed) -> Trajectory:
+def _n_actions(kind, t, end) -> int:
+    """Events other than impressions and views, delivered before ``end``."""
+    return int(np.count_nonzero((kind != EventKind.IMPRESSION) & (kind != EventKind.VIEW)
+                                & (t < end)))
+
+
+def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
+                reactive=None) -> Trajectory:
+    """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions) of a policy."""
     sc = base.scenario
-    fake = 0
-    if campaign is not None:
-        fake = int(np.count_nonzero((campaign.kind != EventKind.IMPRESSION)
-                                    & (campaign.kind != EventKind.VIEW)
-                                    & (campaign.t < base.end)))
+    fake = 0 if campaign is None else _n_actions(campaign.kind, campaign.t, base.end)
+    spend = {} if campaign is None else dict(campaign.spend)
+    if reactive is not None:
+        for unit, v in reactive[0].items():
+            spend[unit] = spend.get(unit, 0.0) + v
+        fake += reactive[1]
     return Trajectory(
         ranker=getattr(ranker, "name", str(ranker)),
         attack=None if campaign is None else campaign.attack,
@@ -203,9 +212,7 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed)
         ranks=ranks, exposure=exposure, engagement=engagement, round_times=base.round_times,
         targets=base.targets, eval_round=sc.eval_round, k=sc.k,
         low_quality_quantile=sc.low_quality_quantile, mode=mode,
-        spend=0.0 if campaign is None else campaign.spend_total,
-        spend_items={} if campaign is None else dict(campaign.spend),
-        fake_actions=fake, shadow_priced=bool(campaign is not None and campaign.shadow_priced))
+        spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake, shadow_priced=bool(campaign is not None and campaign.shadow_priced))
 
 
 def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int = 0
@@ -214,6 +221,9 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
 
     ``campaign=None`` (or an empty campaign) gives the clean twin.
     """
+    if campaign is not None and campaign.policy is not None:
+        raise InvalidParameter("A reactive campaign (with a policy) needs the closed loop "
+                               "(mode='closed').", name="mode")
     world, sc = base.world, base.scenario
     n_items = base.n_items
     window, from_campaign = merge_logs(base.window, _campaign_log(campaign))
@@ -274,6 +284,8 @@ def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
     clog = _campaign_log(campaign)
     c_t = clog.t
     c_cols = clog.columns()
+    policy = None if campaign is None else campaign.policy
+    extra_spend, extra_actions = {}, 0
     pending = None
     ranks = np.empty((sc.n_rounds, n_items), np.float32)
     exposure = np.empty((sc.n_rounds, n_items), np.float32)
@@ -297,6 +309,20 @@ def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
         parts = [(resp.t, resp.account, resp.item, resp.kind, resp.value,
                   np.zeros(resp.t.size, bool)),
                  (*(c[lo:hi] for c in c_cols), np.ones(hi - lo, bool))]
+        if policy is not None:
+            cols_p, spend_p = policy(obs, start, end)
+            cols_p = [np.asarray(c, dt) for c, dt in zip(
+                cols_p, (np.float64, np.int64, np.int64, np.int8, np.float64))]
+            if cols_p[0].size and (cols_p[0].min() < start or cols_p[0].max() >= end):
+                raise InvalidParameter("A campaign policy must return events inside its round "
+                                       f"[{start}, {end}).", name="policy")
+            for unit, v in spend_p.items():
+                extra_spend[unit] = extra_spend.get(unit, 0.0) + float(v)
+            if campaign.spend_total + sum(extra_spend.values()) > campaign.budget * (1 + 1e-12):
+                raise InvalidParameter(f"Campaign {campaign.attack!r} overspent its budget "
+                                       f"{campaign.budget} in round {r}.", name="budget")
+            extra_actions += _n_actions(cols_p[3], cols_p[0], base.end)
+            parts.append((*cols_p, np.ones(cols_p[0].size, bool)))
         if pending is not None:
             parts.insert(0, pending)
         cols = [np.concatenate(x) for x in zip(*parts)]
@@ -315,7 +341,8 @@ def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
         obs = state.observation(end)
         scores = score_items(ranker, obs)
         ranks[r] = rank_items(scores, obs.eligible)
-    return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed)
+    return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
+                       reactive=(extra_spend, extra_actions))
 
 
 def simulate(mode: str, base: RunBase, ranker, campaign: Campaign | None = None, **kw

@@ -177,3 +177,41 @@ def test_herding_is_monotone_in_displayed_likes(tiny_world, low, extra):
     la = set(zip(a.account[a.kind == K.LIKE], a.item[a.kind == K.LIKE]))
     lb = set(zip(b.account[b.kind == K.LIKE], b.item[b.kind == K.LIKE]))
     assert la <= lb  # same uniforms: a higher count only adds likes
+
+
+def test_a_reactive_campaign_sees_the_public_ranking_and_pays(tiny_base):
+    """A policy that buys likes on the targets each round until they reach the top k."""
+    from dataclasses import replace
+
+    from boostbench.attacks import empty_campaign
+    from boostbench.rankers import rank_items
+
+    k, price, seen_obs = tiny_base.scenario.k, 0.05, []
+    ranker = RANKERS.get("like_count")()
+    workers = np.arange(len(tiny_base.world.accounts))
+
+    def policy(obs, start, end):
+        seen_obs.append(obs)
+        ranks = rank_items(ranker(obs), obs.eligible)[tiny_base.targets]
+        need = tiny_base.targets[~(ranks <= k)]
+        if start >= tiny_base.world.t0 + 6 * HOUR or need.size == 0:
+            return (np.empty(0),) * 5, {}
+        acc = np.tile(workers[len(seen_obs) * 3:len(seen_obs) * 3 + 3], need.size)
+        itm = np.repeat(need, 3)
+        t = np.full(acc.size, start + 60.0)
+        cols = (np.concatenate([t, t + 5]), np.concatenate([acc, acc]), np.concatenate([itm, itm]),
+                np.concatenate([np.full(acc.size, K.VIEW), np.full(acc.size, K.LIKE)]),
+                np.concatenate([np.full(acc.size, 0.5), np.zeros(acc.size)]))
+        return cols, {"crowd_task": acc.size * price}
+
+    c = replace(empty_campaign("reactive", 5.0, tiny_base.targets), policy=policy)
+    tr = closed_loop(tiny_base, ranker, c)
+    assert len(seen_obs) == tiny_base.scenario.n_rounds
+    assert 0 < tr.spend <= 5.0 and tr.fake_actions == round(tr.spend / price)
+    assert tr.spend_items.keys() == {"crowd_task"}
+    with pytest.raises(InvalidParameter, match="closed loop"):
+        from boostbench.simulate import replay
+        replay(tiny_base, ranker, c)
+    broke = replace(c, budget=0.1)
+    with pytest.raises(InvalidParameter, match="overspent"):
+        closed_loop(tiny_base, ranker, broke)

@@ -72,6 +72,12 @@ class Campaign:
 
     Event ``account`` ids are global: new accounts are numbered from the number
     of accounts in the observation the attack saw.
+
+    ``policy`` (optional) is the reactive part of a campaign: in the closed loop it
+    is called at the start of every round as ``policy(obs, start, end)`` with the
+    public observation and returns ``(columns, spend)`` — event columns
+    ``(t, account, item, kind, value)`` inside ``[start, end)`` and their itemised
+    cost. The loop checks that the total spend stays within the budget.
     """
 
     attack: str
@@ -90,6 +96,7 @@ class Campaign:
     value: np.ndarray
     spend: dict = field(default_factory=dict)
     shadow_priced: bool = False
+    policy: object = None
 
     def __post_init__(self):
         if self.spend_total > self.budget * (1 + 1e-12) + 1e-12:
