@@ -113,6 +113,12 @@ def _build_parser() -> argparse.ArgumentParser:
                    "(open loop)")
     r.add_argument("--json", default=None, help="write manifest + per-seed records here")
     r.add_argument("--trace", default=None, help="write per-round trajectories (CSV) here")
+    v = sub.add_parser("validate", help="compare the world model with published experiments")
+    v.add_argument("--quick", action="store_true", help="small versions (seconds, noisier)")
+    v.add_argument("--experiments", default=None, help="comma list (default: all): "
+                   "herding, musiclab, position_bias, exposure_inequality")
+    v.add_argument("--seed", default="0", help="seed (default 0)")
+    v.add_argument("--json", default=None, help="write published and measured values here")
     sub.add_parser("list", help="show registered rankers, attacks and metrics")
     return p
 
@@ -182,6 +188,44 @@ def _cmd_run(a, out) -> int:
     return 0
 
 
+def _cmd_validate(a, out) -> int:
+    from .validate import EXPERIMENTS, run_experiments
+    names = list(EXPERIMENTS)
+    if a.experiments:
+        names = [n.strip() for n in a.experiments.split(",") if n.strip()]
+        bad = [n for n in names if n not in EXPERIMENTS]
+        if bad or not names:
+            raise UsageError(f"--experiments must name some of {', '.join(EXPERIMENTS)}. "
+                             f"Got {a.experiments!r}.")
+    seed = _number("--seed", a.seed, int, 0)
+    path = _out_path("--json", a.json)
+    exps = run_experiments(names, quick=a.quick, seed=seed)
+    for e in exps:
+        status = "as published" if e.direction_ok else "DIFFERS from published"
+        print(f"{e.name}: {status} — {e.source}", file=out)
+        print(f"  published: {_short(e.published)}", file=out)
+        print(f"  measured:  {_short(e.measured)}", file=out)
+        if e.notes:
+            print(f"  note: {e.notes}", file=out)
+    if path is not None:
+        write_json_atomic(path, {"manifest": manifest(command="validate", quick=a.quick,
+                                                      seed=seed),
+                                 "experiments": [e.to_dict() for e in exps]})
+        print(f"wrote {path}", file=out)
+    return 0
+
+
+def _short(d) -> str:
+    """A compact one-line rendering of nested results (3 significant digits)."""
+    if isinstance(d, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in d.items()) + "}"
+    if isinstance(d, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in d) + "]"
+    if isinstance(d, float):
+        return f"{d:.3g}"
+    return str(d)
+
+
 def main(argv=None, out=None) -> int:
     """Entry point; returns the exit status."""
     out = out or sys.stdout
@@ -192,6 +236,8 @@ def main(argv=None, out=None) -> int:
             return _cmd_list(out)
         if a.command == "run":
             return _cmd_run(a, out)
+        if a.command == "validate":
+            return _cmd_validate(a, out)
         parser.print_help(out)
         return 2
     except UsageError as e:

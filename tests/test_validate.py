@@ -1,0 +1,67 @@
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from boostbench import cli
+from boostbench.validate import EXPERIMENTS, gini, unpredictability
+
+
+@given(st.lists(st.floats(0, 100), min_size=1, max_size=30))
+def test_gini_matches_the_pairwise_definition(x):
+    x = np.asarray(x)
+    if x.sum() == 0:
+        assert gini(x) == 0.0
+        return
+    brute = np.abs(x[:, None] - x[None, :]).sum() / (2 * x.size ** 2 * x.mean())
+    assert gini(x) == pytest.approx(brute, abs=1e-9)
+
+
+def test_unpredictability_by_hand():
+    shares = np.array([[0.5, 0.5], [0.7, 0.3], [0.4, 0.6]])
+    # pairs (0,1), (0,2), (1,2): |diffs| item0 = .2, .1, .3; item1 = .2, .1, .3
+    assert unpredictability(shares) == pytest.approx(0.2)
+    assert np.isnan(unpredictability(shares[:1]))
+
+
+def test_herding_quick_goes_the_published_way():
+    e = EXPERIMENTS["herding"](quick=True)
+    m = e.measured
+    assert m["herding_x0"]["first_like_ratio"] == 1.0  # CRN: no herding, no difference
+    assert 1.1 < m["herding_x1"]["first_like_ratio"] < 1.6
+    assert m["herding_x2"]["first_like_ratio"] > m["herding_x1"]["first_like_ratio"]
+    assert m["herding_x1"]["final_likes_ratio_random_display"] > 1.0
+    assert e.direction_ok
+
+
+def test_musiclab_quick_social_influence_raises_inequality_with_sorted_display():
+    e = EXPERIMENTS["musiclab"](quick=True)
+    e2 = e.measured["experiment2"]
+    assert e2["social"]["gini_mean"] > e2["independent"]["gini_mean"]
+    assert e2["social"]["unpredictability"] > e2["independent"]["unpredictability"]
+
+
+@pytest.mark.parametrize("kind", ["ctr", "dcg"])
+def test_position_bias_quick_follows_the_curve(kind):
+    e = EXPERIMENTS["position_bias"](quick=True, examination=kind)
+    assert e.direction_ok, e.measured
+
+
+def test_validate_cli_writes_both_published_and_measured(tmp_path, capsys):
+    out = tmp_path / "v.json"
+    assert cli.main(["validate", "--quick", "--experiments", "position_bias,exposure_inequality",
+                     "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "position_bias: as published" in text and "exposure_inequality" in text
+    data = json.loads(out.read_text())
+    names = [e["name"] for e in data["experiments"]]
+    assert names == ["position_bias", "exposure_inequality"]
+    for e in data["experiments"]:
+        assert e["published"] and e["measured"]
+
+
+def test_validate_cli_rejects_unknown_experiment(tmp_path, capsys):
+    assert cli.main(["validate", "--experiments", "astrology"]) == 2
+    assert "--experiments must name some of" in capsys.readouterr().err
