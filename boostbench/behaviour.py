@@ -24,7 +24,8 @@ from scipy.special import expit, ndtri
 from .errors import InvalidParameter, check_real
 from .events import EventKind, KeySet, first_occurrence, pair_keys
 
-__all__ = ["BehaviourParams", "Behaviour", "hash_uniforms", "Response", "drop_repeat_likes"]
+__all__ = ["BehaviourParams", "Behaviour", "hash_uniforms", "CounterUniforms", "Response",
+           "concat_responses", "drop_repeat_likes"]
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -38,17 +39,126 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
+_C0, _C1, _C2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), \
+    np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_TO_UNIT = 1.0 / 9007199254740992.0
+_TABLE_MIN = 4096  # a first coordinate at least this long may go through a lookup table
+
+
+def _splitmix_inplace(x: np.ndarray) -> np.ndarray:
+    """:func:`_splitmix` on an array the caller owns, in place (same bits, fewer temporaries)."""
+    x += _C0
+    t = x >> _S30
+    x ^= t
+    x *= _C1
+    np.right_shift(x, _S27, out=t)
+    x ^= t
+    x *= _C2
+    np.right_shift(x, _S31, out=t)
+    x ^= t
+    return x
+
+
+def _as_u64(c) -> np.ndarray:
+    c = np.asarray(c)
+    return c.view(np.uint64) if c.dtype == np.int64 else c.astype(np.int64).view(np.uint64)
+
+
+def _seed_state(key: int, stream: int) -> np.ndarray:
+    """The hash state before any coordinate: a 0-d uint64 array."""
+    return _splitmix(np.full((), (key * 1_000_003 + stream) & 0xFFFFFFFFFFFFFFFF,
+                             dtype=np.uint64))
+
+
+def _id_table(h0: np.ndarray, c: np.ndarray):
+    """``_splitmix(h0 ^ id)`` for every id up to ``c.max()`` if ``c`` is a long array of
+    few small non-negative ids (accounts, say): mixing each distinct id once and
+    gathering gives the same bits with less work. None otherwise."""
+    if c.ndim and c.size >= _TABLE_MIN and c.dtype.kind in "iu":
+        lo, hi = int(c.min()), int(c.max())
+        if lo >= 0 and 4 * (hi + 1) <= c.size:
+            return _splitmix_inplace(np.arange(hi + 1, dtype=np.int64).view(np.uint64) ^ h0)
+    return None
+
+
+def _mix(h: np.ndarray, c) -> np.ndarray:
+    """``_splitmix(h ^ c)``; in place when ``h`` is an owned array that keeps its shape."""
+    cu = _as_u64(c)
+    if h.ndim and np.broadcast_shapes(h.shape, cu.shape) == h.shape:
+        h ^= cu
+        return _splitmix_inplace(h)
+    if h.ndim or cu.ndim:
+        return _splitmix_inplace(h ^ cu)
+    return _splitmix(h ^ cu)
+
+
+_BLOCK = 1 << 16  # output elements hashed per block: the temporaries stay in cache
+
+
 def hash_uniforms(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
     """Uniforms in [0, 1) that depend only on ``(key, stream, *coords)``.
 
     A counter-based generator: the same account, item and round give the same
     draw in every world that shares ``key``, which is what common random numbers need.
+
+    The state starts as SplitMix64 of ``key * 1_000_003 + stream``; each
+    coordinate (as int64 bits) is XOR-ed in and mixed with SplitMix64 again; the
+    top 53 bits give the uniform. Coordinates broadcast against each other.
+    Large outputs are computed in blocks of rows (same bits, less memory traffic).
     """
-    h = _splitmix(np.full(np.shape(coords[0]) if coords else (), (key * 1_000_003 + stream)
-                          & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64))
-    for c in coords:
-        h = _splitmix(h ^ np.asarray(c).astype(np.int64).view(np.uint64))
-    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+    h0 = _seed_state(key, stream)
+    if not coords:
+        return (h0 >> _S11).astype(np.float64) * _TO_UNIT
+    arrs = [np.asarray(c) for c in coords]
+    shape = np.broadcast_shapes(*(a.shape for a in arrs))
+    with np.errstate(over="ignore"):
+        if not shape or shape[0] == 0:
+            h = h0
+            for a in arrs:
+                h = _mix(h if h.ndim else h.copy(), a)
+            return (h >> _S11).astype(np.float64) * _TO_UNIT
+        nd, n0 = len(shape), shape[0]
+        arrs = [a.reshape((1,) * (nd - a.ndim) + a.shape) for a in arrs]
+        table = _id_table(h0, arrs[0])
+        per_row = max(1, int(np.prod(shape[1:], dtype=np.int64)))
+        step = max(1, _BLOCK // per_row)
+        out = np.empty(shape, np.float64)
+        for lo in range(0, n0, step):
+            hi = min(n0, lo + step)
+            blk = [a if a.shape[0] == 1 else a[lo:hi] for a in arrs]
+            if table is not None:
+                h = table[blk[0]]
+            else:
+                h = _splitmix_inplace(_as_u64(blk[0]) ^ h0)
+            for a in blk[1:]:
+                h = _mix(h, a)
+            h >>= _S11
+            o = out[lo:hi]
+            o[...] = h
+            o *= _TO_UNIT
+        return out
+
+
+class CounterUniforms:
+    """The uniform source ``stream -> hash_uniforms(key, offset + stream, *coords)`` of a batch.
+
+    ``coords`` are arrays of the batch's length or scalars. Besides being called
+    with a stream (the whole batch), it answers :meth:`take` — the same uniforms
+    at some positions only, computed for those alone — which
+    :meth:`Behaviour.respond` uses for decisions that only matter after a view.
+    """
+
+    def __init__(self, key: int, offset: int, *coords):
+        self.key, self.offset = key, offset
+        self.coords = tuple(c if np.ndim(c) == 0 else np.asarray(c) for c in coords)
+
+    def __call__(self, stream: int) -> np.ndarray:
+        return hash_uniforms(self.key, self.offset + stream, *self.coords)
+
+    def take(self, stream: int, idx: np.ndarray) -> np.ndarray:
+        return hash_uniforms(self.key, self.offset + stream,
+                             *(c if np.ndim(c) == 0 else c[idx] for c in self.coords))
 
 
 @dataclass(frozen=True)
@@ -133,6 +243,70 @@ class Response:
     value: np.ndarray
 
 
+# respond() emits one block per kind, in this order
+_RESPONSE_KINDS = (EventKind.IMPRESSION, EventKind.NOT_INTERESTED, EventKind.REPORT,
+                   EventKind.VIEW, EventKind.LIKE, EventKind.COMMENT, EventKind.SHARE,
+                   EventKind.FOLLOW)
+_RESPONSE_FIELDS = ("t", "account", "item", "kind", "value")
+
+
+def concat_responses(responses) -> Response:
+    """The response to consecutive batches of impressions, from each batch's response.
+
+    :meth:`Behaviour.respond` decides every impression on its own and lays its
+    output out as one block per kind, so responding to ``a ++ b`` gives, kind
+    by kind, the block of ``a`` then the block of ``b``: that is what this
+    returns (the same arrays as responding to the whole batch at once).
+    """
+    responses = list(responses)
+    bounds = []
+    for r in responses:
+        counts = np.bincount(r.kind, minlength=len(EventKind))[list(_RESPONSE_KINDS)]
+        ends = np.cumsum(counts)
+        bounds.append((ends - counts, ends))
+    cols = []
+    for f in _RESPONSE_FIELDS:
+        cols.append(np.concatenate([getattr(r, f)[lo[k]:hi[k]]
+                                    for k in range(len(_RESPONSE_KINDS))
+                                    for r, (lo, hi) in zip(responses, bounds)]))
+    return Response(*cols)
+
+
+class _InOrder:
+    """``take(stream, idx)`` for a plain uniform source (e.g. one drawing from a Generator):
+    each stream is drawn in full, once, in the order respond() has always drawn them, and
+    only then indexed — a stateful source sees exactly the calls it always saw."""
+
+    def __init__(self, uniform):
+        self._uniform, self._next = uniform, 0
+
+    def __call__(self, stream: int, idx) -> np.ndarray:
+        if self._next >= len(_STREAM_ORDER) or _STREAM_ORDER[self._next] != stream:
+            raise RuntimeError(f"uniform stream {stream} drawn out of order")  # a bug here
+        self._next += 1
+        return self._uniform(stream)[idx]
+
+
+def _below_expit(u: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``u < expit(z)`` elementwise, evaluating ``expit`` only where it can matter.
+
+    Rare decisions (reports, likes, ...) have small probabilities: a uniform at or
+    above an upper bound of ``expit`` over the batch — ``expit(max z)`` with a
+    relative margin of 1e-9, far above the rounding error of ``exp`` — is False
+    whatever its own ``z``; ``expit`` runs only for the uniforms below the bound.
+    """
+    if z.size < 1024:
+        return u < expit(z)
+    bound = float(expit(z.max()))
+    bound += bound * 1e-9
+    cand = np.flatnonzero(u < bound)
+    if 2 * cand.size > z.size:
+        return u < expit(z)
+    out = np.zeros(u.shape, bool)
+    out[cand] = u[cand] < expit(z[cand])
+    return out
+
+
 def _solve_intercept(target: float, eta: np.ndarray, weight: np.ndarray) -> float:
     """Intercept c with mean(weight * sigmoid(c + eta)) == target (bisection, monotone in c)."""
     lo, hi = -40.0, 40.0
@@ -148,6 +322,10 @@ def _solve_intercept(target: float, eta: np.ndarray, weight: np.ndarray) -> floa
 # Uniform streams, one per decision, so adding a decision never shifts the others.
 _S_NI, _S_VIEW, _S_SKIP, _S_WATCH, _S_LIKE, _S_COMMENT, _S_LEN, _S_SHARE, _S_FOLLOW, \
     _S_REPORT = range(10)
+# The order in which respond() has always drawn its streams: a stateful source (a
+# Generator in the open loop) must keep seeing this order.
+_STREAM_ORDER = (_S_NI, _S_REPORT, _S_VIEW, _S_SKIP, _S_WATCH, _S_LIKE, _S_COMMENT, _S_LEN,
+                 _S_SHARE, _S_FOLLOW)
 
 
 @dataclass(frozen=True)
@@ -280,44 +458,79 @@ class Behaviour:
         acc = np.asarray(account, np.int64)
         itm = np.asarray(item, np.int64)
         t = np.asarray(t, np.float64)
-        eta_neg = self._eta_negative(itm)
-        ni = uniform(_S_NI) < expit(c["not_interested"] + eta_neg)
-        report = uniform(_S_REPORT) < expit(c["report"] + eta_neg)
-        view = (~ni) & (uniform(_S_VIEW) < expit(c["view"] + self._eta_view(acc, itm)))
-        comp = self._completion(itm, uniform(_S_SKIP), uniform(_S_WATCH))
-        watch_s = comp * self.duration[itm]
-        eta_like = self._eta_like(acc, itm, comp)
+        take = getattr(uniform, "take", None)
+        if take is None:
+            take = _InOrder(uniform)
+        everyone = slice(None)
+        # The linear predictors are those of _eta_negative, _eta_view, _eta_like,
+        # _eta_comment and _eta_share, written out so that shared terms (gathers of
+        # item attributes, the topic match, the completion term) are computed once;
+        # every expression keeps its operands, dtypes and order of operations.
+        appeal = self.appeal[itm]
+        eta_neg = p.beta_negative_clickbait * (appeal - self.quality[itm]).astype(np.float64)
+        match = self._match(acc, itm)
+        eta_view = p.beta_view_appeal * (appeal - 0.5) + p.beta_topic * match
+        ni = _below_expit(take(_S_NI, everyone), c["not_interested"] + eta_neg)
+        report = _below_expit(take(_S_REPORT, everyone), c["report"] + eta_neg)
+        view = (~ni) & (take(_S_VIEW, everyone) < expit(c["view"] + eta_view))
+        # everything after a view is decided for the viewed impressions only (same uniforms,
+        # same arithmetic per impression: the result does not depend on who else is in the batch)
+        v = np.flatnonzero(view)
+        itm_v = itm[v]
+        comp = self._completion(itm_v, take(_S_SKIP, v), take(_S_WATCH, v))
+        watch_s = comp * self.duration[itm_v]
+        quality_v = self.quality[itm_v] - 0.5
+        completion_term = p.beta_like_completion * (comp - 0.45)
+        topic_term = p.beta_topic * match[v]
+        eta_like = p.beta_like_quality * quality_v + completion_term + topic_term
         if displayed_likes is not None and p.herding:
-            eta_like = eta_like + p.herding * (np.log1p(np.asarray(displayed_likes, np.float64))
-                                               - herding_ref)
-        like = view & (uniform(_S_LIKE) < expit(c["like"] + eta_like))
-        eta_c = self._eta_comment(acc, itm, comp)
-        comment = view & (uniform(_S_COMMENT) < expit(c["comment"] + eta_c))
-        u_len = uniform(_S_LEN)
+            shown = np.asarray(displayed_likes, np.float64)
+            shown = shown[v] if shown.ndim else np.broadcast_to(shown, v.shape)
+            eta_like = eta_like + p.herding * (np.log1p(shown) - herding_ref)
+        like = _below_expit(take(_S_LIKE, v), c["like"] + eta_like)
+        eta_c = p.beta_comment_quality * quality_v + completion_term + topic_term
+        comment = _below_expit(take(_S_COMMENT, v), c["comment"] + eta_c)
+        cm = np.flatnonzero(comment)
+        u_len = take(_S_LEN, v[cm])
         length = np.maximum(1.0, np.round(p.comment_median * np.exp(
             p.comment_sigma * ndtri(np.clip(u_len, 1e-12, 1 - 1e-12)))))
-        share = view & (uniform(_S_SHARE) < expit(c["share"] + self._eta_share(itm, comp)))
-        follow = view & (uniform(_S_FOLLOW) < expit(c["follow"] + eta_c))
+        eta_share = p.beta_share_quality * quality_v + completion_term
+        share = _below_expit(take(_S_SHARE, v), c["share"] + eta_share)
+        follow = _below_expit(take(_S_FOLLOW, v), c["follow"] + eta_c)
 
+        # (positions, delay after the impression, kind, value); positions ascend as before
+        lk, sh, fo = (np.flatnonzero(m) for m in (like, share, follow))
         parts = [
-            (np.ones_like(view), 0.0, EventKind.IMPRESSION, 0.0),
-            (ni, 1.0, EventKind.NOT_INTERESTED, 0.0),
-            (report, 2.0, EventKind.REPORT, 0.0),
-            (view, 0.5, EventKind.VIEW, comp),
-            (like, 1.0 + watch_s, EventKind.LIKE, 0.0),
-            (comment, 5.0 + watch_s + length, EventKind.COMMENT, length),
-            (share, 3.0 + watch_s, EventKind.SHARE, 0.0),
-            (follow, 4.0 + watch_s, EventKind.FOLLOW, 0.0),
+            (None, 0.0, EventKind.IMPRESSION, 0.0),
+            (np.flatnonzero(ni), 1.0, EventKind.NOT_INTERESTED, 0.0),
+            (np.flatnonzero(report), 2.0, EventKind.REPORT, 0.0),
+            (v, 0.5, EventKind.VIEW, comp),
+            (v[lk], 1.0 + watch_s[lk], EventKind.LIKE, 0.0),
+            (v[cm], 5.0 + watch_s[cm] + length, EventKind.COMMENT, length),
+            (v[sh], 3.0 + watch_s[sh], EventKind.SHARE, 0.0),
+            (v[fo], 4.0 + watch_s[fo], EventKind.FOLLOW, 0.0),
         ]
-        cols = ([], [], [], [], [])
-        for mask, delay, kind, value in parts:
-            idx = np.flatnonzero(mask)
-            cols[0].append(t[idx] + (delay[idx] if np.ndim(delay) else delay))
-            cols[1].append(acc[idx])
-            cols[2].append(itm[idx])
-            cols[3].append(np.full(idx.size, kind, np.int8))
-            cols[4].append(value[idx] if np.ndim(value) else np.zeros(idx.size))
-        return Response(*(np.concatenate(x) for x in cols))
+        n_out = sum(acc.size if idx is None else idx.size for idx, *_ in parts)
+        out_t = np.empty(n_out)
+        out_acc = np.empty(n_out, acc.dtype)
+        out_itm = np.empty(n_out, itm.dtype)
+        out_kind = np.empty(n_out, np.int8)
+        out_val = np.empty(n_out)
+        lo = 0
+        for idx, delay, kind, value in parts:
+            m = acc.size if idx is None else idx.size
+            sl = slice(lo, lo + m)
+            if idx is None:
+                out_t[sl] = t + delay
+                out_acc[sl], out_itm[sl] = acc, itm
+            else:
+                np.add(t[idx], delay, out=out_t[sl])
+                np.take(acc, idx, out=out_acc[sl])
+                np.take(itm, idx, out=out_itm[sl])
+            out_kind[sl] = kind
+            out_val[sl] = value
+            lo += m
+        return Response(out_t, out_acc, out_itm, out_kind, out_val)
 
 
 def drop_repeat_likes(r: Response, n_items: int, prior: KeySet | None = None) -> Response:

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .behaviour import hash_uniforms
-from .events import first_occurrence
 from .errors import InvalidParameter, check_choice, check_int, check_real
 
-__all__ = ["CTR_BY_POSITION", "FeedConfig", "examination_curve", "poisson_inverse", "draw_feeds"]
+__all__ = ["CTR_BY_POSITION", "FeedConfig", "examination_curve", "poisson_inverse", "draw_feeds",
+           "plan_sessions", "Sessions"]
 
 # Organic click-through rate by position 1..10 (Sistrix 2020 [I], CALIBRATION.md).
 CTR_BY_POSITION = (0.285, 0.157, 0.110, 0.080, 0.072, 0.051, 0.040, 0.032, 0.028, 0.025)
@@ -58,20 +58,28 @@ def examination_curve(kind: str, n_slots: int) -> np.ndarray:
 
 
 def poisson_inverse(u: np.ndarray, lam: np.ndarray, kmax: int = 200) -> np.ndarray:
-    """Inverse CDF of Poisson(lam) at u (vectorised; monotone in u, so it couples)."""
+    """Inverse CDF of Poisson(lam) at u (vectorised; monotone in u, so it couples).
+
+    Walks the CDF term by term (p_k = p_{k-1} * lam / k), each step only for the
+    entries whose uniform is still above it.
+    """
     u = np.asarray(u, np.float64)
     lam = np.broadcast_to(np.asarray(lam, np.float64), u.shape)
     p = np.exp(-lam)
-    cdf = p.copy()
     n = np.zeros(u.shape, np.int64)
-    active = u >= cdf
+    flat_n = n.reshape(-1)
+    idx = np.flatnonzero(u >= p)
+    uu, lam_a, p_a, cdf_a = u.reshape(-1)[idx], lam.reshape(-1)[idx], p.reshape(-1)[idx], \
+        p.reshape(-1)[idx]
     k = 0
-    while active.any() and k < kmax:
+    while idx.size and k < kmax:
         k += 1
-        n += active
-        p = p * lam / k
-        cdf = cdf + p
-        active &= u >= cdf
+        flat_n[idx] += 1
+        p_a = p_a * lam_a / k
+        cdf_a = cdf_a + p_a
+        keep = uu >= cdf_a
+        if not keep.all():
+            idx, uu, lam_a, p_a, cdf_a = idx[keep], uu[keep], lam_a[keep], p_a[keep], cdf_a[keep]
     return n
 
 
@@ -137,10 +145,158 @@ def _pool_draw(u, sizes, cum_w):
     return np.minimum(np.searchsorted(cum_w, target, side="left") - 1, sizes - 1).clip(0)
 
 
+class _PoolRanks:
+    """:func:`_pool_draw` for one cumulative weight table, with a guide table.
+
+    ``np.searchsorted`` costs a binary search per draw; here a draw's bucket in
+    ``[0, total)`` (a few buckets per pool rank) gives, through the guide, the
+    first rank whose cumulative weight falls in that bucket or later — never
+    past the answer, because bucketing is monotone — and a step or two forward
+    finds the exact ``searchsorted(..., side="left")`` answer.
+    """
+
+    _STEPS = 4  # forward steps before falling back to a binary search
+
+    def __init__(self, cum_w: np.ndarray):
+        self.cum_w = cum_w
+        n_buckets = 4 * cum_w.size
+        self.scale = n_buckets / cum_w[-1] if cum_w[-1] > 0 else 0.0
+        bucket = np.minimum((cum_w * self.scale).astype(np.int64), n_buckets)
+        # guide[b]: number of entries whose bucket is below b = first entry in bucket >= b
+        counts = np.bincount(bucket, minlength=n_buckets + 1)
+        self.guide = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.n_buckets = n_buckets
+
+    def search_left(self, x: np.ndarray) -> np.ndarray:
+        """``np.searchsorted(cum_w, x, side="left")`` for 0 <= x <= cum_w[-1]."""
+        cum_w = self.cum_w
+        shape = x.shape
+        x = x.reshape(-1)
+        b = (x * self.scale).astype(np.int64)
+        np.clip(b, 0, self.n_buckets, out=b)
+        i = self.guide[b]
+        np.minimum(i, cum_w.size - 1, out=i)
+        idx = np.flatnonzero(cum_w[i] < x)
+        if idx.size and x[idx].max() > cum_w[-1]:  # outside the table: binary search only
+            out = x[idx] > cum_w[-1]
+            i[idx[out]] = cum_w.size
+            idx = idx[~out]
+        for _ in range(self._STEPS):
+            if idx.size == 0:
+                break
+            i[idx] += 1
+            idx = idx[cum_w[i[idx]] < x[idx]]
+        if idx.size:
+            i[idx] = np.searchsorted(cum_w, x[idx], side="left")
+        return i.reshape(shape)
+
+    def draw(self, u, sizes):
+        """Same as ``_pool_draw(u, sizes, cum_w)``."""
+        target = u * self.cum_w[sizes]
+        rho = self.search_left(target)
+        rho -= 1
+        rho = np.minimum(rho, sizes - 1, out=rho if rho.shape == np.broadcast_shapes(
+            rho.shape, np.shape(sizes)) else None)
+        np.maximum(rho, 0, out=rho)
+        return rho
+
+
+def _desc_order_rows(values: np.ndarray) -> np.ndarray:
+    """For values (k, n): the position of ``values[j, s]`` in
+    ``np.argsort(-values[:, s], kind="stable")``, for every column s.
+
+    Columns are short (a pool's slots in one session), so the ranks come from the
+    k(k-1)/2 pairwise comparisons: an entry is preceded by the larger values and
+    by the equal values before it.
+    """
+    k, n = values.shape
+    rank = np.zeros((k, n), np.int8 if k < 128 else np.int64)
+    for j in range(k):
+        for m in range(j + 1, k):
+            later_larger = values[m] > values[j]
+            rank[j] += later_larger
+            rank[m] += ~later_larger
+    return rank
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """The part of a round's feeds that does not depend on the ranking (see :func:`plan_sessions`).
+
+    ``acc``, ``sess``: account and its session index, one entry per session;
+    ``u``: feed uniforms, slot-major (``u[j, s]`` for slot j of session s);
+    ``rows``, ``cols``: examined (session, slot) pairs in row-major order;
+    ``t_sess``: session start times.
+    """
+
+    cfg: "FeedConfig"
+    activity: np.ndarray
+    key: int
+    round_index: int
+    start: float
+    length: float
+    acc: np.ndarray
+    sess: np.ndarray
+    u: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    t_sess: np.ndarray
+
+    def matches(self, cfg: "FeedConfig", key, round_index, start, length, activity) -> bool:
+        """Whether this is the plan :func:`plan_sessions` would return for these arguments."""
+        return (self.cfg == cfg and self.key == key and self.round_index == round_index
+                and self.start == start and self.length == length
+                and (self.activity is activity or np.array_equal(self.activity, activity)))
+
+
+_SPLIT_MIN_SESSIONS = 8192  # sessions worth filling on two threads
+
+
+def _split_point(acc: np.ndarray, n_items: int, seen) -> int:
+    """A session index near the middle where a new account starts whose pair keys start
+    on a byte of the ``seen`` bitmap (so two threads never write the same byte); 0 if none."""
+    n_s = acc.size
+    bits = getattr(seen, "_bits", None)
+    if n_s < _SPLIT_MIN_SESSIONS or bits is None or acc[-1] * n_items + n_items > 8 * bits.size:
+        return 0
+    step = 8 // int(np.gcd(n_items, 8))
+    a_mid = -(-int(acc[n_s // 2]) // step) * step
+    mid = int(np.searchsorted(acc, a_mid, side="left"))
+    return mid if 0 < mid < n_s else 0
+
+
+def plan_sessions(cfg: FeedConfig, *, key: int, round_index: int, start: float, length: float,
+                  activity: np.ndarray) -> Sessions:
+    """Who opens how many sessions, their feed and examination uniforms, and their times.
+
+    Depends only on the key, the round and the accounts' activity — not on the
+    ranking — so the closed loop can prepare the next round's while this one runs.
+    """
+    curve = cfg.curve
+    n_acc = activity.size
+    accounts = np.arange(n_acc)
+    lam = activity * (length / 86400.0) / curve.sum()
+    n_sess = poisson_inverse(hash_uniforms(key, _S_SESSIONS, accounts, round_index), lam)
+    acc = np.repeat(accounts, n_sess)
+    first = np.repeat(np.cumsum(n_sess) - n_sess, n_sess)
+    sess = np.arange(acc.size) - first                     # session index within the account
+    S = cfg.slots
+    # slot-major (S, n_sessions): the same uniforms as (session, slot), transposed, so a
+    # pool's slots are contiguous rows
+    slot_id = sess[None, :] * S + np.arange(S)[:, None]
+    u = hash_uniforms(key, _S_FEED, acc[None, :], round_index, slot_id)
+    examined = hash_uniforms(key, _S_EXAM, acc[None, :], round_index, slot_id) < curve[:, None]
+    rows, cols = np.nonzero(np.ascontiguousarray(examined.T))  # row-major (session, slot)
+    t_sess = start + hash_uniforms(key, _S_TIME, acc, round_index, sess) * length
+    return Sessions(cfg, activity, key, round_index, start, length, acc, sess, u, rows, cols,
+                    t_sess)
+
+
 def draw_feeds(cfg: FeedConfig, *, key: int, round_index: int, start: float, length: float,
                scores: np.ndarray, eligible: np.ndarray, impressions: np.ndarray,
                item_topic: np.ndarray, account_topic: np.ndarray, activity: np.ndarray,
-               seen, max_attempts: int = 4) -> Feeds:
+               seen, max_attempts: int = 4, sessions: Sessions | None = None,
+               executor=None) -> Feeds:
     """Sessions, feeds, examination and de-duplication for one round (all vectorised).
 
     Parameters
@@ -152,27 +308,27 @@ def draw_feeds(cfg: FeedConfig, *, key: int, round_index: int, start: float, len
     max_attempts : int
         An examined slot whose draw the viewer has already seen is redrawn (from its
         pool, then from all eligible items) up to this many times in all.
+    sessions : Sessions, optional
+        This round's :func:`plan_sessions` result, if already computed.
+    executor : concurrent.futures.Executor, optional
+        Fills the feeds of half the accounts there while this thread fills the
+        other half (the same feeds as in one go).
     """
     n_items = scores.size
-    curve = cfg.curve
-    n_acc = activity.size
-    accounts = np.arange(n_acc)
-    lam = activity * (length / 86400.0) / curve.sum()
-    n_sess = poisson_inverse(hash_uniforms(key, _S_SESSIONS, accounts, round_index), lam)
+    if sessions is None or not sessions.matches(cfg, key, round_index, start, length, activity):
+        sessions = plan_sessions(cfg, key=key, round_index=round_index, start=start,
+                                 length=length, activity=activity)
+    acc, sess, u = sessions.acc, sessions.sess, sessions.u
     elig = np.flatnonzero(eligible)
-    if elig.size == 0 or n_sess.sum() == 0:
+    if elig.size == 0 or acc.size == 0:
         z = np.empty(0, np.int64)
         return Feeds(z, z, z, np.empty(0))
-    acc = np.repeat(accounts, n_sess)
-    first = np.repeat(np.cumsum(n_sess) - n_sess, n_sess)
-    sess = np.arange(acc.size) - first                     # session index within the account
     n_s, S = acc.size, cfg.slots
-    slot_id = sess[:, None] * S + np.arange(S)[None, :]
-    u = hash_uniforms(key, _S_FEED, acc[:, None], round_index, slot_id)
 
     order = elig[np.lexsort((elig, -scores[elig]))]        # best first, ties by item id
     cum_w = np.concatenate([[0.0], np.cumsum(np.arange(1, order.size + 1, dtype=np.float64)
                                              ** -cfg.pool_decay)])
+    ranks = _PoolRanks(cum_w)
     n_trend = min(cfg.trending_size, order.size)
     by_topic = order[np.argsort(item_topic[order], kind="stable")]
     n_topics = int(max(item_topic.max(), account_topic.max())) + 1
@@ -180,58 +336,97 @@ def draw_feeds(cfg: FeedConfig, *, key: int, round_index: int, start: float, len
     topic_start = np.cumsum(topic_size) - topic_size
     fresh = elig[impressions[elig] < cfg.cold_start_impressions]
     layout = np.array(["TRF".index(x) for x in cfg.layout])
+    # per session: its topic pool (start in by_topic and size); an empty topic falls back
+    # to the trending pool, i.e. to ranks 0..n_trend-1 of ``order``
+    tp = account_topic[acc]
+    s_has = topic_size[tp] > 0
+    s_size = np.where(s_has, topic_size[tp], n_trend)
+    s_base = np.where(s_has, topic_start[tp], order.size)  # offset into by_topic ++ order
+    topic_or_order = np.concatenate([by_topic, order])
 
     def draw(pool: int, uu, rows):
-        """Items drawn from ``pool`` with uniforms ``uu`` for sessions ``rows``."""
+        """Items drawn from ``pool`` with uniforms ``uu`` (last axis: sessions ``rows``)."""
         if pool == 0:  # topic pool; falls back to trending when the topic has nothing eligible
-            tp = account_topic[acc[rows]]
-            size = topic_size[tp]
-            size = size.reshape(size.shape + (1,) * (uu.ndim - 1))
-            start_ = topic_start[tp].reshape(size.shape)
-            has = size > 0
-            rho = _pool_draw(uu, np.where(has, size, n_trend), cum_w)
-            return np.where(has, by_topic[np.minimum(start_ + rho, order.size - 1)], order[rho])
+            rho = ranks.draw(uu, s_size[rows])
+            pos = s_base[rows] + rho
+            # a topic draw is clipped to the last item of by_topic, as it always was
+            pos = np.where(s_has[rows], np.minimum(pos, order.size - 1), pos)
+            return topic_or_order[pos]
         if pool == 1 or fresh.size == 0:
-            return order[_pool_draw(uu, np.full(uu.shape, n_trend), cum_w)]
+            return order[ranks.draw(uu, np.full(uu.shape, n_trend))]
         return fresh[np.minimum((uu * fresh.size).astype(np.int64), fresh.size - 1)]
 
-    all_rows = np.arange(n_s)
-    feed = np.empty((n_s, S), np.int64)
-    for pool in range(3):
-        pos = np.flatnonzero(layout == pool)
-        if pos.size:
-            d = draw(pool, u[:, pos], all_rows)
-            srt = np.argsort(-scores[d], axis=1, kind="stable")  # a pool's draws in score order
-            feed[:, pos] = np.take_along_axis(d, srt, axis=1)
+    ex_rows, ex_cols = sessions.rows, sessions.cols       # examined slots, row-major
 
-    examined = hash_uniforms(key, _S_EXAM, acc[:, None], round_index, slot_id) < curve[None, :]
-    rows, cols = np.nonzero(examined)
-    itm = feed[rows, cols]
-    out_rows, out_cols, out_items = [], [], []
+    def fill(lo: int, hi: int, e_lo: int, e_hi: int):
+        """Feeds of sessions ``lo:hi``, whose examined slots are ``ex_*[e_lo:e_hi]``:
+        per attempt, the examined slots filled (indices into ``ex_*``) and their items."""
+        n = hi - lo
+        local = np.arange(n)
+        feed = np.empty((S, n), np.int64)                   # slot-major, like u
+        flat_feed = feed.reshape(-1)
+        for pool in range(3):
+            pos = np.flatnonzero(layout == pool)
+            if pos.size:
+                d = draw(pool, u[pos, lo:hi], local + lo)
+                # a pool's draws in score order (stable): slot pos[rank[j]] shows draw j
+                rank = _desc_order_rows(scores[d])
+                for j in range(pos.size):
+                    flat_feed[pos[rank[j]] * n + local] = d[j]
+        e_rows, e_cols = ex_rows[e_lo:e_hi], ex_cols[e_lo:e_hi]
+        e_acc = acc[e_rows]
+        e_key = e_acc.astype(np.int64) * n_items            # (account, item) key less the item
+        itm = feed[e_cols, e_rows - lo]
+        pos = None                                          # None: all of this block's slots
+        out = []
+        for attempt in range(max_attempts):
+            keys = (e_key if pos is None else e_key[pos]) + itm
+            ok = seen.add_new(keys)   # unseen, first of its pair in this batch; now seen
+            good = np.flatnonzero(ok)
+            if good.size == ok.size:
+                out.append((np.arange(ok.size) if pos is None else pos, itm))
+                break
+            out.append((good if pos is None else pos[good], itm[good]))
+            bad = np.flatnonzero(~ok)
+            pos = bad if pos is None else pos[bad]
+            if pos.size == 0 or attempt == max_attempts - 1:
+                break
+            # an examined slot showing a seen item shows another draw instead; from the
+            # third try on, any eligible item (a viewer who has seen the top gets the tail)
+            rows, cols = e_rows[pos], e_cols[pos]
+            uu = hash_uniforms(key, _S_FEED + 10 * (attempt + 1), e_acc[pos], round_index,
+                               sess[rows] * S + cols)
+            if attempt + 1 >= 2:
+                itm = elig[np.minimum((uu * elig.size).astype(np.int64), elig.size - 1)]
+            else:
+                itm = np.empty(rows.size, np.int64)
+                slot_pool = layout[cols]
+                for pool in range(3):
+                    m = np.flatnonzero(slot_pool == pool)
+                    if m.size:
+                        itm[m] = draw(pool, uu[m], rows[m])
+        return [(p + e_lo, i) for p, i in out]
+
+    n_ex = ex_rows.size
+    mid = _split_point(acc, n_items, seen) if executor is not None else 0
+    if mid:
+        # two blocks of whole accounts, on two threads: a pair (account, item) is only
+        # ever compared with pairs of the same account, and the blocks' keys fall in
+        # different bytes of the seen bitmap, so each block fills its feeds exactly as
+        # the whole batch would; per attempt, the first block's slots come first
+        e_mid = int(np.searchsorted(ex_rows, mid))
+        later = executor.submit(fill, mid, n_s, e_mid, n_ex)
+        blocks = [fill(0, mid, 0, e_mid), later.result()]
+    else:
+        blocks = [fill(0, n_s, 0, n_ex)]
+    out_pos, out_items = [], []
     for attempt in range(max_attempts):
-        keys = acc[rows].astype(np.int64) * n_items + itm
-        ok = ~seen.contains(keys)
-        ok[ok] = first_occurrence(keys[ok])
-        seen.add(keys[ok])
-        out_rows.append(rows[ok])
-        out_cols.append(cols[ok])
-        out_items.append(itm[ok])
-        rows, cols = rows[~ok], cols[~ok]
-        if rows.size == 0 or attempt == max_attempts - 1:
-            break
-        # an examined slot showing a seen item shows another draw instead; from the
-        # third try on, any eligible item (a viewer who has seen the top gets the tail)
-        uu = hash_uniforms(key, _S_FEED + 10 * (attempt + 1), acc[rows], round_index,
-                           slot_id[rows, cols])
-        if attempt + 1 >= 2:
-            itm = elig[np.minimum((uu * elig.size).astype(np.int64), elig.size - 1)]
-        else:
-            itm = np.empty(rows.size, np.int64)
-            for pool in range(3):
-                m = layout[cols] == pool
-                if m.any():
-                    itm[m] = draw(pool, uu[m], rows[m])
-    rows, cols, itm = (np.concatenate(x) for x in (out_rows, out_cols, out_items))
-    t_sess = start + hash_uniforms(key, _S_TIME, acc, round_index, sess) * length
-    t = t_sess[rows] + 10.0 * cols                             # 10 s per slot [?]
+        for block in blocks:
+            if attempt < len(block):
+                out_pos.append(block[attempt][0])
+                out_items.append(block[attempt][1])
+    pos = np.concatenate(out_pos)
+    itm = np.concatenate(out_items)
+    rows, cols = ex_rows[pos], ex_cols[pos]
+    t = sessions.t_sess[rows] + 10.0 * cols                   # 10 s per slot [?]
     return Feeds(acc[rows], itm, cols.astype(np.int64), t)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidParameter, check_real
-from .events import N_KINDS, EventKind, EventLog
+from .events import N_KINDS, EventKind, EventLog, _packed_sort
 from .world import HOUR, Accounts, Items
 
-__all__ = ["Observation", "viewed_before", "aggregate", "AGGREGATES"]
+__all__ = ["Observation", "viewed_before", "aggregate", "aggregate_index", "AGGREGATES"]
 
 
 def viewed_before(account: np.ndarray, item: np.ndarray, kind: np.ndarray, n_items: int
@@ -27,9 +27,26 @@ def viewed_before(account: np.ndarray, item: np.ndarray, kind: np.ndarray, n_ite
     every prefix of a time-sorted log.
     """
     keys = account.astype(np.int64) * np.int64(n_items) + item
-    vpos = np.flatnonzero(kind == EventKind.VIEW)
-    if vpos.size == 0:
+    is_view = kind == EventKind.VIEW
+    if not is_view.any():
         return np.zeros(keys.size, bool)
+    ps = _packed_sort(keys)
+    if ps is not None:
+        # one sort by (key, position); within a key's run, an event is viewed-before iff
+        # the run has a VIEW before it: the running count of VIEWs exceeds the count at
+        # the run's start
+        k, pos = ps
+        v = is_view[pos]
+        seen_views = np.cumsum(v, dtype=np.int64)
+        seen_views -= v                      # VIEWs strictly before, in sorted order
+        start = np.empty(k.size, bool)
+        start[0] = True
+        np.not_equal(k[1:], k[:-1], out=start[1:])
+        run = np.cumsum(start) - 1
+        out = np.empty(keys.size, bool)
+        out[pos] = seen_views > seen_views[start][run]
+        return out
+    vpos = np.flatnonzero(is_view)
     uk, first = np.unique(keys[vpos], return_index=True)
     first_pos = vpos[first]
     j = np.minimum(np.searchsorted(uk, keys), uk.size - 1)
@@ -191,11 +208,19 @@ def _weights(name, value, vb):
 AGGREGATES = ("counts", "sums", "verified_counts", "verified_log_sums")
 
 
-def aggregate(name, item, kind, value, vb, weight, n_items) -> np.ndarray:
-    """One bincount pass: the aggregate ``name`` of the given events (additive over events)."""
+def aggregate_index(item, kind) -> np.ndarray:
+    """The bincount bin of each event in an aggregate (item-major, one column per kind)."""
+    return item.astype(np.int64) * N_KINDS + kind
+
+
+def aggregate(name, item, kind, value, vb, weight, n_items, index=None) -> np.ndarray:
+    """One bincount pass: the aggregate ``name`` of the given events (additive over events).
+
+    ``index`` may pass :func:`aggregate_index` of the events when it is already known.
+    """
     w = _weights(name, value, vb)
     if weight is not None:
         w = weight.astype(np.float64) if w is None else w * weight
-    flat = np.bincount(item.astype(np.int64) * N_KINDS + kind, weights=w,
+    flat = np.bincount(aggregate_index(item, kind) if index is None else index, weights=w,
                        minlength=n_items * N_KINDS)
     return flat.reshape(n_items, N_KINDS).astype(np.float64, copy=False)

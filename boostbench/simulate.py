@@ -12,26 +12,37 @@ same item in the same round decides the same way in both worlds.
 
 Every attacked run has a clean twin built from the same :class:`RunBase`; a
 zero-budget campaign reproduces the clean trajectory bit for bit.
+
+Speed (DESIGN §5): a closed-loop round costs its new events — observations share
+the run's append-only buffers instead of copying them. With more than one CPU the
+loop uses one helper thread (set ``BOOSTBENCH_THREADS=1`` to turn it off): it
+prepares the next round's sessions, fills the feeds of half the accounts, answers
+half the impressions and appends the log while the main thread does the rest.
+Every split is along independent work (accounts, impressions) and is put back in
+the original order, so results do not depend on the thread count.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from .attacks.base import Campaign
-from .behaviour import drop_repeat_likes, hash_uniforms
+from .behaviour import CounterUniforms, concat_responses, drop_repeat_likes
 from .errors import InvalidParameter, check_choice
-from .events import EventKind, EventLog, KeySet, merge_logs, pair_keys
-from .feed import FeedConfig, draw_feeds
-from .observation import AGGREGATES, Observation, aggregate, viewed_before
+from .events import N_KINDS, EventKind, EventLog, KeySet, merge_logs, pair_keys, stable_argsort
+from .feed import FeedConfig, draw_feeds, plan_sessions
+from .observation import AGGREGATES, Observation, aggregate, aggregate_index, viewed_before
 from .rankers.base import rank_items, score_items
 from .scenario import Scenario, choose_targets
 from .world import HOUR, World, organic_events
 
-__all__ = ["Trajectory", "RunBase", "replay", "closed_loop", "simulate", "MODES"]
+__all__ = ["Trajectory", "RunBase", "replay", "closed_loop", "closed_loop_rounds", "RoundInfo",
+           "simulate", "MODES"]
 
 MODES = ("closed", "replay")
 _ENGAGEMENT = (EventKind.LIKE, EventKind.COMMENT, EventKind.SHARE)
@@ -110,27 +121,40 @@ class RunBase:
                                    f"{scenario.horizon_hours}.", name="horizon_hours")
         self._rng = np.random.default_rng(rng)
         self.targets = choose_targets(world, scenario)
+        self.rival_targets = choose_targets(world, scenario, "demote")
         self.round_times = scenario.round_times(t0)
         _, acc, itm, kind, value = world.history.columns()
         self.n_items = n_items = len(world.items)
-        vb = viewed_before(acc, itm, kind, n_items)
-        vb.flags.writeable = False
-        self.history_vb = vb
-        self.history_aggs = {name: aggregate(name, itm, kind, value, vb, None, n_items)
-                             for name in AGGREGATES}
-        for a in self.history_aggs.values():
-            a.flags.writeable = False
         universe = len(world.accounts) * n_items
         keys = pair_keys(acc, itm, n_items)
         self.history_seen = KeySet(keys[kind == EventKind.IMPRESSION], universe=universe)
         self.history_viewed = KeySet(keys[kind == EventKind.VIEW], universe=universe)
         self.history_liked = KeySet(keys[kind == EventKind.LIKE], universe=universe)
+        # viewed-before can only hold for pairs with a VIEW: sort just their events
+        # (all of them, VIEWs included, in log order: the same answer as the whole log)
+        maybe = np.flatnonzero(self.history_viewed.contains(keys))
+        del keys
+        vb = np.zeros(acc.size, bool)
+        vb[maybe] = viewed_before(acc[maybe], itm[maybe], kind[maybe], n_items)
+        del maybe
+        vb.flags.writeable = False
+        self.history_vb = vb
+        index = aggregate_index(itm, kind)
+        self.history_aggs = {name: aggregate(name, itm, kind, value, vb, None, n_items,
+                                             index=index) for name in AGGREGATES}
+        del index
+        for a in self.history_aggs.values():
+            a.flags.writeable = False
 
     @cached_property
     def window(self) -> EventLog:
         """Open-loop organic events of the whole horizon (replay only)."""
         return organic_events(self.world, self.world.t0, self.end, self._rng,
                               seen=self.history_seen)
+
+    def targets_for(self, goal: str):
+        """Targets of an attack with this goal (low-quality posts, or a rival's good posts)."""
+        return self.targets if goal == "promote" else self.rival_targets
 
     def observation_at_start(self) -> Observation:
         """The public view at ``t0``, which a fixed attacker sees before buying."""
@@ -141,15 +165,27 @@ class RunBase:
 
 
 class _State:
-    """The growing log of a run with its incremental aggregates (unit weights)."""
+    """The growing log of a run with its incremental aggregates (unit weights).
 
-    def __init__(self, base: RunBase, campaign: Campaign | None):
+    Observations share everything with the state instead of copying it, so a
+    round costs its new events, not the history: the log and the viewed-before
+    column are append-only buffers (an observation's prefix view never changes),
+    and an aggregate is never modified in place — each round replaces it with a
+    new array (old one + the round's increment), which past observations keep.
+    """
+
+    def __init__(self, base: RunBase, campaign: Campaign | None, expected_events: int = 0):
         w = base.world
         self.base = base
-        self.log = w.history.copy()
-        self.aggs = {k: v.copy() for k, v in base.history_aggs.items()}
-        self._vb = np.empty(max(2 * len(self.log), 1024), bool)
-        self._vb[: len(self.log)] = base.history_vb
+        n_hist = len(w.history)
+        # room for the expected window up front: growing a log by doubling would copy
+        # the whole history again and hold both buffers at once
+        capacity = n_hist + max(int(expected_events), 0)
+        self.log = EventLog(capacity=max(capacity, 1))
+        self.log._write(list(w.history.columns()))  # already validated and sorted
+        self.aggs = dict(base.history_aggs)   # read-only arrays, replaced (never mutated) later
+        self._vb = np.empty(max(capacity, 1024), bool)
+        self._vb[:n_hist] = base.history_vb
         self.accounts = w.accounts
         if campaign is not None and campaign.n_new_accounts:
             self.accounts = w.accounts.extend(campaign.new_created_at, campaign.new_device,
@@ -157,22 +193,33 @@ class _State:
 
     def append(self, cols, vb) -> None:
         """Append time-sorted columns whose viewed-before flags are ``vb``."""
+        self.append_flags(cols, vb, self.append_log(cols))
+
+    def append_log(self, cols) -> int:
+        """First half of :meth:`append`: the events only; returns the log length before."""
         n0 = len(self.log)
         self.log.append(*cols)
-        n1 = len(self.log)
+        return n0
+
+    def append_flags(self, cols, vb, n0: int) -> None:
+        """Second half of :meth:`append`: viewed-before flags and aggregates of the events."""
+        n1 = n0 + len(vb)
         if n1 > self._vb.size:
             grown = np.empty(2 * n1, bool)
             grown[:n0] = self._vb[:n0]
             self._vb = grown
         self._vb[n0:n1] = vb
         _, _, item, kind, value = cols
+        index = aggregate_index(item, kind)
         for name in AGGREGATES:
-            self.aggs[name] += aggregate(name, item, kind, value, vb, None, self.base.n_items)
+            new = self.aggs[name] + aggregate(name, item, kind, value, vb, None, self.base.n_items,
+                                              index=index)
+            new.flags.writeable = False
+            self.aggs[name] = new
 
     def observation(self, now: float) -> Observation:
-        cache = {name: a.copy() for name, a in self.aggs.items()}
-        vb = self._vb[: len(self.log)].copy()
-        cache["viewed_before"] = vb
+        cache = dict(self.aggs)
+        cache["viewed_before"] = self._vb[: len(self.log)]  # a view: later appends go past it
         w = self.base.world
         return Observation(w.items, self.accounts, self.log, now, n=len(self.log),
                            eligibility_hours=self.base.scenario.eligibility_hours, cache=cache)
@@ -184,9 +231,34 @@ def _campaign_log(c: Campaign | None) -> EventLog:
     return EventLog.from_arrays(c.t, c.account, c.item, c.kind, c.value)
 
 
+def _kind_table(kinds) -> np.ndarray:
+    table = np.zeros(N_KINDS, bool)
+    table[list(kinds)] = True
+    return table
+
+
+_IMPRESSION_KINDS = _kind_table([EventKind.IMPRESSION])
+_ENGAGEMENT_KINDS = _kind_table(_ENGAGEMENT)
+
+
 def _per_round(item, kind, organic, kinds, n_items) -> np.ndarray:
-    m = organic & np.isin(kind, kinds)
+    """Per-item count of the organic events whose kind is in ``kinds`` (a kind list or mask)."""
+    table = kinds if isinstance(kinds, np.ndarray) and kinds.dtype == bool else _kind_table(kinds)
+    m = organic & table[kind]
     return np.bincount(item[m], minlength=n_items)
+
+
+_ROUND_CLASS = np.zeros(N_KINDS, np.int64)  # 1: an impression, 2: engagement, 0: neither
+_ROUND_CLASS[_IMPRESSION_KINDS] = 1
+_ROUND_CLASS[_ENGAGEMENT_KINDS] = 2
+
+
+def _organic_counts(item, kind, fake, n_items):
+    """Per-item organic impressions and engagement (likes, comments, shares): one bincount."""
+    cls = _ROUND_CLASS[kind]
+    cls[fake] = 0
+    both = np.bincount(item.astype(np.int64) * 3 + cls, minlength=3 * n_items)
+    return both[1::3], both[2::3]
 
 
 def _n_actions(kind, t, end) -> int:
@@ -210,7 +282,8 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         attack=None if campaign is None else campaign.attack,
         seed=seed, budget=0.0 if campaign is None else campaign.budget,
         ranks=ranks, exposure=exposure, engagement=engagement, round_times=base.round_times,
-        targets=base.targets, eval_round=sc.eval_round, k=sc.k,
+        targets=base.targets if campaign is None else campaign.targets,
+        eval_round=sc.eval_round, k=sc.k,
         low_quality_quantile=sc.low_quality_quantile, mode=mode,
         spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake, shadow_priced=bool(campaign is not None and campaign.shadow_priced))
 
@@ -230,7 +303,7 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
     w_t, w_acc, w_itm, w_kind, w_val = window.columns()
     keys = pair_keys(w_acc, w_itm, n_items)
     w_vb = base.history_viewed.contains(keys) | viewed_before(w_acc, w_itm, w_kind, n_items)
-    state = _State(base, campaign)
+    state = _State(base, campaign, expected_events=len(window))
     organic = ~from_campaign
     ranks = np.empty((sc.n_rounds, n_items), np.float32)
     exposure = np.empty((sc.n_rounds, n_items), np.float32)
@@ -240,12 +313,95 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
         hi = int(np.searchsorted(w_t, now, side="right"))
         sl = slice(lo, hi)
         state.append((w_t[sl], w_acc[sl], w_itm[sl], w_kind[sl], w_val[sl]), w_vb[sl])
-        exposure[r] = _per_round(w_itm[sl], w_kind[sl], organic[sl], [EventKind.IMPRESSION], n_items)
-        engagement[r] = _per_round(w_itm[sl], w_kind[sl], organic[sl], _ENGAGEMENT, n_items)
+        exposure[r] = _per_round(w_itm[sl], w_kind[sl], organic[sl], _IMPRESSION_KINDS, n_items)
+        engagement[r] = _per_round(w_itm[sl], w_kind[sl], organic[sl], _ENGAGEMENT_KINDS, n_items)
         obs = state.observation(now)
         ranks[r] = rank_items(score_items(ranker, obs), obs.eligible)
         lo = hi
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "replay", seed)
+
+
+def _n_cpus() -> int:
+    """CPUs the closed loop may use: ``BOOSTBENCH_THREADS`` if set (1 = no helper thread),
+    else the CPUs this process may run on."""
+    env = os.environ.get("BOOSTBENCH_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise InvalidParameter(f"BOOSTBENCH_THREADS must be a positive integer. Got {env!r}.",
+                                   name="BOOSTBENCH_THREADS") from None
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_SPLIT_MIN = 20_000  # impressions worth answering in two halves on two threads
+
+
+class _SessionPlans:
+    """Each round's ranking-independent feed work (:func:`plan_sessions`: sessions,
+    feed and examination uniforms, times), prepared one round ahead on a helper
+    thread while the current round runs. Pure functions of (key, round, activity):
+    the arrays are the same as computing them in line, only earlier."""
+
+    def __init__(self, cfg: FeedConfig, key: int, round_times: np.ndarray, length: float,
+                 activity: np.ndarray):
+        self.cfg, self.key, self.round_times, self.length = cfg, key, round_times, length
+        self.activity = activity
+        self._pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="boostbench-feeds")
+                      if _n_cpus() > 1 else None)
+        self._next = None
+
+    def _plan(self, r: int):
+        end = self.round_times[r]
+        return plan_sessions(self.cfg, key=self.key, round_index=r, start=end - self.length,
+                             length=self.length, activity=self.activity)
+
+    @property
+    def executor(self):
+        return self._pool
+
+    def run(self, fn) -> Future:
+        """``fn()`` on the helper thread, or here and now without one."""
+        if self._pool is not None:
+            return self._pool.submit(fn)
+        done = Future()
+        try:
+            done.set_result(fn())
+        except BaseException as e:  # re-raised by result(), as from the helper thread
+            done.set_exception(e)
+        return done
+
+    def get(self, r: int):
+        """Round ``r``'s plan: prepared in the background if :meth:`prefetch` asked for it."""
+        nxt, self._next = self._next, None
+        return nxt[1].result() if nxt is not None and nxt[0] == r else self._plan(r)
+
+    def prefetch(self, r: int) -> None:
+        """Start preparing round ``r``'s plan on the helper thread."""
+        if self._pool is not None and r < len(self.round_times):
+            self._next = (r, self._pool.submit(self._plan, r))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def respond(self, beh, a, i, t, key: int, r: int, displayed_likes, herding_ref: float):
+        """Organic responses to this round's impressions; a large batch is answered in two
+        halves, one on the helper thread (each impression is decided on its own, so
+        :func:`concat_responses` of the halves is the response to the whole batch)."""
+        def part(sl):
+            return beh.respond(a[sl], i[sl], t[sl], CounterUniforms(key, 100, a[sl], i[sl], r),
+                               displayed_likes=displayed_likes[sl], herding_ref=herding_ref)
+
+        if self._pool is None or a.size < _SPLIT_MIN:
+            return part(slice(None))
+        half = a.size // 2
+        later = self._pool.submit(part, slice(half, None))
+        first = part(slice(0, half))
+        return concat_responses([first, later.result()])
 
 
 def _herding_ref(counts: np.ndarray, eligible: np.ndarray) -> float:
@@ -272,12 +428,40 @@ def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
         Key of the organic uniforms (default: the world's). Twins share it; a
         different key gives an independent twin (used to measure what pairing buys).
     """
+    rounds = closed_loop_rounds(base, ranker, campaign, feed=feed, key=key, seed=seed)
+    while True:
+        try:
+            next(rounds)
+        except StopIteration as done:
+            return done.value
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """What :func:`closed_loop_rounds` reports after each round."""
+
+    round: int
+    n_events: int       # events the round appended to the log (organic and campaign)
+    log: EventLog       # the run's log so far (history first); read it, never append
+
+
+def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, *,
+                       feed: FeedConfig = FeedConfig(), key: int | None = None, seed: int = 0):
+    """:func:`closed_loop` one round at a time (for benchmarks and progress reports).
+
+    A generator: yields a :class:`RoundInfo` after each round and returns the
+    :class:`Trajectory` (as ``StopIteration.value``); same arguments as :func:`closed_loop`.
+    """
     world, sc = base.world, base.scenario
     n_items = base.n_items
     key = world.seed if key is None else int(key)
     beh = world.behaviour
     n_org = len(world.accounts)
-    state = _State(base, campaign)
+    # organic impressions the calibration expects over the horizon, and what they lead to
+    # (about 1.45 events per impression), so the log is allocated once
+    expected = 1.5 * float(world.truth.activity.sum()) * sc.horizon_hours / 24.0
+    state = _State(base, campaign, expected_events=int(expected) + (
+        0 if campaign is None else campaign.n_events))
     seen = base.history_seen.copy()
     viewed = base.history_viewed.copy()
     liked = base.history_liked.copy()
@@ -294,16 +478,18 @@ def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
     scores = score_items(ranker, obs)
     ref = _herding_ref(obs.counts(), obs.eligible)
     length = sc.round_hours * HOUR
+    plans = _SessionPlans(feed, key, base.round_times, length, world.truth.activity)
     for r, end in enumerate(base.round_times):
         start = end - length
         counts = obs.counts()
         f = draw_feeds(feed, key=key, round_index=r, start=start, length=length, scores=scores,
                        eligible=obs.eligible, impressions=counts[:, EventKind.IMPRESSION],
                        item_topic=world.items.topic, account_topic=world.accounts.topic[:n_org],
-                       activity=world.truth.activity, seen=seen)
+                       activity=world.truth.activity, seen=seen, sessions=plans.get(r),
+                       executor=plans.executor)
         a, i = f.account, f.item
-        resp = beh.respond(a, i, f.t, lambda s: hash_uniforms(key, 100 + s, a, i, r),
-                           displayed_likes=counts[i, EventKind.LIKE], herding_ref=ref)
+        resp = plans.respond(beh, a, i, f.t, key, r, counts[i, EventKind.LIKE], ref)
+        plans.prefetch(r + 1)  # the helper thread is free until the next round's feeds
         resp = drop_repeat_likes(resp, n_items, liked)
         lo, hi = np.searchsorted(c_t, [start, end], side="left")
         parts = [(resp.t, resp.account, resp.item, resp.kind, resp.value,
@@ -326,21 +512,36 @@ def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
         if pending is not None:
             parts.insert(0, pending)
         cols = [np.concatenate(x) for x in zip(*parts)]
-        order = np.argsort(cols[0], kind="stable")
+        order = stable_argsort(cols[0])
         cols = [c[order] for c in cols]
-        now_mask = cols[0] < end
-        pending = tuple(c[~now_mask] for c in cols)
-        t, acc, itm, kind, val, fake = (c[now_mask] for c in cols)
+        n_now = int(np.searchsorted(cols[0], end, side="left"))  # sorted: t < end is a prefix
+        pending = tuple(c[n_now:] for c in cols)
+        t, acc, itm, kind, val, fake = (c[:n_now] for c in cols)
         keys = pair_keys(acc, itm, n_items)
-        vb = viewed.contains(keys) | viewed_before(acc, itm, kind, n_items)
+        new = (t, acc, itm, kind, val)
+
+        def side_work():
+            """What does not need the viewed-before flags (on the helper thread if any)."""
+            n0 = state.append_log(new)
+            liked.add(keys[kind == EventKind.LIKE])
+            exposure[r], engagement[r] = _organic_counts(itm, kind, fake, n_items)
+            return n0
+
+        side = plans.run(side_work)
+        vb = viewed.contains(keys)                 # viewed in an earlier round
         viewed.add(keys[kind == EventKind.VIEW])
-        liked.add(keys[kind == EventKind.LIKE])
-        state.append((t, acc, itm, kind, val), vb)
-        exposure[r] = _per_round(itm, kind, ~fake, [EventKind.IMPRESSION], n_items)
-        engagement[r] = _per_round(itm, kind, ~fake, _ENGAGEMENT, n_items)
+        # only pairs first viewed in this round need the within-round answer, and all
+        # of their events (every VIEW among them) are in this subset, in log order
+        fresh = np.flatnonzero(~vb & viewed.contains(keys))
+        if fresh.size:
+            vb[fresh] = viewed_before(acc[fresh], itm[fresh], kind[fresh], n_items)
+        n0 = side.result()
+        state.append_flags(new, vb, n0)
         obs = state.observation(end)
         scores = score_items(ranker, obs)
         ranks[r] = rank_items(scores, obs.eligible)
+        yield RoundInfo(r, int(t.size), state.log)
+    plans.close()
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
                        reactive=(extra_spend, extra_actions))
 

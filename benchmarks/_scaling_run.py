@@ -1,0 +1,97 @@
+"""One scaling measurement in a fresh process (see ``test_scaling.py``); prints one JSON line.
+
+    python benchmarks/_scaling_run.py N_ACCOUNTS N_ITEMS N_ROUNDS [--seed S] [--ranker NAME]
+                                      [--history-hours H]
+
+Draws a world of the "small" preset with ``n_accounts`` and ``n_items`` (history and
+calibration of the preset, a future long enough for the rounds), builds the run base,
+runs one clean closed loop and reports the time of each stage, the events the loop
+appended, and memory: ``peak_rss_mb`` is the process's peak resident set
+(``ru_maxrss``) over everything, ``peak_rss_setup_mb`` the peak before the loop and
+``rss_before_loop_mb`` what was resident when the loop started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def _rss_now_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            import os
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+def _peak_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser()
+    p.add_argument("n_accounts", type=int)
+    p.add_argument("n_items", type=int)
+    p.add_argument("n_rounds", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ranker", default="like_count")
+    p.add_argument("--history-hours", type=int, default=None,
+                   help="organic history before the loop (default: the preset's, 96)")
+    a = p.parse_args(argv)
+
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's boostbench first
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    import boostbench  # noqa: F401  (registers the built-ins)
+    from boostbench.plugins import RANKERS
+    from boostbench.runner import seed_streams
+    from boostbench.scenario import Scenario
+    from boostbench.simulate import RunBase, closed_loop_rounds
+    from boostbench.world import make_world, world_config
+
+    sizes = dict(n_accounts=a.n_accounts, n_items=a.n_items, future_hours=a.n_rounds)
+    if a.history_hours is not None:
+        sizes["history_hours"] = a.history_hours
+    config = world_config("small", **sizes)
+    out = dict(n_accounts=a.n_accounts, n_items=a.n_items, n_rounds=a.n_rounds, seed=a.seed,
+               ranker=a.ranker, history_hours=config.history_hours)
+    world_rng, organic_rng = seed_streams(a.seed)
+    t = time.perf_counter()
+    world = make_world(config, world_rng)
+    out["world_s"] = time.perf_counter() - t
+    out["n_history_events"] = len(world.history)
+    sc = Scenario(name=f"scale-{a.n_accounts}x{a.n_items}", size="small",
+                  attack_hours=min(24, a.n_rounds), horizon_hours=a.n_rounds)
+    t = time.perf_counter()
+    base = RunBase(world, sc, organic_rng)
+    out["base_s"] = time.perf_counter() - t
+    out["peak_rss_setup_mb"] = _peak_mb()
+    out["rss_before_loop_mb"] = _rss_now_mb()
+
+    ranker = RANKERS.get(a.ranker)()
+    n_events, t = 0, time.perf_counter()
+    run = closed_loop_rounds(base, ranker)
+    try:
+        while True:
+            n_events += next(run).n_events
+    except StopIteration as done:
+        traj = done.value
+    out["loop_s"] = time.perf_counter() - t
+    out["peak_rss_mb"] = _peak_mb()
+    out["n_loop_events"] = n_events
+    out["n_impressions"] = int(traj.exposure.sum())
+    out["s_per_round"] = out["loop_s"] / a.n_rounds
+    out["events_per_s"] = n_events / out["loop_s"]
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()
