@@ -94,32 +94,52 @@ def _out_path(option: str, value: str | None) -> Path | None:
     return p
 
 
+DEFAULT_RANKERS = ("like_count", "engagement_depth", "real_interaction")
+DEFAULT_ATTACKS = ("bot_farm", "mutual_like_ring", "task_crowd")
+
+
+def _common(p, *, seeds: str, attacks_default: str):
+    p.add_argument("--scenario", default="default", help=f"one of {', '.join(SCENARIOS)}")
+    p.add_argument("--rankers", default=None, help="comma list or 'all' (default: "
+                   f"{', '.join(DEFAULT_RANKERS)})")
+    p.add_argument("--attacks", default=None, help=f"comma list or 'all' (default: "
+                   f"{attacks_default})")
+    p.add_argument("--seeds", default=seeds, help="number of seeds (0..N-1) or a comma list")
+    p.add_argument("--k", default=None, help="feed length for top-k metrics (default: scenario's)")
+    p.add_argument("--size", default=None, help=f"world size: {', '.join(SIZES)} "
+                   "(default: the scenario's)")
+    p.add_argument("--mode", default="closed", help="closed (feed loop, default) or replay "
+                   "(open loop)")
+    p.add_argument("--jobs", default=None, help="parallel processes (default: min(seeds, cores))")
+    p.add_argument("--json", default=None, help="write manifest + per-seed records here")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="boostbench", description="How far does bought engagement lift "
                 "low-quality content in your feed ranking?")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     r = sub.add_parser("run", help="compare rankers against attacks (the default comparison)")
-    r.add_argument("--scenario", default="default", help=f"one of {', '.join(SCENARIOS)}")
-    r.add_argument("--rankers", default=None, help="comma list (default: all registered)")
-    r.add_argument("--attacks", default=None, help="comma list (default: all registered)")
+    _common(r, seeds="5", attacks_default=", ".join(DEFAULT_ATTACKS))
     r.add_argument("--budget", default=None, help="USD per campaign, split across targets "
                    "(default: the scenario's)")
-    r.add_argument("--seeds", default="5", help="number of seeds (0..N-1) or a comma list")
-    r.add_argument("--k", default=None, help="feed length for top-k metrics (default: scenario's)")
-    r.add_argument("--size", default=None, help=f"world size: {', '.join(SIZES)} "
-                   "(default: the scenario's)")
-    r.add_argument("--jobs", default=None, help="parallel processes (default: min(seeds, cores))")
-    r.add_argument("--mode", default="closed", help="closed (feed loop, default) or replay "
-                   "(open loop)")
-    r.add_argument("--json", default=None, help="write manifest + per-seed records here")
     r.add_argument("--trace", default=None, help="write per-round trajectories (CSV) here")
+    c = sub.add_parser("cost", help="what it costs to get a low-quality post into the top k")
+    _common(c, seeds="3", attacks_default="all")
+    c.add_argument("--cap", default="16", help="largest budget of the log-spaced grid (USD)")
+    c.add_argument("--adaptive", action="store_true", help="also search the attack space per "
+                   "ranker (chosen on search seeds, reported on the held-out --seeds)")
+    c.add_argument("--candidates", default="16", help="configurations the search starts from")
+    c.add_argument("--search-seeds", default="3", help="number of search seeds (10000, 10001, ...)")
+    w = sub.add_parser("sweep", help="rise and success probability against budget")
+    _common(w, seeds="3", attacks_default=", ".join(DEFAULT_ATTACKS))
+    w.add_argument("--budgets", default="0,1,4,16,64", help="comma list of budgets (USD)")
     v = sub.add_parser("validate", help="compare the world model with published experiments")
     v.add_argument("--quick", action="store_true", help="small versions (seconds, noisier)")
     v.add_argument("--experiments", default=None, help="comma list (default: all): "
                    "herding, musiclab, position_bias, exposure_inequality")
     v.add_argument("--seed", default="0", help="seed (default 0)")
     v.add_argument("--json", default=None, help="write published and measured values here")
-    sub.add_parser("list", help="show registered rankers, attacks and metrics")
+    sub.add_parser("list", help="show registered rankers, attacks, pacings and metrics")
     return p
 
 
@@ -129,6 +149,8 @@ def _cmd_list(out) -> int:
         for name, obj in reg.items():
             doc = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
             print(f"  {name:<20} {doc}", file=out)
+    from .attacks.compose import PACINGS
+    print(f"pacings (usable with any supplier): {', '.join(PACINGS)}", file=out)
     print("metrics:", file=out)
     for name, m in METRICS.items():
         arrow = "higher is better" if m.greater_is_better else "lower is better"
@@ -136,29 +158,46 @@ def _cmd_list(out) -> int:
     return 0
 
 
-def _cmd_run(a, out) -> int:
+def _spec(a, *, budget_opt: str | None, default_attacks):
+    """Validate the shared options (before any work) and build the RunSpec."""
     if a.scenario not in SCENARIOS:
         raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}. Got {a.scenario!r}.")
     sc = SCENARIOS[a.scenario]
-    rankers = _names("--rankers", a.rankers, RANKERS) if a.rankers else RANKERS.names()
-    attacks = _names("--attacks", a.attacks, ATTACKS) if a.attacks else ATTACKS.names()
-    budget = sc.budget if a.budget is None else _number("--budget", a.budget, float, 0.0)
+    pick = lambda opt, val, reg, dflt: (reg.names() if val == "all" else  # noqa: E731
+                                        _names(opt, val, reg) if val else list(dflt))
+    rankers = pick("--rankers", a.rankers, RANKERS, DEFAULT_RANKERS)
+    attacks = pick("--attacks", a.attacks, ATTACKS, default_attacks or ATTACKS.names())
+    budget = sc.budget if budget_opt is None else _number("--budget", budget_opt, float, 0.0)
     k = sc.k if a.k is None else _number("--k", a.k, int, 1)
     if a.size is not None and a.size not in SIZES:
         raise UsageError(f"--size must be one of {', '.join(SIZES)}. Got {a.size!r}.")
+    if a.mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}. Got {a.mode!r}.")
     seeds = _seeds(a.seeds)
     cores = os.cpu_count() or 1
     jobs = min(len(seeds), cores) if a.jobs is None else _number("--jobs", a.jobs, int, 1, 64)
-    if a.mode not in MODES:
-        raise UsageError(f"--mode must be one of {', '.join(MODES)}. Got {a.mode!r}.")
+    sc = sc.with_(k=k, budget=budget, **({"size": a.size} if a.size else {}))
+    spec = RunSpec(sc, tuple(RANKERS.get(n)() for n in rankers),
+                   tuple(ATTACKS.get(n)() for n in attacks), seeds, budget, CostModel(), a.mode)
+    return spec, jobs
+
+
+def _manifest(a, spec, **extra):
+    sc = spec.scenario
+    return manifest(command=a.command, mode=spec.mode, scenario=sc.to_dict(),
+                    world=sc.world_config().to_dict(), cost_model=spec.cost.to_dict(),
+                    rankers=[describe(x) for x in spec.rankers],
+                    attacks=[describe(x) for x in spec.attacks],
+                    feed=describe(spec.feed)["params"], seeds=list(spec.seeds), k=sc.k, **extra)
+
+
+def _cmd_run(a, out) -> int:
+    spec, jobs = _spec(a, budget_opt=a.budget, default_attacks=DEFAULT_ATTACKS)
     path = _out_path("--json", a.json)
     trace_path = _out_path("--trace", a.trace)
     if path is not None and trace_path is not None and path.resolve() == trace_path.resolve():
         raise UsageError("--json and --trace must be different files.")
-    sc = sc.with_(k=k, budget=budget, **({"size": a.size} if a.size else {}))
-
-    spec = RunSpec(sc, tuple(RANKERS.get(n)() for n in rankers),
-                   tuple(ATTACKS.get(n)() for n in attacks), seeds, budget, CostModel(), a.mode)
+    sc, seeds, budget, k = spec.scenario, spec.seeds, spec.budget, spec.scenario.k
     started = time.perf_counter()
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None)
     elapsed = time.perf_counter() - started
@@ -172,13 +211,7 @@ def _cmd_run(a, out) -> int:
         print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes at "
               "the crowd-task price).", file=out)
     if path is not None:
-        payload = {"manifest": manifest(command="run", mode=a.mode, scenario=sc.to_dict(),
-                                        world=sc.world_config().to_dict(),
-                                        cost_model=spec.cost.to_dict(),
-                                        rankers=[describe(x) for x in spec.rankers],
-                                        attacks=[describe(x) for x in spec.attacks],
-                                        feed=describe(spec.feed)["params"],
-                                        seeds=list(seeds), budget=budget, k=k),
+        payload = {"manifest": _manifest(a, spec, budget=budget),
                    "records": records, "summary": rows}
         write_json_atomic(path, payload)
         print(f"wrote {path}", file=out)
@@ -186,6 +219,71 @@ def _cmd_run(a, out) -> int:
         write_csv_atomic(trace_path, trace)
         print(f"wrote {trace_path}", file=out)
     return 0
+
+
+def _grid_run(a, out, budgets, *, fmt) -> int:
+    from dataclasses import replace
+
+    from .report import summarize_cost
+    from .runner import adaptive_search, run_sweep
+    default = None if a.command == "cost" else DEFAULT_ATTACKS
+    spec, jobs = _spec(a, budget_opt=None, default_attacks=default)
+    adaptive = getattr(a, "adaptive", False)
+    if adaptive:
+        n_cand = _number("--candidates", a.candidates, int, 1, 200)
+        n_search = _number("--search-seeds", a.search_seeds, int, 1, 100)
+    path = _out_path("--json", a.json)
+    started = time.perf_counter()
+    records = run_sweep(spec, budgets, jobs=jobs)
+    searches = []
+    if adaptive:
+        search_seeds = tuple(range(10_000, 10_000 + n_search))
+        for ranker in spec.rankers:
+            res = adaptive_search(spec, ranker, budget=budgets[-1], search_seeds=search_seeds,
+                                  n_candidates=n_cand)
+            searches.append(res)
+            one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
+            records += run_sweep(one, budgets, jobs=jobs)
+    rows = summarize_cost(records)
+    sc = spec.scenario
+    print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
+          f"k={sc.k}, mode {spec.mode}, budgets {', '.join(f'${b:g}' for b in budgets)}, "
+          f"{len(spec.seeds)} seeds, attacker knowledge: fixed "
+          f"({time.perf_counter() - started:.1f} s)", file=out)
+    print(fmt(rows), file=out)
+    for res in searches:
+        print(f"adaptive search vs {res.ranker}: best {res.best.label} — target impressions "
+              f"{res.heldout_score:.1f} on held-out seeds (search {res.search_score:.1f}); best "
+              f"fixed {res.best_fixed} {res.best_fixed_score:.1f}; random {res.random_label} "
+              f"{res.random_score:.1f}", file=out)
+        for flag in res.flags:
+            print(f"  SANITY FLAG: {flag}", file=out)
+    if path is not None:
+        write_json_atomic(path, {"manifest": _manifest(a, spec, budgets=list(budgets)),
+                                 "records": rows, "runs": records,
+                                 "searches": [r.to_dict() for r in searches]})
+        print(f"wrote {path}", file=out)
+    return 0
+
+
+def _cmd_cost(a, out) -> int:
+    from .metrics.cost import budget_grid
+    from .report import format_cost_table
+    cap = _number("--cap", a.cap, float, 0.25)
+    return _grid_run(a, out, budget_grid(cap), fmt=format_cost_table)
+
+
+def _cmd_sweep(a, out) -> int:
+    from .report import format_sweep_table
+    try:
+        budgets = [float(x) for x in a.budgets.split(",")]
+    except ValueError:
+        budgets = None
+    if (not budgets or any(not (b >= 0) or b == float("inf") for b in budgets)
+            or budgets != sorted(set(budgets))):
+        raise UsageError("--budgets must be a strictly increasing comma list of numbers in "
+                         f"[0, inf). Got {a.budgets!r}.")
+    return _grid_run(a, out, budgets, fmt=format_sweep_table)
 
 
 def _cmd_validate(a, out) -> int:
@@ -238,6 +336,10 @@ def main(argv=None, out=None) -> int:
             return _cmd_run(a, out)
         if a.command == "validate":
             return _cmd_validate(a, out)
+        if a.command == "cost":
+            return _cmd_cost(a, out)
+        if a.command == "sweep":
+            return _cmd_sweep(a, out)
         parser.print_help(out)
         return 2
     except UsageError as e:

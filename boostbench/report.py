@@ -16,7 +16,8 @@ import numpy as np
 from .plugins import METRICS
 from .stats import t_interval
 
-__all__ = ["summarize", "format_table", "write_json_atomic", "write_csv_atomic", "manifest"]
+__all__ = ["summarize", "format_table", "write_json_atomic", "write_csv_atomic", "manifest",
+           "summarize_cost", "format_cost_table", "format_sweep_table"]
 
 
 def summarize(records: list[dict], metrics, *, confidence: float = 0.95) -> list[dict]:
@@ -132,3 +133,89 @@ def manifest(**extra) -> dict:
     return {"package": "boostbench", "version": __version__, "python": sys.version.split()[0],
             "numpy": np.__version__, "scipy": scipy.__version__, "platform": platform.platform(),
             **extra}
+
+
+def summarize_cost(records: list[dict], *, threshold: float = 0.5) -> list[dict]:
+    """Per ranker x attack: the success curve over the budget grid, cost to the goal, fraud CPM.
+
+    ``cost_to_top_k`` (for a ``demote`` attack: the cost to at least double the
+    good targets' rank) is censored (None) when not reached within the grid;
+    ``fraud_cpm`` is dollars per 1,000 extra organic impressions of the targets at
+    that budget, or at the cap when the goal was not reached (mean spend over mean
+    extra impressions across seeds; None when the campaign bought none).
+    """
+    from .metrics.cost import cost_to_top_k, fraud_cpm, success_curve
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["ranker"], r["attack"]), []).append(r)
+    rows = []
+    for (ranker, attack), recs in groups.items():
+        budgets = sorted({r["budget"] for r in recs})
+        seeds = sorted({r["seed"] for r in recs})
+        cell = {(r["seed"], r["budget"]): r for r in recs}
+        succ = [[cell[s, b]["success"] for b in budgets] for s in seeds]
+        curve = success_curve(budgets, succ)
+        cost, lo, hi = cost_to_top_k(curve, threshold=threshold)
+        at = cost if cost is not None else budgets[-1]
+        spend = float(np.mean([cell[s, at]["spend"] for s in seeds]))
+        extra = float(np.mean([cell[s, at]["extra_organic_impressions_total"] for s in seeds]))
+        first = recs[0]
+        rows.append({"ranker": ranker, "attack": attack, "goal": first["goal"],
+                     "knowledge": first["knowledge"], "k": first.get("k"), "cap": budgets[-1],
+                     "cost_to_top_k": cost, "ci_low": lo, "ci_high": hi,
+                     "fraud_cpm": fraud_cpm(spend, extra), "cpm_budget": at,
+                     "shadow_priced": bool(first["shadow_priced"]), "curve": curve.to_dict(),
+                     "rank_lift_by_budget": [float(np.mean([cell[s, b]["rank_lift"]
+                                                            for s in seeds])) for b in budgets]})
+    return rows
+
+
+def _money(x) -> str:
+    return "not reached" if x is None else f"${x:,.2f}"
+
+
+def format_cost_table(rows: list[dict]) -> str:
+    """Cost to the top k and fraud CPM per ranker x attack, then the cheapest attack per ranker."""
+    head = ["ranker", "attack", "knowledge", "cost_to_top_k [95% CI]", "fraud_cpm", "success@cap"]
+    body = []
+    for r in rows:
+        ci = f"[{_money(r['ci_low'])}, {_money(r['ci_high'])}]"
+        goal = " (sink)" if r["goal"] == "demote" else ""
+        body.append([r["ranker"], r["attack"] + goal + (" *" if r["shadow_priced"] else ""),
+                     r["knowledge"], f"{_money(r['cost_to_top_k'])} {ci}",
+                     "—" if r["fraud_cpm"] is None else f"${r['fraud_cpm']:,.2f}",
+                     f"{r['curve']['success'][-1]:.2f}"])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body)]
+    lines.append("cheapest attack to the top k, per ranker:")
+    for ranker in dict.fromkeys(r["ranker"] for r in rows):
+        mine = [r for r in rows if r["ranker"] == ranker and r["goal"] == "promote"]
+        reached = [r for r in mine if r["cost_to_top_k"] is not None]
+        if reached:
+            best = min(reached, key=lambda r: r["cost_to_top_k"])
+            lines.append(f"  {ranker}: {best['attack']} at {_money(best['cost_to_top_k'])}")
+        else:
+            cap = max((r["cap"] for r in mine), default=0)
+            lines.append(f"  {ranker}: none reached the top k within the ${cap:g} cap")
+    lines.append("cost_to_top_k: cheapest grid budget where a target is in the top k with "
+                 "probability >= 1/2 (sink: its rank at least doubles); fraud_cpm: $ per 1,000 "
+                 "extra organic impressions at that budget (or the cap). * shadow-priced ring.")
+    return "\n".join(lines)
+
+
+def format_sweep_table(rows: list[dict]) -> str:
+    """Success probability and mean rank lift against budget (a robustness curve per row)."""
+    budgets = rows[0]["curve"]["budgets"] if rows else []
+    head = ["ranker", "attack"] + [f"${b:g}" for b in budgets]
+    body = []
+    for r in rows:
+        cells = [f"{s:.2f} / {lift:+.0f}" for s, lift in zip(r["curve"]["success"],
+                                                             r["rank_lift_by_budget"])]
+        body.append([r["ranker"], r["attack"], *cells])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body),
+             "cell: success probability (target in the top k at the end of the attack window; "
+             "sink: rank at least doubled) / mean rank lift, over seeds."]
+    return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import zlib
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -20,7 +20,8 @@ from .scenario import Scenario
 from .simulate import MODES, RunBase, simulate
 from .world import HOUR, make_world
 
-__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS"]
+__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS", "sweep_seed",
+           "run_sweep", "adaptive_search"]
 
 # Columns of the printed table per mode; every registered metric goes into the JSON records.
 TABLE_METRICS = {
@@ -47,7 +48,8 @@ def describe(obj) -> dict:
     """Name and parameters of a ranker or attack, for the manifest."""
     d = {"name": getattr(obj, "name", type(obj).__name__), "class": type(obj).__qualname__}
     if is_dataclass(obj):
-        d["params"] = {f.name: getattr(obj, f.name) for f in fields(obj) if f.name != "name"}
+        d["params"] = {f.name: (asdict(v) if is_dataclass(v) else v)
+                       for f in fields(obj) if f.name != "name" for v in [getattr(obj, f.name)]}
     return d
 
 
@@ -87,13 +89,42 @@ def _trace_rows(att, clean, truth) -> list[dict]:
             "hours": (att.round_times[r] - att.round_times[0]) / HOUR + 1.0,
             "in_attack_window": r <= att.eval_round,
             "target_rank": float(np.mean(target_ranks(att, r))),
-            "clean_target_rank": float(np.mean(target_ranks(clean, r))),
+            "clean_target_rank": float(np.mean(target_ranks(clean, r, att.targets))),
             "target_impressions": float(att.exposure[r, att.targets].sum()),
-            "clean_target_impressions": float(clean.exposure[r, clean.targets].sum()),
+            "clean_target_impressions": float(clean.exposure[r, att.targets].sum()),
             "target_engagement": float(att.engagement[r, att.targets].sum()),
-            "clean_target_engagement": float(clean.engagement[r, clean.targets].sum()),
+            "clean_target_engagement": float(clean.engagement[r, att.targets].sum()),
             "feed_quality": float(fq_a[r]), "clean_feed_quality": float(fq_c[r])})
     return rows
+
+
+def _side_lift(att, clean, campaign) -> dict:
+    """Lift of the non-target items a campaign touched (a ring's other members' posts,
+    aged bots' camouflage items): their count, and their mean extra organic impressions
+    and mean rank lift at the end of the attack window."""
+    side = np.setdiff1d(np.unique(campaign.item), campaign.targets)
+    if side.size == 0:
+        return {"side_items": 0, "side_extra_organic_impressions": None, "side_rank_lift": None}
+    extra = att.exposure[:, side].sum(axis=0) - clean.exposure[:, side].sum(axis=0)
+    lift = target_ranks(clean, targets=side) - target_ranks(att, targets=side)
+    return {"side_items": int(side.size),
+            "side_extra_organic_impressions": float(np.mean(extra)),
+            "side_rank_lift": float(np.mean(lift))}
+
+
+def _seed_setup(spec: RunSpec, seed: int):
+    """World, shared run base, a ``buy(attack, budget)`` for fixed campaigns, simulate kwargs."""
+    sc = spec.scenario
+    world_rng, organic_rng = seed_streams(seed)
+    world = make_world(sc.world_config(), world_rng)
+    base = RunBase(world, sc, organic_rng)
+    obs0 = base.observation_at_start()
+    window = (world.t0, world.t0 + sc.attack_hours * HOUR)
+
+    def buy(attack, budget):
+        return attack(obs0, base.targets_for(getattr(attack, "goal", "promote")), budget, window,
+                      attack_stream(seed, attack.name), spec.cost)
+    return world, base, buy, ({"feed": spec.feed} if spec.mode == "closed" else {})
 
 
 def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
@@ -101,31 +132,26 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
 
     Returns ``(records, trace_rows)``; ``trace_rows`` is empty unless ``trace``.
     """
-    sc = spec.scenario
-    world_rng, organic_rng = seed_streams(seed)
-    world = make_world(sc.world_config(), world_rng)
-    base = RunBase(world, sc, organic_rng)
-    obs0 = base.observation_at_start()
-    window = (world.t0, world.t0 + sc.attack_hours * HOUR)
-    campaigns = [a(obs0, base.targets, spec.budget, window, attack_stream(seed, a.name), spec.cost)
-                 for a in spec.attacks]
-    kw = {"feed": spec.feed} if spec.mode == "closed" else {}
+    world, base, buy, kw = _seed_setup(spec, seed)
+    campaigns = [buy(a, spec.budget) for a in spec.attacks]
     truth = world.truth
     records, rows = [], []
     for ranker in spec.rankers:
         clean = simulate(spec.mode, base, ranker, seed=seed, **kw)
         clean_vals = {f"clean_{m}": METRICS.get(m)(clean, clean, truth)
-                      for m in ("target_rank", "quality_ndcg_at_k", "feed_quality",
-                                "low_quality_exposure_share")}
+                      for m in ("quality_ndcg_at_k", "feed_quality", "low_quality_exposure_share")}
         for attack, campaign in zip(spec.attacks, campaigns):
             att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
-            rec = {"ranker": att.ranker, "attack": attack.name, "mode": spec.mode,
+            rec = {"ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
+                   "mode": spec.mode, "clean_target_rank": float(np.mean(target_ranks(
+                       clean, targets=att.targets))),
                    "budget": spec.budget, "seed": int(seed), "spend": att.spend,
                    "spend_items": att.spend_items, "shadow_priced": att.shadow_priced,
                    "fake_actions": att.fake_actions, "targets": [int(x) for x in base.targets],
                    **clean_vals}
             for name, m in METRICS.items():
                 rec[name] = m(att, clean, truth)
+            rec.update(_side_lift(att, clean, campaign))
             records.append(rec)
             if trace:
                 rows.extend(_trace_rows(att, clean, truth))
@@ -145,3 +171,78 @@ def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False):
         with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
             out = list(ex.map(partial(run_seed, spec, trace=trace), spec.seeds))
     return [r for recs, _ in out for r in recs], [r for _, rows in out for r in rows]
+
+
+def sweep_seed(spec: RunSpec, seed: int, budgets) -> list[dict]:
+    """Records for every ranker x attack x grid budget of one seed (nested campaigns)."""
+    world, base, buy, kw = _seed_setup(spec, seed)
+    sc = spec.scenario
+    plans = {a.name: [buy(a, b) for b in budgets] for a in spec.attacks}
+    records = []
+    for ranker in spec.rankers:
+        clean = simulate(spec.mode, base, ranker, seed=seed, **kw)
+        for attack in spec.attacks:
+            for budget, campaign in zip(budgets, plans[attack.name]):
+                if campaign.n_events == 0:  # exactly the clean twin (tested property)
+                    att = replace(clean, attack=attack.name, budget=float(budget),
+                                  targets=campaign.targets)
+                else:
+                    att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
+                extra = METRICS.get("extra_organic_impressions")(att, clean, world.truth)
+                records.append({
+                    "ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
+                    "knowledge": getattr(attack, "knowledge", "fixed"), "mode": spec.mode, "budget": float(budget), "k": sc.k,
+                    "seed": int(seed), "spend": att.spend, "fake_actions": att.fake_actions,
+                    "success": _success_for(att, clean, campaign.goal),
+                    "rank_lift": METRICS.get("rank_lift")(att, clean, world.truth),
+                    "log_rank_lift": METRICS.get("log_rank_lift")(att, clean, world.truth),
+                    "extra_organic_impressions_total": extra * att.targets.size,
+                    "shadow_priced": att.shadow_priced})
+    return records
+
+
+def _success_for(att, clean, goal) -> float:
+    if goal == "demote":
+        fell = target_ranks(att) >= 2 * target_ranks(clean, targets=att.targets)
+        return float(np.mean(fell))
+    return METRICS.get("hit_rate_at_k")(att, clean, None)
+
+
+def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1) -> list[dict]:
+    """:func:`sweep_seed` over every seed (in parallel processes when ``jobs`` > 1)."""
+    budgets = [check_real("budgets", b, low=0.0, where="run_sweep") for b in budgets]
+    if budgets != sorted(budgets) or len(set(budgets)) != len(budgets):
+        raise InvalidParameter(f"The 'budgets' parameter must be strictly increasing. "
+                               f"Got {budgets!r}.", name="budgets")
+    if jobs == 1 or len(spec.seeds) == 1:
+        out = [sweep_seed(spec, s, budgets) for s in spec.seeds]
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
+            out = list(ex.map(partial(sweep_seed, spec, budgets=budgets), spec.seeds))
+    return [r for recs in out for r in recs]
+
+
+def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
+                    rng=0):
+    """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
+
+    The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
+    adaptive attacker is checked against (see :func:`boostbench.attacks.adaptive.search`).
+    """
+    from .attacks.adaptive import evaluate, search
+    overlap = set(search_seeds) & set(spec.seeds)
+    if overlap:
+        raise InvalidParameter(f"Search seeds must differ from the held-out seeds; both have "
+                               f"{sorted(overlap)}.", name="search_seeds")
+    sc, bases = spec.scenario, {}
+
+    def base_for_seed(seed):
+        if seed not in bases:
+            world_rng, organic_rng = seed_streams(seed)
+            world = make_world(sc.world_config(), world_rng)
+            bases[seed] = (RunBase(world, sc, organic_rng), partial(attack_stream, seed))
+        return bases[seed]
+    fixed = {a.name: a for a in spec.attacks if getattr(a, "goal", "promote") == "promote"}
+    fn = evaluate(base_for_seed, ranker, budget, mode=spec.mode)
+    return search(fn, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
+                  fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name)

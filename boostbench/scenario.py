@@ -109,14 +109,22 @@ def get_scenario(name: str) -> Scenario:
     return SCENARIOS[name]
 
 
-def choose_targets(world: World, scenario: Scenario) -> np.ndarray:
+def choose_targets(world: World, scenario: Scenario, goal: str = "promote") -> np.ndarray:
     """Target item ids for ``scenario`` in ``world`` (uses Truth: the experimenter's choice).
 
-    Raises InvalidParameter when the world has too few candidates.
+    ``promote``: the earliest-posted items at or after ``t0`` in the bottom
+    ``low_quality_quantile`` of quality (what a booster lifts). ``demote``: the
+    earliest-posted ones in the top ``low_quality_quantile`` (a rival's good posts,
+    what mass-report sabotage sinks). Raises InvalidParameter when the world has
+    too few candidates.
     """
+    check_choice("goal", goal, ("promote", "demote"))
     q = world.truth.quality
-    low = q <= np.quantile(q, scenario.low_quality_quantile)
-    cand = np.flatnonzero(low & (world.items.created_at >= world.t0))  # items sorted by time
+    if goal == "promote":
+        pick = q <= np.quantile(q, scenario.low_quality_quantile)
+    else:
+        pick = q >= np.quantile(q, 1.0 - scenario.low_quality_quantile)
+    cand = np.flatnonzero(pick & (world.items.created_at >= world.t0))  # items sorted by time
     if cand.size < scenario.n_targets:
         raise InvalidParameter(
             f"The 'n_targets' parameter of Scenario {scenario.name!r} must be at most "

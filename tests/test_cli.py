@@ -15,13 +15,13 @@ def test_run_tiny_end_to_end(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert cli.main(TINY + ["--json", str(out)]) == 0
     text = capsys.readouterr().out
-    for name in RANKERS.names() + ATTACKS.names():
+    for name in cli.DEFAULT_RANKERS + cli.DEFAULT_ATTACKS:
         assert name in text
     data = json.loads(out.read_text())
     man = data["manifest"]
     assert man["package"] == "boostbench" and man["seeds"] == [0, 1]
     assert man["scenario"]["name"] == "tiny" and "behaviour" in man["world"]
-    assert len(data["records"]) == 2 * len(RANKERS.names()) * len(ATTACKS.names())
+    assert len(data["records"]) == 2 * len(cli.DEFAULT_RANKERS) * len(cli.DEFAULT_ATTACKS)
     for rec in data["records"]:
         for f in ("ranker", "attack", "budget", "seed", "spend", "rank_lift", "hit_rate_at_k",
                   "low_quality_share_at_k", "quality_ndcg_at_k"):
@@ -105,11 +105,20 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     assert json.loads(p.read_text()) == {"a": None, "b": [1, 2]}
 
 
+def test_all_means_every_registered_plugin(tmp_path):
+    out = tmp_path / "r.json"
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "1", "--rankers", "all", "--attacks",
+                     "api_exploit", "--mode", "replay", "--json", str(out)]) == 0
+    assert {r["ranker"] for r in json.loads(out.read_text())["records"]} == set(RANKERS.names())
+
+
 def test_list_shows_everything(capsys):
     assert cli.main(["list"]) == 0
     text = capsys.readouterr().out
     for name in RANKERS.names() + ATTACKS.names() + METRICS.names():
         assert name in text
+    for pacing in ("burst", "even", "cold_start", "under_cap"):
+        assert pacing in text
 
 
 def test_python_dash_m_entry_point():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boostbench.attacks import BotFarm
+from boostbench.attacks.bots import bot_farm as BotFarm
 from boostbench.plugins import ATTACKS, RANKERS
 from boostbench.report import _clean, _default
 from boostbench.runner import RunSpec, run_seed
@@ -80,3 +80,12 @@ def test_same_seed_same_records(tiny_scenario):
     assert dump(a) == dump(b)
     assert dump(a) != dump(run_seed(spec, 4)[0])
     assert {r["attack"] for r in a} == {"bot_farm", "task_crowd"} and len(a) == 4
+
+
+def test_ring_lifts_the_other_members_posts_too(tiny_scenario):
+    spec = RunSpec(tiny_scenario, (RANKERS.get("like_count")(),),
+                   (ATTACKS.get("mutual_like_ring")(), ATTACKS.get("bot_farm")()), (0,), 2.0)
+    recs = {r["attack"]: r for r in run_seed(spec, 0)[0]}
+    ring = recs["mutual_like_ring"]
+    assert ring["side_items"] > 0 and ring["side_rank_lift"] > 0
+    assert recs["bot_farm"]["side_items"] == 0  # bots touch only the targets

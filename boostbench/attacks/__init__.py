@@ -1,9 +1,8 @@
-"""Boosting attacks. Each is registered by name in :data:`boostbench.plugins.ATTACKS`."""
+"""Boosting attacks. Each recipe is registered by name in :data:`boostbench.plugins.ATTACKS`."""
 
+from . import bots, crowds, rings  # noqa: F401  (register the recipes)
 from .base import Attack, Campaign, CostModel, empty_campaign
-from .bots import BotFarm
-from .crowds import TaskCrowd
-from .rings import MutualLikeRing
+from .compose import PACINGS, Pacing, Recipe, SignalMix, Supplier
 
-__all__ = ["Attack", "Campaign", "CostModel", "empty_campaign", "BotFarm", "TaskCrowd",
-           "MutualLikeRing"]
+__all__ = ["Attack", "Campaign", "CostModel", "empty_campaign", "Recipe", "Supplier",
+           "SignalMix", "Pacing", "PACINGS"]

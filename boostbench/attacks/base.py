@@ -17,7 +17,7 @@ from ..errors import InvalidParameter, check_real
 from ..events import EventKind
 from ..observation import Observation
 
-__all__ = ["CostModel", "Campaign", "Attack", "empty_campaign", "split_budget", "check_attack_args"]
+__all__ = ["CostModel", "Campaign", "Attack", "empty_campaign", "check_attack_args"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ class Campaign:
     spend: dict = field(default_factory=dict)
     shadow_priced: bool = False
     policy: object = None
+    goal: str = "promote"
 
     def __post_init__(self):
         if self.spend_total > self.budget * (1 + 1e-12) + 1e-12:
@@ -127,11 +128,6 @@ def empty_campaign(attack: str, budget: float, targets) -> Campaign:
                     z.astype(np.int64), z.astype(np.int64), z.astype(np.int8), z, {})
 
 
-def split_budget(budget: float, n_targets: int, unit_price: float) -> int:
-    """Whole units per target that ``budget`` buys when split evenly across targets."""
-    return int(np.floor(budget / n_targets / unit_price + 1e-9))
-
-
 def check_attack_args(obs, targets, budget, window):
     """Validate the common attack arguments; returns (targets, budget, (start, end))."""
     budget = check_real("budget", budget, low=0.0, where="an attack")
@@ -157,18 +153,3 @@ class Attack(Protocol):
 
     def __call__(self, obs: Observation, targets, budget: float, window, rng,
                  cost: CostModel = ...) -> Campaign: ...
-
-
-def pair_view_like(base_t, accounts, items, view_seconds, duration):
-    """Columns of a VIEW followed ``view_seconds`` later by a LIKE, for each (account, item).
-
-    Completion of the view is ``min(view_seconds / duration, 1)``.
-    """
-    comp = np.minimum(view_seconds / duration[items], 1.0)
-    n = len(base_t)
-    t = np.concatenate([base_t, base_t + view_seconds])
-    acc = np.concatenate([accounts, accounts])
-    itm = np.concatenate([items, items])
-    kind = np.concatenate([np.full(n, EventKind.VIEW, np.int8), np.full(n, EventKind.LIKE, np.int8)])
-    value = np.concatenate([comp, np.zeros(n)])
-    return t, acc, itm, kind, value

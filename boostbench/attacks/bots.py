@@ -1,66 +1,36 @@
-"""Bot farms (流量工厂): scripted, freshly created accounts."""
+"""Scripted accounts: bot farms (流量工厂), aged bots (养号) and API exploits (接口漏洞)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
-from ..errors import check_int, check_real
-from ..observation import Observation
 from ..plugins import ATTACKS
-from ..world import DAY, HOUR, Origin
-from .base import CostModel, Campaign, check_attack_args, empty_campaign, pair_view_like, split_budget
+from ..world import Origin
+from .compose import Pacing, Recipe, SignalMix, Supplier
 
-__all__ = ["BotFarm"]
+__all__ = ["FRESH_BOTS", "AGED_BOTS", "API_CLIENT", "bot_farm", "aged_bots", "api_exploit"]
+
+FRESH_BOTS = Supplier("fresh_bots", Origin.BOT, accounts="new", pricing="bot_service",
+                      age_days=(0.0, 3.0), accounts_per_device=20)
+AGED_BOTS = Supplier("aged_bots", Origin.AGED_BOT, accounts="new", pricing="own_farm",
+                     age_days=(90.0, 365.0), accounts_per_device=3, account_price="account_aged",
+                     camouflage_per_day=5.0)
+API_CLIENT = Supplier("api_client", Origin.API, accounts="new", pricing="bot_service",
+                      age_days=(0.0, 30.0), accounts_per_device=50)
 
 
 @ATTACKS.register("bot_farm")
-@dataclass(frozen=True)
-class BotFarm:
-    """Likes bought from a bot-farm service, each preceded by a cheap short view.
+def bot_farm() -> Recipe:
+    """Bought bot likes: fresh accounts on few devices, a 2 s view then a like, in a 2 h burst."""
+    return Recipe("bot_farm", FRESH_BOTS, SignalMix(view="short", short_seconds=(2.0, 2.0)),
+                  Pacing("burst", hours=2.0))
 
-    Signature: accounts created days before the window (``max_age_days``), packed
-    onto few device fingerprints (``accounts_per_device``), acting in a burst
-    right after the purchase (``burst_hours``), with a ``view_seconds`` view and a
-    like. One like per account per target, so a target buying n likes needs n
-    accounts; the same bots serve every target.
 
-    Price: retail ``like_bot + view_bot`` per like (the seller's accounts are inside
-    that price; CALIBRATION.md "price accounting").
-    """
+@ATTACKS.register("aged_bots")
+def aged_bots() -> Recipe:
+    """Own farm of aged accounts (养号): months old, camouflage likes on popular items, real views."""
+    return Recipe("aged_bots", AGED_BOTS, SignalMix(view="real"), Pacing("even"))
 
-    accounts_per_device: int = 20
-    max_age_days: float = 3.0
-    burst_hours: float = 2.0
-    view_seconds: float = 2.0
-    name: str = "bot_farm"
 
-    def __post_init__(self):
-        check_int("accounts_per_device", self.accounts_per_device, low=1, where="BotFarm")
-        check_real("max_age_days", self.max_age_days, low=0.0, low_open=True, where="BotFarm")
-        check_real("burst_hours", self.burst_hours, low=0.0, low_open=True, where="BotFarm")
-        check_real("view_seconds", self.view_seconds, low=0.0, low_open=True, where="BotFarm")
-
-    def __call__(self, obs: Observation, targets, budget, window, rng,
-                 cost: CostModel = CostModel()) -> Campaign:
-        targets, budget, (start, _) = check_attack_args(obs, targets, budget, window)
-        unit = cost.like_bot + cost.view_bot
-        per_target = split_budget(budget, targets.size, unit)
-        if per_target == 0:
-            return empty_campaign(self.name, budget, targets)
-        rng = np.random.default_rng(rng)
-        n_bots = per_target
-        first = obs.n_accounts
-        created = start - rng.random(n_bots) * self.max_age_days * DAY
-        device = (int(obs.accounts.device.max(initial=-1)) + 1
-                  + np.arange(n_bots) // self.accounts_per_device).astype(np.int32)
-        topic = rng.integers(0, int(obs.accounts.topic.max(initial=0)) + 1, n_bots).astype(np.int16)
-        acc = first + np.tile(np.arange(n_bots), targets.size)
-        itm = np.repeat(targets, per_target)
-        base = np.maximum(start, obs.items.created_at[itm]) + rng.random(acc.size) * self.burst_hours * HOUR
-        cols = pair_view_like(base, acc, itm, self.view_seconds, obs.items.duration)
-        n_likes = acc.size
-        return Campaign(self.name, budget, targets, created, device, topic,
-                        np.full(n_bots, Origin.BOT, np.int8), np.empty(0, np.int64), 0, *cols,
-                        spend={"like_bot": n_likes * cost.like_bot, "view_bot": n_likes * cost.view_bot})
+@ATTACKS.register("api_exploit")
+def api_exploit() -> Recipe:
+    """Likes sent straight to the API: no impression, no view, all within ten minutes."""
+    return Recipe("api_exploit", API_CLIENT, SignalMix(view="none"), Pacing("burst", hours=1 / 6))

@@ -10,13 +10,14 @@ from .feed import topk_membership
 __all__ = ["target_ranks"]
 
 
-def target_ranks(traj, round_index: int | None = None) -> np.ndarray:
-    """Ranks of ``traj.targets`` at ``round_index`` (default: the evaluation round).
+def target_ranks(traj, round_index: int | None = None, targets=None) -> np.ndarray:
+    """Ranks of ``targets`` (default ``traj.targets``) at ``round_index`` (default: the
+    evaluation round). An ineligible target counts as one below the last ranked item.
 
-    An ineligible target (not ranked) counts as one below the last ranked item.
+    A clean twin is always read at the *attacked* run's targets.
     """
     r = traj.ranks[traj.eval_round if round_index is None else round_index]
-    out = r[traj.targets].astype(np.float64)
+    out = r[traj.targets if targets is None else targets].astype(np.float64)
     return np.where(np.isfinite(out), out, np.count_nonzero(np.isfinite(r)) + 1.0)
 
 
@@ -31,14 +32,15 @@ def target_rank(attacked, clean, truth) -> float:
         definition="end of the attack window: mean over targets of clean-twin rank minus "
                    "attacked rank (positive = the target rose)")
 def rank_lift(attacked, clean, truth) -> float:
-    return float(np.mean(target_ranks(clean) - target_ranks(attacked)))
+    return float(np.mean(target_ranks(clean, targets=attacked.targets) - target_ranks(attacked)))
 
 
 @metric("log_rank_lift", greater_is_better=False,
         definition="end of the attack window: mean over targets of log2(clean rank / attacked "
                    "rank); 1 = the target's rank halved")
 def log_rank_lift(attacked, clean, truth) -> float:
-    return float(np.mean(np.log2(target_ranks(clean) / target_ranks(attacked))))
+    return float(np.mean(np.log2(target_ranks(clean, targets=attacked.targets)
+                                 / target_ranks(attacked))))
 
 
 @metric("hit_rate_at_k", greater_is_better=False,
@@ -49,9 +51,9 @@ def hit_rate_at_k(attacked, clean, truth) -> float:
     return float(np.mean(m[attacked.targets]))
 
 
-def _target_sum(arr, traj, rounds: slice) -> np.ndarray:
+def _target_sum(arr, targets, rounds: slice) -> np.ndarray:
     """Per-target sums of a [round, item] array over ``rounds``."""
-    return arr[rounds][:, traj.targets].sum(axis=0).astype(np.float64)
+    return arr[rounds][:, targets].sum(axis=0).astype(np.float64)
 
 
 @metric("extra_organic_impressions", greater_is_better=False,
@@ -59,8 +61,8 @@ def _target_sum(arr, traj, rounds: slice) -> np.ndarray:
                    "minus in the clean twin (closed loop; 0 by construction in replay)")
 def extra_organic_impressions(attacked, clean, truth) -> float:
     s = slice(None)
-    return float(np.mean(_target_sum(attacked.exposure, attacked, s)
-                         - _target_sum(clean.exposure, clean, s)))
+    return float(np.mean(_target_sum(attacked.exposure, attacked.targets, s)
+                         - _target_sum(clean.exposure, attacked.targets, s)))
 
 
 @metric("extra_organic_impressions_after", greater_is_better=False,
@@ -68,8 +70,8 @@ def extra_organic_impressions(attacked, clean, truth) -> float:
                    "attacked minus clean (does the bought start keep paying?)")
 def extra_organic_impressions_after(attacked, clean, truth) -> float:
     s = slice(attacked.eval_round + 1, None)
-    return float(np.mean(_target_sum(attacked.exposure, attacked, s)
-                         - _target_sum(clean.exposure, clean, s)))
+    return float(np.mean(_target_sum(attacked.exposure, attacked.targets, s)
+                         - _target_sum(clean.exposure, attacked.targets, s)))
 
 
 @metric("amplification", greater_is_better=False,
@@ -80,7 +82,8 @@ def amplification(attacked, clean, truth) -> float:
     if attacked.fake_actions == 0:
         return float("nan")
     s = slice(None)
-    extra = _target_sum(attacked.engagement, attacked, s) - _target_sum(clean.engagement, clean, s)
+    extra = (_target_sum(attacked.engagement, attacked.targets, s)
+             - _target_sum(clean.engagement, attacked.targets, s))
     return float(extra.sum() / attacked.fake_actions)
 
 

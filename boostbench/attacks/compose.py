@@ -1,0 +1,453 @@
+"""Composable attacks: a supplier, a signal mix and a pacing make a recipe.
+
+A recipe turns (public view, targets, window, seed) into an ordered *plan* of
+bundles: bundle j is one account engaging with target ``j % n_targets`` with the
+recipe's signal mix, at the time its pacing gives. A budget buys the longest
+prefix of the plan it can pay for, so with the same seed a smaller budget's
+actions are a prefix of a larger one's (nested campaigns, never a bisection).
+Every random choice is a counter-based uniform keyed by (seed, bundle), so the
+plan does not depend on how far it is unrolled.
+
+Price accounting (CALIBRATION.md): service suppliers pay retail per-action
+prices; an own-farm attacker pays per account (amortised over ``uses``
+campaigns) and nothing per action; rings pay in reciprocity and are
+shadow-priced at the crowd-task price. Never two of these at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..behaviour import hash_uniforms
+from ..errors import InvalidParameter, check_choice, check_int, check_real
+from ..events import EventKind as K
+from ..observation import Observation
+from ..world import DAY, HOUR, Origin
+from .base import CostModel, Campaign, check_attack_args, empty_campaign
+
+__all__ = ["SignalMix", "Pacing", "Supplier", "Recipe", "PRICINGS", "VIEW_STYLES", "PACINGS"]
+
+VIEW_STYLES = ("none", "short", "real", "complete")
+PRICINGS = ("bot_service", "human_service", "crowd_task", "own_farm", "shadow")
+PACINGS = ("burst", "even", "cold_start", "under_cap", "tasks")
+_ACTIONS = (("like", K.LIKE), ("comment", K.COMMENT), ("share", K.SHARE), ("follow", K.FOLLOW),
+            ("report", K.REPORT), ("not_interested", K.NOT_INTERESTED))
+# seconds after the view at which each action happens (plus the dwell)
+_DELAY = {K.LIKE: 1.0, K.COMMENT: 8.0, K.SHARE: 3.0, K.FOLLOW: 4.0, K.REPORT: 2.0,
+          K.NOT_INTERESTED: 1.5}
+
+
+@dataclass(frozen=True)
+class SignalMix:
+    """What each bundle does to its target.
+
+    Parameters
+    ----------
+    view : {"none", "short", "real", "complete"}
+        The view before the other actions: none (API calls), a short dwell
+        (``short_seconds``, uniform), a real person's watch (completion
+        ~ Beta(5, 2) [?]) or a full completion.
+    like, comment, share, follow, report, not_interested : float in [0, 1]
+        Probability that a bundle includes each action. Comment lengths are drawn
+        from the public organic comments (the attacker can read them).
+    short_seconds : (float, float)
+    """
+
+    view: str = "short"
+    like: float = 1.0
+    comment: float = 0.0
+    share: float = 0.0
+    follow: float = 0.0
+    report: float = 0.0
+    not_interested: float = 0.0
+    short_seconds: tuple = (2.0, 2.0)
+
+    def __post_init__(self):
+        check_choice("view", self.view, VIEW_STYLES, where="SignalMix")
+        for name, _ in _ACTIONS:
+            check_real(name, getattr(self, name), low=0.0, high=1.0, where="SignalMix")
+        lo, hi = self.short_seconds
+        check_real("short_seconds[0]", lo, low=0.0, low_open=True, where="SignalMix")
+        check_real("short_seconds[1]", hi, low=lo, where="SignalMix")
+        if self.view == "none" and not any(getattr(self, n) for n, _ in _ACTIONS):
+            raise InvalidParameter("A SignalMix must do something: a view or some action.",
+                                   name="view")
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """When bundles happen, relative to ``base = max(window start, target posted)``.
+
+    Parameters
+    ----------
+    kind : {"burst", "even", "cold_start", "under_cap", "tasks"}
+        ``burst``: uniform over ``hours`` after base. ``even``: uniform over the
+        rest of the window. ``cold_start``: spend concentrated in the target's
+        first hours, a truncated exponential with mean ``hours`` (ignites
+        trending/velocity signals). ``under_cap``: each account's k-th action
+        ``cap_hours / cap`` apart, so it never exceeds ``cap`` actions per
+        ``cap_hours`` (below a velocity cap it knows). ``tasks``: ``n_tasks``
+        task releases ``interval_hours`` apart, workers answer after an
+        exponential delay (mean ``response_minutes``).
+    """
+
+    kind: str = "burst"
+    hours: float = 2.0
+    cap: int = 10
+    cap_hours: float = 1.0
+    n_tasks: int = 4
+    interval_hours: float = 3.0
+    response_minutes: float = 15.0
+
+    def __post_init__(self):
+        w = "Pacing"
+        check_choice("kind", self.kind, PACINGS, where=w)
+        check_real("hours", self.hours, low=0.0, low_open=True, where=w)
+        check_int("cap", self.cap, low=1, where=w)
+        check_real("cap_hours", self.cap_hours, low=0.0, low_open=True, where=w)
+        check_int("n_tasks", self.n_tasks, low=1, where=w)
+        check_real("interval_hours", self.interval_hours, low=0.0, low_open=True, where=w)
+        check_real("response_minutes", self.response_minutes, low=0.0, low_open=True, where=w)
+
+    def times(self, base, end, rank, u1, u2, u_account):
+        """Bundle times; ``rank`` is the bundle's rank among its account's bundles and
+        ``u_account`` a uniform per account (used by ``under_cap``)."""
+        span = np.maximum(end - base, 1.0)
+        if self.kind == "burst":
+            return base + u1 * self.hours * HOUR
+        if self.kind == "even":
+            return base + u1 * span
+        if self.kind == "cold_start":
+            mean = self.hours * HOUR
+            return base - mean * np.log1p(-u1 * (1 - np.exp(-span / mean)))
+        if self.kind == "under_cap":
+            gap = self.cap_hours * HOUR / self.cap * 1.001
+            return base + u_account * gap + rank * gap
+        task = np.minimum((u2 * self.n_tasks).astype(np.int64), self.n_tasks - 1)
+        return base + task * self.interval_hours * HOUR - np.log1p(-u1) * self.response_minutes * 60
+
+
+@dataclass(frozen=True)
+class Supplier:
+    """Where the accounts come from and how they are paid for.
+
+    Parameters
+    ----------
+    name : str
+    origin : Origin
+        Hidden label of the accounts (Truth).
+    accounts : {"new", "crowd", "matched", "ring"}
+        New accounts the attacker creates or buys; organic accounts active in the
+        last day recruited by a crowd platform; organic accounts of the target's
+        topic (interest-matched paid users); or a ring around the target creators.
+    pricing : one of PRICINGS
+    age_days : (float, float)
+        Age range of new accounts at the window start.
+    accounts_per_device : int
+        Device fingerprints are shared by this many new accounts.
+    account_price : str
+        CostModel field an own farm pays per account (``account_fresh`` / ``account_aged``).
+    uses : float
+        Campaigns an own-farm account is amortised over (≈ 50 [?], CALIBRATION.md).
+    camouflage_per_day : float
+        Organic-looking likes per account per day on popular items (aged bots, 养号).
+    """
+
+    name: str
+    origin: Origin
+    accounts: str = "new"
+    pricing: str = "bot_service"
+    age_days: tuple = (0.0, 3.0)
+    accounts_per_device: int = 20
+    account_price: str = "account_fresh"
+    uses: float = 50.0
+    camouflage_per_day: float = 0.0
+
+    def __post_init__(self):
+        w = "Supplier"
+        check_choice("accounts", self.accounts, ("new", "crowd", "matched", "ring"), where=w)
+        check_choice("pricing", self.pricing, PRICINGS, where=w)
+        check_choice("account_price", self.account_price, ("account_fresh", "account_aged"),
+                     where=w)
+        lo, hi = self.age_days
+        check_real("age_days[0]", lo, low=0.0, where=w)
+        check_real("age_days[1]", hi, low=lo, where=w)
+        check_int("accounts_per_device", self.accounts_per_device, low=1, where=w)
+        check_real("uses", self.uses, low=1.0, where=w)
+        check_real("camouflage_per_day", self.camouflage_per_day, low=0.0, where=w)
+        if self.pricing == "own_farm" and self.accounts != "new":
+            raise InvalidParameter("Only new accounts can be an own farm (pricing='own_farm' "
+                                   "needs accounts='new').", name="pricing")
+
+    def unit(self, kind: int, view: str, cost: CostModel) -> tuple[str, float]:
+        """(spend item, price) of one action of ``kind``."""
+        p = self.pricing
+        if p == "own_farm":
+            return "", 0.0
+        if p in ("crowd_task", "shadow"):
+            if kind == K.VIEW:
+                return "", 0.0  # the view is part of the task
+            return ("crowd_task (shadow)" if p == "shadow" else "crowd_task"), cost.crowd_task
+        if p == "bot_service":
+            table = {K.VIEW: ("view_bot", cost.view_bot) if view == "short"
+                     else ("view_complete", cost.view_complete),
+                     K.LIKE: ("like_bot", cost.like_bot), K.COMMENT: ("comment_bot", cost.comment_bot),
+                     K.SHARE: ("share", cost.share), K.FOLLOW: ("follow_bot", cost.like_bot),
+                     K.REPORT: ("report_bot", cost.like_bot),
+                     K.NOT_INTERESTED: ("not_interested_bot", cost.like_bot)}
+        else:
+            table = {K.VIEW: ("view_complete", cost.view_complete),
+                     K.LIKE: ("like_real", cost.like_real),
+                     K.COMMENT: ("comment_human", cost.comment_human), K.SHARE: ("share", cost.share),
+                     K.FOLLOW: ("follow_real", cost.like_real),
+                     K.REPORT: ("report_real", cost.like_real),
+                     K.NOT_INTERESTED: ("not_interested_real", cost.like_real)}
+        return table[kind]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The first n bundles of a recipe's plan (columns per bundle)."""
+
+    bundle: np.ndarray       # plan position (the key of every per-bundle draw)
+    target: np.ndarray
+    account: np.ndarray      # global id (new accounts: n_accounts + index)
+    new_index: np.ndarray    # index among new accounts, -1 for recruited ones
+    t: np.ndarray
+    acts: np.ndarray         # bool (n, len(_ACTIONS)): which actions each bundle includes
+    cost: np.ndarray         # per bundle, including a first use's account cost
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named attack: supplier x signal mix x pacing. Callable as an Attack.
+
+    ``goal`` is ``promote`` (targets are low-quality posts to lift) or ``demote``
+    (targets are a rival's good posts to sink: mass-report sabotage).
+    """
+
+    name: str
+    supplier: Supplier
+    mix: SignalMix = field(default_factory=SignalMix)
+    pacing: Pacing = field(default_factory=Pacing)
+    goal: str = "promote"
+    reciprocity: bool = False
+    knowledge: str = "fixed"
+
+    def __post_init__(self):
+        check_choice("goal", self.goal, ("promote", "demote"), where="Recipe")
+        check_choice("knowledge", self.knowledge, ("fixed", "adaptive", "defence_aware"),
+                     where="Recipe")
+
+    # --- accounts ----------------------------------------------------------------
+    def _pools(self, obs: Observation, targets, start, key):
+        """Per target, the recruitable organic accounts in plan order (None: new accounts)."""
+        s = self.supplier
+        if s.accounts == "new":
+            return None
+        items = obs.items
+        creators = items.creator[targets]
+        if s.accounts == "ring":
+            posted = np.flatnonzero(items.created_at <= start)
+            others = np.setdiff1d(np.unique(items.creator[posted]), creators)
+            ring = np.concatenate([np.unique(creators), _shuffle(others, key, 11)])
+            return [ring[ring != c] for c in creators]   # nobody likes their own post
+        t, account, _, _, _ = obs.events
+        active = np.unique(account[t > obs.now - DAY])
+        active = _shuffle(active[active < obs.n_accounts], key, 12)
+        if s.accounts == "matched":
+            return [active[(obs.accounts.topic[active] == items.topic[x]) & (active != c)]
+                    for x, c in zip(targets, creators)]
+        return [active[active != c] for c in creators]
+
+    def _bundles(self, obs, targets, window, key, n, cost) -> _Plan:
+        s, T = self.supplier, targets.size
+        start, end = window
+        j = np.arange(n)
+        k = j % T
+        slot = j // T
+        pools = self._pools(obs, targets, start, key)
+        if pools is None:
+            new_index = slot
+            account = obs.n_accounts + slot
+        else:  # the i-th bundle of a target uses the i-th account of its pool
+            sizes = np.array([p.size for p in pools])
+            ok = slot < sizes[k]
+            j, k, slot = j[ok], k[ok], slot[ok]
+            account = np.empty(j.size, np.int64)
+            for x, pool in enumerate(pools):  # a handful of targets
+                m = k == x
+                account[m] = pool[slot[m]]
+            new_index = np.full(j.size, -1)
+        tgt = targets[k]
+        u1 = hash_uniforms(key, 21, j)
+        u2 = hash_uniforms(key, 22, j)
+        base = np.maximum(start, obs.items.created_at[tgt])
+        if self.pacing.kind == "under_cap":  # one clock per account, once every target is up
+            base = np.full(j.size, max(start, float(obs.items.created_at[targets].max())))
+        order = np.argsort(account, kind="stable")            # plan order within an account
+        acc_sorted = account[order]
+        first = np.searchsorted(acc_sorted, acc_sorted, side="left")
+        rank = np.empty(j.size, np.int64)
+        rank[order] = np.arange(j.size) - first
+        t = self.pacing.times(base, end, rank, u1, u2, hash_uniforms(key, 23, account))
+        acts = np.stack([hash_uniforms(key, 40 + i, j) < getattr(self.mix, name)
+                         for i, (name, _) in enumerate(_ACTIONS)], axis=1)
+        prices = np.array([s.unit(kind, self.mix.view, cost)[1] for _, kind in _ACTIONS])
+        c = acts @ prices
+        if self.mix.view != "none":
+            c = c + s.unit(K.VIEW, self.mix.view, cost)[1]
+        if s.pricing == "own_farm":  # an account's first bundle is the one for target 0
+            c = c + (k == 0) * getattr(cost, s.account_price) / s.uses
+        return _Plan(j, tgt, account.astype(np.int64), new_index.astype(np.int64), t, acts, c)
+
+    def plan(self, obs, targets, window, key, budget, cost) -> _Plan:
+        """The longest plan prefix whose cumulative cost fits ``budget``."""
+        n = 64
+        while True:
+            p = self._bundles(obs, targets, window, key, n, cost)
+            cum = np.cumsum(p.cost)
+            exhausted = p.bundle.size < n  # a recruited pool ran out
+            if exhausted or (cum.size and cum[-1] > budget) or n > 50_000_000:
+                m = int(np.searchsorted(cum, budget * (1 + 1e-12), side="right"))
+                return _Plan(*(getattr(p, f)[:m] for f in ("bundle", "target", "account", "new_index",
+                                                           "t", "acts", "cost")))
+            n *= 4
+
+    # --- the attack ----------------------------------------------------------------
+    def __call__(self, obs: Observation, targets, budget, window, rng,
+                 cost: CostModel = CostModel()) -> Campaign:
+        targets, budget, window = check_attack_args(obs, targets, budget, window)
+        key = int(np.random.default_rng(rng).integers(0, 2**62))
+        p = self.plan(obs, targets, window, key, budget, cost)
+        if p.target.size == 0:
+            return empty_campaign(self.name, budget, targets)
+        return self._campaign(obs, targets, budget, window, key, p, cost)
+
+    def _campaign(self, obs, targets, budget, window, key, p: _Plan, cost) -> Campaign:
+        s, mix = self.supplier, self.mix
+        n = p.target.size
+        b = p.bundle
+        dur = obs.items.duration[p.target].astype(np.float64)
+        cols = {"t": [], "account": [], "item": [], "kind": [], "value": []}
+        spend: dict[str, float] = {}
+
+        def emit(mask, t, kind, value):
+            cols["t"].append(t[mask])
+            cols["account"].append(p.account[mask])
+            cols["item"].append(p.target[mask])
+            cols["kind"].append(np.full(int(mask.sum()), kind, np.int8))
+            cols["value"].append(np.broadcast_to(value, t.shape)[mask].astype(np.float64))
+            unit, price = s.unit(kind, mix.view, cost)
+            if price:
+                spend[unit] = spend.get(unit, 0.0) + price * int(mask.sum())
+
+        dwell = np.zeros(n)
+        if mix.view != "none":
+            u = hash_uniforms(key, 31, b)
+            if mix.view == "short":
+                lo, hi = mix.short_seconds
+                dwell = lo + u * (hi - lo)
+            elif mix.view == "real":
+                from scipy.special import betaincinv
+                dwell = betaincinv(5.0, 2.0, u) * dur
+            else:
+                dwell = dur.copy()
+            emit(np.ones(n, bool), p.t, K.VIEW, np.minimum(dwell / dur, 1.0))
+        lengths = _organic_comment_lengths(obs)
+        for i, (name, kind) in enumerate(_ACTIONS):
+            m = p.acts[:, i]
+            if not m.any():
+                continue
+            value = 0.0
+            if kind == K.COMMENT:
+                pick = (hash_uniforms(key, 50, b) * lengths.size).astype(np.int64)
+                value = lengths[np.minimum(pick, lengths.size - 1)]
+            emit(m, p.t + dwell + _DELAY[kind], kind, value)
+        if s.pricing == "own_farm":
+            spend = {f"{s.account_price} (amortised)": float(p.cost.sum())}
+        extra = self._extras(obs, targets, window, key, p)
+        for k_, v in extra.items():
+            cols[k_].append(v)
+        new_ids = np.unique(p.new_index[p.new_index >= 0])
+        n_new = int(new_ids.max()) + 1 if new_ids.size else 0
+        u = hash_uniforms(key, 60, np.arange(n_new))
+        lo, hi = s.age_days
+        created = window[0] - (lo + u * (hi - lo)) * DAY
+        device = (int(obs.accounts.device.max(initial=-1)) + 1
+                  + np.arange(n_new) // s.accounts_per_device).astype(np.int32)
+        n_topics = int(obs.accounts.topic.max(initial=0)) + 1
+        topic = (hash_uniforms(key, 61, np.arange(n_new)) * n_topics).astype(np.int16)
+        recruited = np.unique(p.account[p.new_index < 0]) if s.accounts != "new" else \
+            np.empty(0, np.int64)
+        if s.accounts == "ring":
+            recruited = np.union1d(recruited, np.unique(obs.items.creator[targets]))
+        return Campaign(self.name, budget, targets, created, device, topic,
+                        np.full(n_new, s.origin, np.int8), recruited.astype(np.int64),
+                        int(s.origin), *(np.concatenate(cols[c]) for c in
+                                         ("t", "account", "item", "kind", "value")),
+                        spend=spend, shadow_priced=s.pricing == "shadow", goal=self.goal)
+
+    def _extras(self, obs, targets, window, key, p: _Plan) -> dict:
+        """Unpaid events: ring reciprocity and aged bots' camouflage."""
+        out = {"t": [], "account": [], "item": [], "kind": [], "value": []}
+        items = obs.items
+        if self.reciprocity:
+            posted = np.flatnonzero(items.created_at <= window[0])
+            newest = np.full(obs.n_accounts, -1, np.int64)
+            newest[items.creator[posted]] = posted  # items are time-sorted: last is newest
+            back_item = newest[p.account]
+            ok = back_item >= 0
+            t = p.t[ok] + 3600.0 * (1 + hash_uniforms(key, 70, np.flatnonzero(ok)))
+            acc = items.creator[p.target[ok]].astype(np.int64)
+            _push(out, t, acc, back_item[ok], K.VIEW, 0.8)
+            _push(out, t + 20.0, acc, back_item[ok], K.LIKE, 0.0)
+        rate = self.supplier.camouflage_per_day
+        if rate and (p.new_index >= 0).any():
+            accs = np.unique(p.account[p.new_index >= 0])
+            start, end = window
+            popular = _popular_items(obs, 200)
+            if popular.size:
+                per = int(np.ceil(rate * (end - start) / DAY))
+                a = np.repeat(accs, per)
+                k = np.tile(np.arange(per), accs.size)
+                u = hash_uniforms(key, 80, a, k)
+                t = start + u * (end - start)
+                itm = popular[(hash_uniforms(key, 81, a, k) * popular.size).astype(np.int64)
+                              % popular.size]
+                comp = 0.3 + 0.7 * hash_uniforms(key, 82, a, k)
+                _push(out, t, a, itm, K.VIEW, comp)
+                _push(out, t + 15.0, a, itm, K.LIKE, 0.0)
+        dtypes = {"t": np.float64, "account": np.int64, "item": np.int64, "kind": np.int8,
+                  "value": np.float64}
+        return {k: (np.concatenate(v) if v else np.empty(0, dtypes[k])) for k, v in out.items()}
+
+
+def _push(out, t, acc, itm, kind, value):
+    out["t"].append(np.asarray(t, np.float64))
+    out["account"].append(np.asarray(acc, np.int64))
+    out["item"].append(np.asarray(itm, np.int64))
+    out["kind"].append(np.full(np.size(t), kind, np.int8))
+    out["value"].append(np.broadcast_to(np.asarray(value, np.float64), np.shape(t)).copy())
+
+
+def _shuffle(a, key, stream):
+    """A fixed pseudo-random order of ``a`` (by hashed keys)."""
+    a = np.asarray(a, np.int64)
+    return a[np.argsort(hash_uniforms(key, stream, a), kind="stable")]
+
+
+def _organic_comment_lengths(obs) -> np.ndarray:
+    """Lengths of public comments (what a seller imitates); 30 characters if there are none."""
+    _, _, _, kind, value = obs.events
+    lengths = value[kind == K.COMMENT].astype(np.float64)
+    return lengths if lengths.size else np.array([30.0])
+
+
+def _popular_items(obs, n) -> np.ndarray:
+    """The ``n`` most-liked eligible items (public counts)."""
+    elig = np.flatnonzero(obs.eligible)
+    likes = obs.count(K.LIKE)[elig]
+    return elig[np.argsort(-likes, kind="stable")[:n]]

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from boostbench.attacks.adaptive import SEARCH_SPACE, Candidate, candidates, search
+from boostbench.errors import InvalidParameter
+from boostbench.plugins import ATTACKS, RANKERS
+from boostbench.runner import RunSpec, adaptive_search
+
+
+def _score_by_label(table, noise=0.0):
+    """A synthetic objective: a fixed score per configuration (plus seed noise)."""
+    def fn(attack, seed):
+        label = attack.name.split(":", 1)[-1]
+        return table.get(label, 0.0) + noise * np.sin(seed * 7.1 + len(label))
+    return fn
+
+
+def test_candidates_are_valid_distinct_and_seeded():
+    a, b = candidates(30, 5), candidates(30, 5)
+    assert a == b and len(set(a)) == 30
+    for c in a:
+        assert c.supplier in SEARCH_SPACE["supplier"] and c.mix in SEARCH_SPACE["mix"]
+        if c.supplier == "api_client":
+            assert c.mix == "likes_blind"
+        assert c.recipe().knowledge == "adaptive"
+
+
+def test_search_finds_the_best_configuration_and_reports_held_out():
+    pool = candidates(16, 1)
+    table = {c.label: float(i) for i, c in enumerate(pool)}
+    best = pool[-1]
+    r = search(_score_by_label(table, noise=0.1), budget=5.0, search_seeds=(10, 11, 12),
+               heldout_seeds=(0, 1), fixed={}, n_candidates=16, rng=1)
+    assert r.best == best and r.knowledge == "adaptive"
+    assert r.heldout_score == pytest.approx(table[best.label], abs=0.2)
+    assert r.rungs[0]["seeds"] == [10] and len(r.rungs[0]["scores"]) == 16
+    assert len(r.rungs[-1]["scores"]) <= 2
+
+
+def test_sanity_flags_fire_when_a_weaker_attacker_wins():
+    pool = candidates(4, 2)
+    table = {c.label: 1.0 for c in pool}
+    strong_fixed = Candidate("fresh_bots", "likes_short", "burst").recipe()
+    fn = _score_by_label({**table, strong_fixed.name.split(":", 1)[1]: 9.0})
+    r = search(fn, budget=1.0, search_seeds=(1, 2), heldout_seeds=(3,),
+               fixed={"bot_farm": strong_fixed}, n_candidates=4, rng=2)
+    assert any("fixed recipe bot_farm beat" in f for f in r.flags)
+
+
+def test_adaptive_search_is_reproducible_and_keeps_seeds_apart(tiny_scenario):
+    spec = RunSpec(tiny_scenario, (RANKERS.get("real_interaction")(),),
+                   (ATTACKS.get("task_crowd")(),), (0,), 1.0)
+    kw = dict(budget=1.0, search_seeds=(100, 101), n_candidates=4, rng=3)
+    a = adaptive_search(spec, spec.rankers[0], **kw)
+    b = adaptive_search(spec, spec.rankers[0], **kw)
+    assert a.to_dict() == b.to_dict()
+    assert a.heldout_seeds == (0,) and a.best_fixed == "task_crowd"
+    with pytest.raises(InvalidParameter, match="differ from the held-out"):
+        adaptive_search(spec, spec.rankers[0], budget=1.0, search_seeds=(0, 5))
