@@ -4,16 +4,18 @@ Sizes (accounts x items x one-hour rounds, "small" preset otherwise):
 
 * 10,000 x 10,000 x 100, 96 hours of organic history (target: loop < 5 s on 2 cores);
 * 100,000 x 20,000 x 100 (``slow``, opt-in with ``-m slow``; target < 60 s on 2 cores)
-  with 24 hours of history: drawing the preset's 96 hours for 100,000 accounts
-  (~190M history events) needs more than the ~20 GB a 2-core box usually has, in
-  ``make_world`` already — the loop's own cost does not depend on the history.
+  with 24 hours of history: ``make_world`` alone cannot draw the preset's 96 hours for
+  100,000 accounts (~190M history events) in 20 GB (it peaks near 6 GB at 20,000
+  accounts and failed under a 19 GB cap at 100,000); a round's cost does not depend
+  on the history anyway.
 
 Each measurement runs ``benchmarks/_scaling_run.py`` in a subprocess, so peak memory
 (``ru_maxrss``) belongs to that size alone. The timed value is the whole subprocess
 (drawing the world, building the run base, the loop); the loop alone and the rest
 are in ``extra_info``: ``loop_s``, ``s_per_round``, ``events_per_s``, ``world_s``,
 ``base_s``, ``n_loop_events``, ``n_history_events``, ``peak_rss_mb`` (whole process),
-``peak_rss_setup_mb`` (before the loop), ``rss_before_loop_mb``.
+``peak_rss_setup_mb`` (before the loop), ``rss_before_loop_mb``, ``peak_rss_loop_mb``
+(during the loop).
 """
 
 from __future__ import annotations
