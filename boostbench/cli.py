@@ -349,6 +349,9 @@ def main(argv=None, out=None) -> int:
     except BoostbenchError as e:
         print(f"boostbench: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
