@@ -229,20 +229,20 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
     adaptive attacker is checked against (see :func:`boostbench.attacks.adaptive.search`).
     """
-    from .attacks.adaptive import evaluate, search
+    from .attacks.adaptive import search
     overlap = set(search_seeds) & set(spec.seeds)
     if overlap:
         raise InvalidParameter(f"Search seeds must differ from the held-out seeds; both have "
                                f"{sorted(overlap)}.", name="search_seeds")
-    sc, bases = spec.scenario, {}
+    setups = {}
 
-    def base_for_seed(seed):
-        if seed not in bases:
-            world_rng, organic_rng = seed_streams(seed)
-            world = make_world(sc.world_config(), world_rng)
-            bases[seed] = (RunBase(world, sc, organic_rng), partial(attack_stream, seed))
-        return bases[seed]
+    def fn(attack, seed):
+        """The attacker's objective on one seed: mean organic impressions of its targets."""
+        if seed not in setups:
+            setups[seed] = _seed_setup(spec, seed)
+        _, base, buy, kw = setups[seed]
+        tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
+        return float(tr.exposure[:, tr.targets].sum(axis=0).mean())
     fixed = {a.name: a for a in spec.attacks if getattr(a, "goal", "promote") == "promote"}
-    fn = evaluate(base_for_seed, ranker, budget, mode=spec.mode)
     return search(fn, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
                   fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name)

@@ -297,7 +297,7 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
     if campaign is not None and campaign.policy is not None:
         raise InvalidParameter("A reactive campaign (with a policy) needs the closed loop "
                                "(mode='closed').", name="mode")
-    world, sc = base.world, base.scenario
+    sc = base.scenario
     n_items = base.n_items
     window, from_campaign = merge_logs(base.window, _campaign_log(campaign))
     w_t, w_acc, w_itm, w_kind, w_val = window.columns()

@@ -27,7 +27,7 @@ from .compose import Pacing, Recipe, SignalMix
 from .crowds import MATCHED_USERS, PAID_CROWD
 from .rings import RING_MEMBERS
 
-__all__ = ["SEARCH_SPACE", "Candidate", "SearchResult", "candidates", "search", "evaluate"]
+__all__ = ["SEARCH_SPACE", "Candidate", "SearchResult", "candidates", "search"]
 
 SUPPLIERS = {s.name: s for s in (FRESH_BOTS, AGED_BOTS, PAID_CROWD, RING_MEMBERS, API_CLIENT,
                                   MATCHED_USERS)}
@@ -182,22 +182,3 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
     return SearchResult(ranker, "adaptive", float(budget), best, search_seeds, heldout_seeds,
                         search_score, held, best_fixed, fixed_scores.get(best_fixed, float("nan")),
                         rand.label, rand_score, rungs, flags)
-
-
-def evaluate(base_for_seed, ranker, budget, *, mode: str = "closed"):
-    """An ``evaluate_fn`` for :func:`search`: mean organic impressions of the targets.
-
-    ``base_for_seed(seed)`` returns ``(RunBase, stream)`` where ``stream(name)`` gives
-    the attack's random stream for that seed (cache the bases: a world per seed).
-    """
-    from ..simulate import simulate
-
-    def fn(attack, seed):
-        base, stream = base_for_seed(seed)
-        t0 = base.world.t0
-        window = (t0, t0 + base.scenario.attack_hours * HOUR)
-        c = attack(base.observation_at_start(), base.targets_for(attack.goal), budget, window,
-                   stream(attack.name))
-        tr = simulate(mode, base, ranker, c, seed=seed)
-        return float(tr.exposure[:, tr.targets].sum(axis=0).mean())
-    return fn
