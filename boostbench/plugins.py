@@ -1,4 +1,4 @@
-"""Registries: one per plug-in family (rankers, attacks, metrics, scenarios).
+"""Registries: one per plug-in family (rankers, defences, attacks, metrics).
 
 Built-ins register themselves with a decorator; unknown names get an error that
 lists what exists.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .errors import InvalidParameter
 
-__all__ = ["Registry", "RANKERS", "ATTACKS", "METRICS"]
+__all__ = ["Registry", "RANKERS", "DEFENCES", "ATTACKS", "METRICS"]
 
 
 class Registry:
@@ -46,5 +46,6 @@ class Registry:
 
 
 RANKERS = Registry("ranker")
+DEFENCES = Registry("defence")
 ATTACKS = Registry("attack")
 METRICS = Registry("metric")
