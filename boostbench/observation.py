@@ -71,7 +71,8 @@ class Observation:
     eligibility_hours : float
         Items posted in ``(now - eligibility_hours, now]`` are eligible for ranking.
     cache : dict, optional
-        Pre-computed aggregates for unit weights (the simulator passes incremental ones).
+        Pre-computed aggregates of these weights (the simulator passes incremental
+        ones for unit weights, :class:`~boostbench.rankers.Pipeline` for its own).
     """
 
     __slots__ = ("items", "accounts", "now", "eligibility_hours", "_log", "_n", "_weight", "_cache")
@@ -96,7 +97,8 @@ class Observation:
                                        name="weight")
             weight.flags.writeable = False
         self._weight = weight
-        self._cache = dict(cache) if (cache and weight is None) else {}
+        # a cache passed with weights must hold aggregates of those weights (Pipeline does)
+        self._cache = dict(cache) if cache else {}
         for a in self._cache.values():
             a.flags.writeable = False
 
@@ -151,7 +153,32 @@ class Observation:
             raise InvalidParameter("with_weights may only lower event weights (defences never "
                                    "raise a weight).", name="weight")
         return Observation(self.items, self.accounts, self._log, self.now, n=self._n, weight=w,
-                           eligibility_hours=self.eligibility_hours)
+                           eligibility_hours=self.eligibility_hours, cache=self._unweighted())
+
+    def prefix(self, now: float) -> "Observation":
+        """The same stream as seen at an earlier ``now`` (unit weights; for batch detectors)."""
+        now = min(float(now), self.now)
+        t = self._log.columns(self._n)[0]
+        n = int(np.searchsorted(t, now, side="right"))
+        cache = self._unweighted()
+        if "viewed_before" in cache:
+            cache["viewed_before"] = cache["viewed_before"][:n]
+        return Observation(self.items, self.accounts, self._log, now, n=n,
+                           eligibility_hours=self.eligibility_hours, cache=cache)
+
+    @property
+    def stream(self):
+        """The append-only event stream this view is a prefix of (identity only).
+
+        Two observations with the same ``stream`` share their first
+        ``min(n_events)`` events, so a stateful ranker may keep per-stream state
+        and process only the new events (DESIGN §3, ``update(new_events)``).
+        """
+        return self._log
+
+    def _unweighted(self) -> dict:
+        """Cache entries that do not depend on the weights."""
+        return {k: v for k, v in self._cache.items() if k == "viewed_before"}
 
     # --- cached aggregates --------------------------------------------------
     def aggregate(self, name: str) -> np.ndarray:

@@ -13,14 +13,15 @@ import numpy as np
 from .attacks.base import CostModel
 from .errors import InvalidParameter, check_choice, check_int, check_real
 from .feed import FeedConfig
-from .metrics.feed import feed_quality_per_round
+from .metrics.feed import feed_quality_per_round, topk_membership
 from .metrics.rise import target_ranks
 from .plugins import METRICS
 from .scenario import Scenario
 from .simulate import MODES, RunBase, simulate
 from .world import HOUR, make_world
 
-__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS", "sweep_seed",
+__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS", "COLLATERAL_METRICS",
+           "collateral", "sweep_seed",
            "run_sweep", "adaptive_search"]
 
 # Columns of the printed table per mode; every registered metric goes into the JSON records.
@@ -31,6 +32,9 @@ TABLE_METRICS = {
                "extra_organic_impressions_after", "amplification", "low_quality_exposure_share",
                "feed_quality"),
 }
+# What a defence costs honest content, next to the robustness columns (see collateral()).
+COLLATERAL_METRICS = ("detection_recall", "organic_weight_removed", "clean_quality_ndcg_drop",
+                      "honest_demoted")
 
 
 def seed_streams(seed: int):
@@ -127,19 +131,56 @@ def _seed_setup(spec: RunSpec, seed: int):
     return world, base, buy, ({"feed": spec.feed} if spec.mode == "closed" else {})
 
 
+def collateral(defended, undefended, truth) -> dict:
+    """What defences cost honest content, from two clean runs: the pipeline and its bare scorer.
+
+    ``clean_quality_ndcg_drop``: quality NDCG@k at the end of the attack window,
+    scorer alone minus pipeline (positive = the defence made the clean feed
+    worse). ``honest_demoted``: expected share of the scorer's clean top k (random
+    tie-breaking) that the pipeline's clean ranking no longer puts in its top k.
+    """
+    ndcg = METRICS.get("quality_ndcg_at_k")
+    r = defended.eval_round
+    before = topk_membership(undefended.ranks[r], undefended.k)
+    after = topk_membership(defended.ranks[r], defended.k)
+    lost = np.clip(before - after, 0.0, None).sum() / max(before.sum(), 1e-12)
+    return {"clean_quality_ndcg_drop": ndcg(undefended, undefended, truth)
+            - ndcg(defended, defended, truth), "honest_demoted": float(lost)}
+
+
+def _defence_fields(ranker) -> dict:
+    defences = getattr(ranker, "defences", ())
+    return {"scorer": getattr(getattr(ranker, "scorer", ranker), "name", str(ranker)),
+            "defences": [d.name for d in defences],
+            "oracle": bool(getattr(ranker, "oracle", False))}
+
+
 def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
     """All records of one seed: one per ranker x attack, each against the ranker's clean twin.
 
-    Returns ``(records, trace_rows)``; ``trace_rows`` is empty unless ``trace``.
+    A defended ranker (a Pipeline) also gets its collateral against its bare
+    scorer's clean run (:func:`collateral`). Returns ``(records, trace_rows)``;
+    ``trace_rows`` is empty unless ``trace``.
     """
     world, base, buy, kw = _seed_setup(spec, seed)
     campaigns = [buy(a, spec.budget) for a in spec.attacks]
     truth = world.truth
     records, rows = [], []
+    cleans = {}
+
+    def clean_run(ranker):
+        if ranker.name not in cleans:
+            cleans[ranker.name] = simulate(spec.mode, base, ranker, seed=seed, **kw)
+        return cleans[ranker.name]
+
     for ranker in spec.rankers:
-        clean = simulate(spec.mode, base, ranker, seed=seed, **kw)
+        clean = clean_run(ranker)
         clean_vals = {f"clean_{m}": METRICS.get(m)(clean, clean, truth)
                       for m in ("quality_ndcg_at_k", "feed_quality", "low_quality_exposure_share")}
+        scorer = getattr(ranker, "scorer", None)
+        clean_vals.update(collateral(clean, clean_run(scorer), truth) if scorer is not None
+                          else {"clean_quality_ndcg_drop": 0.0, "honest_demoted": 0.0})
+        clean_vals.update(_defence_fields(ranker))
         for attack, campaign in zip(spec.attacks, campaigns):
             att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
             rec = {"ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,

@@ -38,10 +38,11 @@ from .events import N_KINDS, EventKind, EventLog, KeySet, merge_logs, pair_keys,
 from .feed import FeedConfig, draw_feeds, plan_sessions
 from .observation import AGGREGATES, Observation, aggregate, aggregate_index, viewed_before
 from .rankers.base import rank_items, score_items
+from .rankers.pipeline import with_oracle
 from .scenario import Scenario, choose_targets
 from .world import HOUR, World, organic_events
 
-__all__ = ["Trajectory", "RunBase", "replay", "closed_loop", "closed_loop_rounds", "RoundInfo",
+__all__ = ["Trajectory", "DefenceRecord", "RunBase", "replay", "closed_loop", "closed_loop_rounds", "RoundInfo",
            "simulate", "MODES"]
 
 MODES = ("closed", "replay")
@@ -94,10 +95,49 @@ class Trajectory:
     spend_items: dict = field(default_factory=dict)
     fake_actions: int = 0
     shadow_priced: bool = False
+    defence: "DefenceRecord | None" = None
 
     @property
     def n_rounds(self) -> int:
         return self.ranks.shape[0]
+
+
+@dataclass(frozen=True)
+class DefenceRecord:
+    """What a defended ranker did in one run, for detection and collateral metrics.
+
+    Covers the *acts* of the run's window (every event with ``t >= t0`` except
+    impressions, which no defence weighs) plus the account and item columns the
+    segment metrics need. Public columns only, except ``fake`` and
+    ``fake_account`` (from the campaign, for the metrics).
+
+    Attributes
+    ----------
+    t, account, item, kind : the acts
+    weight : float32, the act's final weight (1 = untouched)
+    fake : bool, the act is a campaign event
+    banned_at : float64[n_accounts], first ban time (inf: never)
+    penalised : bool[n_items]
+    fake_account : bool[n_accounts], campaign accounts (new and recruited)
+    account_created_at, account_device : public account columns
+    item_created_at, item_creator : public item columns
+    t0 : start of the window
+    """
+
+    t: np.ndarray
+    account: np.ndarray
+    item: np.ndarray
+    kind: np.ndarray
+    weight: np.ndarray
+    fake: np.ndarray
+    banned_at: np.ndarray
+    penalised: np.ndarray
+    fake_account: np.ndarray
+    account_created_at: np.ndarray
+    account_device: np.ndarray
+    item_created_at: np.ndarray
+    item_creator: np.ndarray
+    t0: float
 
 
 class RunBase:
@@ -186,19 +226,27 @@ class _State:
         self.aggs = dict(base.history_aggs)   # read-only arrays, replaced (never mutated) later
         self._vb = np.empty(max(capacity, 1024), bool)
         self._vb[:n_hist] = base.history_vb
+        self._fake = np.zeros(max(capacity, 1024), bool)   # campaign events (history: none)
         self.accounts = w.accounts
         if campaign is not None and campaign.n_new_accounts:
             self.accounts = w.accounts.extend(campaign.new_created_at, campaign.new_device,
                                               campaign.new_topic)
 
-    def append(self, cols, vb) -> None:
+    def append(self, cols, vb, fake) -> None:
         """Append time-sorted columns whose viewed-before flags are ``vb``."""
-        self.append_flags(cols, vb, self.append_log(cols))
+        self.append_flags(cols, vb, self.append_log(cols, fake))
 
-    def append_log(self, cols) -> int:
-        """First half of :meth:`append`: the events only; returns the log length before."""
+    def append_log(self, cols, fake) -> int:
+        """First half of :meth:`append`: the events and their campaign flags; returns the
+        log length before."""
         n0 = len(self.log)
         self.log.append(*cols)
+        n1 = n0 + len(fake)
+        if n1 > self._fake.size:
+            grown = np.zeros(2 * n1, bool)
+            grown[:n0] = self._fake[:n0]
+            self._fake = grown
+        self._fake[n0:n1] = fake
         return n0
 
     def append_flags(self, cols, vb, n0: int) -> None:
@@ -217,12 +265,38 @@ class _State:
             new.flags.writeable = False
             self.aggs[name] = new
 
+    def defence_record(self, ranker, obs: Observation, campaign) -> "DefenceRecord | None":
+        """The :class:`DefenceRecord` of a ranker that offers ``audit`` (a Pipeline), else None."""
+        if not hasattr(ranker, "audit"):
+            return None
+        audit = ranker.audit(obs)
+        w = self.base.world
+        t, acc, itm, kind, _ = obs.events
+        lo = int(np.searchsorted(t, w.t0, side="left"))
+        acts = lo + np.flatnonzero(kind[lo:] != EventKind.IMPRESSION)
+        return DefenceRecord(
+            t=t[acts], account=acc[acts], item=itm[acts], kind=kind[acts],
+            weight=audit.weight[acts], fake=self._fake[acts].copy(),
+            banned_at=audit.banned_at, penalised=audit.penalised,
+            fake_account=fake_accounts(len(w.accounts), obs.n_accounts, campaign),
+            account_created_at=obs.accounts.created_at, account_device=obs.accounts.device,
+            item_created_at=w.items.created_at, item_creator=w.items.creator, t0=w.t0)
+
     def observation(self, now: float) -> Observation:
         cache = dict(self.aggs)
         cache["viewed_before"] = self._vb[: len(self.log)]  # a view: later appends go past it
         w = self.base.world
         return Observation(w.items, self.accounts, self.log, now, n=len(self.log),
                            eligibility_hours=self.base.scenario.eligibility_hours, cache=cache)
+
+
+def fake_accounts(n_organic: int, n_accounts: int, campaign: Campaign | None) -> np.ndarray:
+    """bool per account: a campaign account (new, or an organic account it recruited)."""
+    out = np.zeros(n_accounts, bool)
+    if campaign is not None:
+        out[n_organic:] = True
+        out[np.asarray(campaign.recruited, np.int64)] = True
+    return out
 
 
 def _campaign_log(c: Campaign | None) -> EventLog:
@@ -268,7 +342,7 @@ def _n_actions(kind, t, end) -> int:
 
 
 def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
-                reactive=None) -> Trajectory:
+                reactive=None, defence=None) -> Trajectory:
     """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions) of a policy."""
     sc = base.scenario
     fake = 0 if campaign is None else _n_actions(campaign.kind, campaign.t, base.end)
@@ -285,7 +359,8 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         targets=base.targets if campaign is None else campaign.targets,
         eval_round=sc.eval_round, k=sc.k,
         low_quality_quantile=sc.low_quality_quantile, mode=mode,
-        spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake, shadow_priced=bool(campaign is not None and campaign.shadow_priced))
+        spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake,
+        shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence)
 
 
 def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int = 0
@@ -304,6 +379,8 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
     keys = pair_keys(w_acc, w_itm, n_items)
     w_vb = base.history_viewed.contains(keys) | viewed_before(w_acc, w_itm, w_kind, n_items)
     state = _State(base, campaign, expected_events=len(window))
+    ranker = with_oracle(ranker, fake_accounts(len(base.world.accounts), len(state.accounts),
+                                               campaign))
     organic = ~from_campaign
     ranks = np.empty((sc.n_rounds, n_items), np.float32)
     exposure = np.empty((sc.n_rounds, n_items), np.float32)
@@ -312,13 +389,15 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
     for r, now in enumerate(base.round_times):
         hi = int(np.searchsorted(w_t, now, side="right"))
         sl = slice(lo, hi)
-        state.append((w_t[sl], w_acc[sl], w_itm[sl], w_kind[sl], w_val[sl]), w_vb[sl])
+        state.append((w_t[sl], w_acc[sl], w_itm[sl], w_kind[sl], w_val[sl]), w_vb[sl],
+                     from_campaign[sl])
         exposure[r] = _per_round(w_itm[sl], w_kind[sl], organic[sl], _IMPRESSION_KINDS, n_items)
         engagement[r] = _per_round(w_itm[sl], w_kind[sl], organic[sl], _ENGAGEMENT_KINDS, n_items)
         obs = state.observation(now)
         ranks[r] = rank_items(score_items(ranker, obs), obs.eligible)
         lo = hi
-    return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "replay", seed)
+    return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "replay", seed,
+                       defence=state.defence_record(ranker, obs, campaign))
 
 
 def _n_cpus() -> int:
@@ -462,6 +541,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     expected = 1.5 * float(world.truth.activity.sum()) * sc.horizon_hours / 24.0
     state = _State(base, campaign, expected_events=int(expected) + (
         0 if campaign is None else campaign.n_events))
+    ranker = with_oracle(ranker, fake_accounts(n_org, len(state.accounts), campaign))
     seen = base.history_seen.copy()
     viewed = base.history_viewed.copy()
     liked = base.history_liked.copy()
@@ -522,7 +602,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
 
         def side_work():
             """What does not need the viewed-before flags (on the helper thread if any)."""
-            n0 = state.append_log(new)
+            n0 = state.append_log(new, fake)
             liked.add(keys[kind == EventKind.LIKE])
             exposure[r], engagement[r] = _organic_counts(itm, kind, fake, n_items)
             return n0
@@ -543,7 +623,8 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
         yield RoundInfo(r, int(t.size), state.log)
     plans.close()
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
-                       reactive=(extra_spend, extra_actions))
+                       reactive=(extra_spend, extra_actions),
+                       defence=state.defence_record(ranker, obs, campaign))
 
 
 def simulate(mode: str, base: RunBase, ranker, campaign: Campaign | None = None, **kw

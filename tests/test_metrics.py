@@ -9,6 +9,7 @@ from scipy import stats
 
 from boostbench.errors import InvalidParameter
 from boostbench.metrics import quality_ndcg_at_k, topk_membership
+from boostbench.metrics.defence import UNDEFINED_WITHOUT_DETECTION
 from boostbench.plugins import METRICS
 from boostbench.simulate import Trajectory
 from boostbench.stats import t_interval
@@ -74,7 +75,9 @@ def test_ndcg_matches_brute_force_over_tie_orderings(rows, k):
 
 
 @settings(max_examples=60)
-@given(st.lists(st.tuples(st.floats(0, 1), st.integers(0, 5)), min_size=2, max_size=30),
+# subnormal gains underflow in sklearn (it returns NDCG 1.5 for gains of 5e-324)
+@given(st.lists(st.tuples(st.floats(0, 1, allow_subnormal=False), st.integers(0, 5)),
+                min_size=2, max_size=30),
        st.integers(1, 30))
 def test_ndcg_matches_sklearn(rows, k):
     sklearn_metrics = pytest.importorskip("sklearn.metrics")
@@ -136,7 +139,8 @@ def test_loop_metrics_by_hand():
 def test_conformance_zero_attack_gives_no_rise(name):
     t = _traj([[3, 1, 2, np.nan]], targets=[0, 2], exposure=[[1, 2, 3, 0]], fake=1)
     v = METRICS.get(name)(t, t, _truth([0.1, 0.9, 0.5, 0.3]))
-    assert np.isfinite(v)
+    # ratios over detections are undefined (NaN) when nothing was detected
+    assert np.isfinite(v) or name in UNDEFINED_WITHOUT_DETECTION
     if name in ("rank_lift", "log_rank_lift", "extra_organic_impressions",
                 "extra_organic_impressions_after", "amplification"):
         assert v == 0.0

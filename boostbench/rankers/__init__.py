@@ -1,11 +1,20 @@
-"""Feed-ranking functions. Each is registered by name in :data:`boostbench.plugins.RANKERS`."""
+"""Feed-ranking functions and the defences in front of them.
 
+Scorers are registered in :data:`boostbench.plugins.RANKERS`, defences in
+:data:`boostbench.plugins.DEFENCES`; ``Pipeline(*defences, scorer)`` composes them
+(``build_ranker("scorer+defence+...")`` from a spec).
+"""
+
+from . import defences
 from .base import Ranker, rank_items, score_items
-from .depth import EngagementDepth
+from .depth import EngagementDepth, TwitterHeavy
 from .formulas import BayesianAverage, HackerNews, LikeVelocity, RedditHot, Wilson
 from .likes import LikeCount
-from .real_interaction import RealInteraction
+from .pipeline import Audit, Pipeline, build_ranker
+from .real_interaction import (RealInteraction, RealInteractionCompletion, RealInteractionDepth,
+                               RealInteractionDistinct)
 
 __all__ = ["Ranker", "rank_items", "score_items", "LikeCount", "EngagementDepth",
            "RealInteraction", "LikeVelocity", "HackerNews", "RedditHot", "Wilson",
-           "BayesianAverage"]
+           "BayesianAverage", "TwitterHeavy", "RealInteractionCompletion", "RealInteractionDepth",
+           "RealInteractionDistinct", "Pipeline", "Audit", "build_ranker", "defences"]

@@ -1,0 +1,186 @@
+"""What a defence achieves and what it costs honest content.
+
+Detection quality as integrity teams measure it (on the attacked run: account-
+and event-level precision and recall, time to detect, the organic engagement
+laundered before detection) and collateral (on the clean twin, where every act
+is honest: organic weight removed, by segment, and organic accounts banned).
+All read :attr:`Trajectory.defence`; for a ranker without defences nothing is
+flagged or removed, so the collateral is 0 and precision/time are NaN
+(undefined), never a made-up number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..events import EventKind
+from ..world import DAY, HOUR
+from .base import metric
+
+__all__ = ["SEGMENTS", "segment_masks", "detection_time", "UNDEFINED_WITHOUT_DETECTION"]
+
+#: Ratios over detections: NaN when the run banned or removed nothing.
+UNDEFINED_WITHOUT_DETECTION = ("detection_precision", "removed_weight_precision",
+                               "time_to_detect_hours")
+
+_ACTS = (EventKind.LIKE, EventKind.COMMENT, EventKind.SHARE)
+_NEW_DAYS = 30.0
+
+
+def _acts(d):
+    """Engagement acts (likes, comments, shares) of a defence record: mask over its events."""
+    return np.isin(d.kind, _ACTS)
+
+
+def _flagged(d) -> np.ndarray:
+    return np.isfinite(d.banned_at)
+
+
+@metric("detection_precision", greater_is_better=True,
+        definition="attacked run: share of banned accounts that are campaign accounts "
+                   "(NaN when nobody is banned)")
+def detection_precision(att, clean, truth) -> float:
+    d = att.defence
+    if d is None or not _flagged(d).any():
+        return np.nan
+    f = _flagged(d)
+    return float(d.fake_account[f].mean())
+
+
+@metric("detection_recall", greater_is_better=True,
+        definition="attacked run: share of campaign accounts that acted in the window and were "
+                   "banned by the horizon (0 without defences; NaN without a campaign)")
+def detection_recall(att, clean, truth) -> float:
+    d = att.defence
+    if d is None:
+        return 0.0 if att.fake_actions else np.nan
+    acting = np.unique(d.account[d.fake])
+    if acting.size == 0:
+        return np.nan
+    return float(_flagged(d)[acting].mean())
+
+
+@metric("fake_weight_removed", greater_is_better=True,
+        definition="attacked run: event-level recall, the share of the campaign's act weight "
+                   "(likes, comments, shares) the defences removed")
+def fake_weight_removed(att, clean, truth) -> float:
+    d = att.defence
+    if d is None:
+        return 0.0 if att.fake_actions else np.nan
+    m = d.fake & _acts(d)
+    return float(1.0 - d.weight[m].mean()) if m.any() else np.nan
+
+
+@metric("removed_weight_precision", greater_is_better=True,
+        definition="attacked run: event-level precision, the share of all removed act weight "
+                   "that was campaign weight (NaN when nothing was removed)")
+def removed_weight_precision(att, clean, truth) -> float:
+    d = att.defence
+    if d is None:
+        return np.nan
+    m = _acts(d)
+    removed = 1.0 - d.weight[m].astype(np.float64)
+    total = removed.sum()
+    return float(removed[d.fake[m]].sum() / total) if total > 0 else np.nan
+
+
+def _first_fake_act(d) -> np.ndarray:
+    first = np.full(d.banned_at.size, np.inf)
+    np.minimum.at(first, d.account[d.fake], d.t[d.fake])
+    return first
+
+
+@metric("time_to_detect_hours", greater_is_better=False,
+        definition="attacked run: median hours from a campaign account's first fake act to its "
+                   "ban, over banned campaign accounts (NaN when none is banned)")
+def time_to_detect_hours(att, clean, truth) -> float:
+    d = att.defence
+    if d is None:
+        return np.nan
+    first = _first_fake_act(d)
+    caught = np.isfinite(first) & _flagged(d)
+    if not caught.any():
+        return np.nan
+    return float(np.median(np.maximum(d.banned_at[caught] - first[caught], 0.0)) / HOUR)
+
+
+def detection_time(d) -> float:
+    """When the campaign was first caught: the earliest ban of a campaign account (inf: never)."""
+    if d is None:
+        return np.inf
+    banned = d.banned_at[d.fake_account]
+    return float(banned.min()) if banned.size else np.inf
+
+
+@metric("laundered_engagement", greater_is_better=False,
+        definition="extra organic likes+comments+shares per target (attacked - clean) earned "
+                   "before the first ban of a campaign account; all of it without a detection. "
+                   "Organic engagement survives a ban: it is the snowball a slow detector lets "
+                   "through")
+def laundered_engagement(att, clean, truth) -> float:
+    caught = detection_time(att.defence)
+    before = att.round_times <= caught
+    tg = att.targets
+    extra = att.engagement[before][:, tg].sum(axis=0) - clean.engagement[before][:, tg].sum(axis=0)
+    return float(np.mean(extra)) if tg.size else np.nan
+
+
+@metric("organic_weight_removed", greater_is_better=False,
+        definition="clean twin: share of honest act weight (likes, comments, shares, views, "
+                   "reports in the window) the defences removed")
+def organic_weight_removed(att, clean, truth) -> float:
+    d = clean.defence
+    if d is None or d.weight.size == 0:
+        return 0.0
+    return float(1.0 - d.weight.astype(np.float64).mean())
+
+
+@metric("organic_accounts_banned", greater_is_better=False,
+        definition="clean twin: share of organic accounts acting in the window that were banned")
+def organic_accounts_banned(att, clean, truth) -> float:
+    d = clean.defence
+    if d is None:
+        return 0.0
+    acting = np.unique(d.account)
+    return float(_flagged(d)[acting].mean()) if acting.size else 0.0
+
+
+def segment_masks(d, activity: np.ndarray) -> dict:
+    """Per act of a defence record: does it belong to each segment?
+
+    ``new_accounts``: the account was under 30 days old at the window's start;
+    ``shared_devices``: its device holds two or more accounts; ``light_users``:
+    its expected activity is below the organic median; ``new_creators``: the act
+    is on an item whose creator was under 30 days old when posting.
+    """
+    acc = d.account
+    age = d.t0 - d.account_created_at
+    dev_count = np.bincount(d.account_device)
+    light = np.zeros(d.account_created_at.size, bool)
+    light[: activity.size] = activity < np.median(activity)
+    creator_age = d.item_created_at - d.account_created_at[d.item_creator]
+    return {
+        "new_accounts": age[acc] < _NEW_DAYS * DAY,
+        "shared_devices": dev_count[d.account_device[acc]] >= 2,
+        "light_users": light[acc],
+        "new_creators": creator_age[d.item] < _NEW_DAYS * DAY,
+    }
+
+
+SEGMENTS = ("new_accounts", "shared_devices", "light_users", "new_creators")
+
+
+def _segment_metric(segment):
+    def fn(att, clean, truth):
+        d = clean.defence
+        if d is None:
+            return 0.0
+        m = segment_masks(d, truth.activity)[segment]
+        return float(1.0 - d.weight[m].astype(np.float64).mean()) if m.any() else np.nan
+    return fn
+
+
+for _seg in SEGMENTS:
+    metric(f"fp_{_seg}", greater_is_better=False,
+           definition=f"clean twin: share of honest act weight removed in the segment {_seg} "
+                      "(see segment_masks)")(_segment_metric(_seg))
