@@ -92,7 +92,7 @@ def _behaviour(quality, appeal, n_users, params, rng) -> Behaviour:
 
 def market(beh: Behaviour, n_users: int, *, display: str, social: bool, key: int,
            seed_likes=None, examination: str = "ctr", slots: int | None = None,
-           batch: int = 10):
+           batch: int = 10, herding_ref: float | None = 0.0):
     """A Music-Lab style market: users arrive in batches and each sees every item once.
 
     Parameters
@@ -107,6 +107,11 @@ def market(beh: Behaviour, n_users: int, *, display: str, social: bool, key: int
     slots : int or None
         Length of the display (default: every item); slot j is examined with
         probability ``examination_curve(examination)[j]``.
+    herding_ref : float or None
+        ``log1p`` of the displayed count at which herding is neutral; None: the
+        market's current mean, so herding moves attention between items instead
+        of lifting every like rate (as the platform loop centres it on a typical
+        count). Paired treatment/control markets need a fixed value.
 
     Returns
     -------
@@ -134,7 +139,9 @@ def market(beh: Behaviour, n_users: int, *, display: str, social: bool, key: int
         u, itm = users[rows], order[rows, cols]
         r = beh.respond(u, itm, np.zeros(u.size),
                         lambda s: hash_uniforms(key, 100 + s, u, itm),
-                        displayed_likes=shown[itm] if social else None)
+                        displayed_likes=shown[itm] if social else None,
+                        herding_ref=(float(np.log1p(shown).mean()) if herding_ref is None
+                                     else herding_ref))
         liked = r.kind == EventKind.LIKE
         likes += np.bincount(r.item[liked], minlength=n)
         slot_of = np.empty((users.size, n), np.int64)
@@ -239,7 +246,8 @@ def musiclab(quick: bool = False, seed: int = 0) -> Experiment:
             for w in range(n_worlds):
                 # without social information there is nothing to sort by: random order
                 out = market(beh, n_users, display=display if social else "random",
-                             social=social, key=seed * 100 + w + (50 if social else 0))
+                             social=social, key=seed * 100 + w + (50 if social else 0),
+                             herding_ref=None)
                 shares.append(out["likes"] / max(out["likes"].sum(), 1))
             shares = np.array(shares)
             res[cond] = {"gini_mean": float(np.mean([gini(s) for s in shares])),
@@ -260,7 +268,10 @@ def musiclab(quick: bool = False, seed: int = 0) -> Experiment:
         "musiclab", "Salganik, Dodds & Watts, Science 311:854 (2006)", published, measured, ok,
         notes="Published values are approximate (read from the paper's figures). Shares are of "
               "likes (their downloads). The independent condition's U is measured over 8 "
-              "independent worlds (pure sampling noise).",
+              "independent worlds (pure sampling noise). Herding is centred on each market's "
+              "mean displayed count. The sorted display overshoots (Gini ~0.78 vs 0.50): our "
+              "48-slot position curve is the steep feed CTR curve, while Music Lab showed "
+              "every song on one page.",
         params={"users_per_world": n_users, "worlds": n_worlds, "items": 48})
 
 
