@@ -1,18 +1,22 @@
 """The ``boostbench`` command.
 
 ``boostbench run`` compares rankers against attacks on a scenario and prints one
-table; ``boostbench list`` shows what is registered. Bad option values print one
-line naming the option and its allowed range and exit with status 2, before any
-work starts and without writing a file.
+table; ``boostbench list`` shows what is registered; ``boostbench baseline`` and
+``boostbench check`` are the regression gate (:mod:`boostbench.gate`). Bad option
+values print one line naming the option and its allowed range and exit with
+status 2, before any work starts and without writing a file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from . import attacks as _attacks  # noqa: F401  (registers built-ins)
 from . import metrics as _metrics  # noqa: F401
@@ -98,7 +102,7 @@ DEFAULT_RANKERS = ("like_count", "engagement_depth", "real_interaction")
 DEFAULT_ATTACKS = ("bot_farm", "mutual_like_ring", "task_crowd")
 
 
-def _common(p, *, seeds: str, attacks_default: str):
+def _common(p, *, seeds: str, attacks_default: str, with_json: bool = True):
     p.add_argument("--scenario", default="default", help=f"one of {', '.join(SCENARIOS)}")
     p.add_argument("--rankers", default=None, help="comma list or 'all' (default: "
                    f"{', '.join(DEFAULT_RANKERS)})")
@@ -111,7 +115,8 @@ def _common(p, *, seeds: str, attacks_default: str):
     p.add_argument("--mode", default="closed", help="closed (feed loop, default) or replay "
                    "(open loop)")
     p.add_argument("--jobs", default=None, help="parallel processes (default: min(seeds, cores))")
-    p.add_argument("--json", default=None, help="write manifest + per-seed records here")
+    if with_json:
+        p.add_argument("--json", default=None, help="write manifest + per-seed records here")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -140,6 +145,26 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", default="0", help="seed (default 0)")
     v.add_argument("--json", default=None, help="write published and measured values here")
     sub.add_parser("list", help="show registered rankers, attacks, pacings and metrics")
+    b = sub.add_parser("baseline", help="record robustness metrics per seed for `check`")
+    _common(b, seeds="5", attacks_default=", ".join(DEFAULT_ATTACKS), with_json=False)
+    b.add_argument("--out", required=True, help="baseline file to write (JSON)")
+    b.add_argument("--budget", default=None, help="USD per campaign, split across targets "
+                   "(default: the scenario's)")
+    k = sub.add_parser("check", help="re-run a baseline; exit 1 on a regression beyond a margin")
+    k.add_argument("--baseline", required=True, help="file written by `boostbench baseline`")
+    k.add_argument("--seeds", default=None, help="number of seeds (0..N-1) or a comma list "
+                   "(default: the baseline's; others are compared unpaired unless --reference)")
+    k.add_argument("--margin", action="extend", nargs="+", default=[], metavar="METRIC=VALUE",
+                   help="tolerated degradation: absolute (rank_lift=25) or relative to the "
+                   "baseline mean (rank_lift=5%%); default: boostbench.gate.MARGINS")
+    k.add_argument("--reference", default=None, help="registered ranker or module:attr re-run on "
+                   "the same seeds as the 'before' side instead of the stored numbers")
+    k.add_argument("--alpha", default="0.05", help="family-wise error rate, Holm-corrected "
+                   "(default 0.05)")
+    k.add_argument("--test", default="t", help="t (t-test, default) or sign-flip (exact, paired; "
+                   "can only fail when 2**seeds > tests / alpha)")
+    k.add_argument("--jobs", default=None, help="parallel processes (default: min(seeds, cores))")
+    k.add_argument("--json", default=None, help="write the comparison here")
     return p
 
 
@@ -286,6 +311,182 @@ def _cmd_sweep(a, out) -> int:
     return _grid_run(a, out, budgets, fmt=format_sweep_table)
 
 
+def _tokens(value: str | None, registry, default) -> str:
+    """The names an option stands for, as a comma list ('all' frozen to what is registered)."""
+    if value == "all":
+        return ",".join(registry.names())
+    if not value:
+        return ",".join(default)
+    return ",".join(v.strip() for v in value.split(",") if v.strip())
+
+
+def _gate_seeds(option: str, value: str) -> tuple[int, ...]:
+    seeds = _seeds(value)
+    if len(seeds) < 2:
+        raise UsageError(f"{option}: the gate compares across seeds and needs at least 2. "
+                         f"Got {value!r}.")
+    return seeds
+
+
+def _cmd_baseline(a, out) -> int:
+    from argparse import Namespace
+
+    from .gate import baseline_payload, gated_metrics
+    names = [v.strip() for v in a.scenario.split(",") if v.strip()]
+    if not names or len(set(names)) != len(names):
+        raise UsageError(f"--scenario must be a comma list of distinct names from "
+                         f"{', '.join(SCENARIOS)}. Got {a.scenario!r}.")
+    _gate_seeds("--seeds", a.seeds)
+    plans = []
+    for name in names:
+        ns = Namespace(**{**vars(a), "scenario": name})
+        spec, jobs = _spec(ns, budget_opt=a.budget, default_attacks=DEFAULT_ATTACKS)
+        plans.append((ns, spec, jobs))
+    path = _out_path("--out", a.out)
+    rankers = _tokens(a.rankers, RANKERS, DEFAULT_RANKERS)
+    attacks = _tokens(a.attacks, ATTACKS, DEFAULT_ATTACKS)
+    runs = []
+    for ns, spec, jobs in plans:
+        sc = spec.scenario
+        started = time.perf_counter()
+        records, _ = run_matrix(spec, jobs=jobs)
+        for r in records:
+            r["scenario"] = sc.name
+        gated = gated_metrics(spec.mode)
+        print(f"boostbench baseline: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
+              f"${spec.budget:g}, k={sc.k}, mode {spec.mode}, {len(spec.seeds)} seeds "
+              f"({time.perf_counter() - started:.1f} s)", file=out)
+        print(format_table(summarize(records, gated), gated), file=out)
+        runs.append({"options": {"scenario": sc.name, "rankers": rankers, "attacks": attacks,
+                                 "budget": spec.budget, "k": sc.k, "size": sc.size,
+                                 "mode": spec.mode},
+                     "manifest": _manifest(ns, spec, budget=spec.budget), "records": records})
+    write_json_atomic(path, baseline_payload(runs, manifest(command="baseline")))
+    print(f"wrote {path}", file=out)
+    return 0
+
+
+def _cmd_check(a, out) -> int:
+    from argparse import Namespace
+    from dataclasses import replace
+
+    from . import gate
+    from .report import _clean, _default
+    from .stats import REGRESSION_TESTS
+    base = gate.load_baseline(a.baseline)
+    try:
+        alpha = float(a.alpha)
+    except ValueError:
+        alpha = float("nan")
+    if not 0 < alpha < 1:
+        raise UsageError(f"--alpha must be a number in (0, 1). Got {a.alpha!r}.")
+    if a.test not in REGRESSION_TESTS:
+        raise UsageError(f"--test must be one of {', '.join(REGRESSION_TESTS)}. Got {a.test!r}.")
+    margins = gate.parse_margins(a.margin)
+    seeds = None if a.seeds is None else _gate_seeds("--seeds", a.seeds)
+    path = _out_path("--json", a.json)
+    reference = None if a.reference is None else gate.resolve_ranker(a.reference)
+    plans = []
+    for run in base["runs"]:
+        o, man = run["options"], run["manifest"]
+        run_seeds = seeds or tuple(man["seeds"])
+        ns = Namespace(command="check", scenario=o["scenario"], rankers=o["rankers"],
+                       attacks=o["attacks"], seeds=",".join(map(str, run_seeds)), k=str(o["k"]),
+                       size=o["size"], mode=o["mode"], jobs=a.jobs)
+        try:
+            spec, jobs = _spec(ns, budget_opt=repr(float(o["budget"])), default_attacks=None)
+        except UsageError as e:
+            raise UsageError(f"--baseline {a.baseline}: cannot rebuild its run here "
+                             f"({e})") from None
+        now = spec.scenario.to_dict()
+        diff = sorted(k for k in set(now) | set(man["scenario"])
+                      if now.get(k) != man["scenario"].get(k))
+        if diff:
+            raise UsageError(f"--baseline {a.baseline}: scenario {o['scenario']!r} differs from "
+                             f"this boostbench's in {', '.join(diff)}; re-record the baseline.")
+        metrics, skipped = gate.select_metrics(base, spec.mode, margins)
+        plans.append((run, spec, jobs, metrics))
+    paired = reference is not None or all(
+        set(spec.seeds) <= set(run["manifest"]["seeds"]) for run, spec, _, _ in plans)
+    if a.test == "sign-flip":
+        if not paired:
+            raise UsageError("--test sign-flip needs paired seeds: the baseline's seeds (or a "
+                             "subset) or --reference.")
+        m = sum(len(ms) * len(sp.rankers) * len(sp.attacks) for _, sp, _, ms in plans)
+        n = min(len(sp.seeds) for _, sp, _, _ in plans)
+        if m / 2 ** n >= alpha:  # the smallest Holm-adjusted p-value the test can reach
+            need = next(k for k in range(n, 64) if m / 2 ** k < alpha)
+            raise UsageError(f"--test sign-flip cannot fail with {n} seeds over {m} tests (its "
+                             f"smallest Holm-adjusted p is {m}/2^{n} = {m / 2 ** n:.3g} >= alpha "
+                             f"{alpha:g}); use --seeds {need} or more, or --test t.")
+
+    started = time.perf_counter()
+    before, after = [], []
+    notes = [f"note: not in the baseline, so not tested: {', '.join(skipped)} (re-record to "
+             "gate on them)."] if skipped else []
+    for run, spec, jobs, _ in plans:
+        sc = spec.scenario
+        records, _ = run_matrix(spec, jobs=jobs)
+        if reference is None:
+            before += [r for r in run["records"] if not paired or r["seed"] in spec.seeds]
+        else:  # a run of its own: it may share a ranker's name, never its clean twin
+            ref, _ = run_matrix(replace(spec, rankers=(reference,)), jobs=jobs)
+            for r in ref:
+                r["scenario"] = sc.name
+            before += [{**r, "ranker": name} for name in dict.fromkeys(x["ranker"] for x in records)
+                       for r in ref]
+        for r in records:
+            r["scenario"] = sc.name
+        after += records
+        world_now = json.loads(json.dumps(_clean(sc.world_config().to_dict()), default=_default))
+        if reference is None and world_now != run["manifest"].get("world"):
+            notes.append(f"note: the world model of scenario {sc.name!r} differs from the "
+                         "baseline's; stored numbers may not be comparable (re-record the "
+                         "baseline, or pass --reference).")
+    rows = gate.compare(before, after, plans[0][3], margins=margins, paired=paired,
+                        method=a.test, alpha=alpha)
+    elapsed = time.perf_counter() - started
+    if not any(r.verdict != "not tested" for r in rows):
+        raise UsageError(f"--baseline {a.baseline}: nothing to compare (no ranker x attack of "
+                         "the re-run matches the baseline's).")
+    bman = base["manifest"]
+    seeds_txt = ",".join(map(str, plans[0][1].seeds))
+    against = (f"reference {getattr(reference, 'name', a.reference)!r} ({a.reference}) re-run "
+               "on the same seeds" if reference is not None else
+               "the baseline's stored values, paired by seed" if paired else
+               "the baseline's stored values on other seeds (unpaired)")
+    if reference is None and bman.get("numpy") != np.__version__:
+        notes.append(f"note: the baseline was recorded with numpy {bman.get('numpy')}, this is "
+                     f"{np.__version__}; random streams may differ, pass --reference for a "
+                     "paired re-run.")
+    modes = ", ".join(dict.fromkeys(spec.mode for _, spec, _, _ in plans))
+    print(f"boostbench check: baseline {a.baseline} (boostbench {bman.get('version')}, numpy "
+          f"{bman.get('numpy')}), scenario{'s' if len(plans) > 1 else ''} "
+          f"{', '.join(repr(p[1].scenario.name) for p in plans)}, mode {modes}, seeds "
+          f"{seeds_txt}, against {against}, alpha {alpha:g} ({elapsed:.1f} s)", file=out)
+    print(gate.format_check(rows, alpha=alpha), file=out)
+    for n in notes:
+        print(n, file=out)
+    bad = [r for r in rows if r.verdict == "REGRESSION"]
+    n = sum(1 for r in rows if r.verdict != "not tested")
+    if path is not None:
+        write_json_atomic(path, {"manifest": manifest(command="check", baseline=str(a.baseline),
+                                                      seeds=list(plans[0][1].seeds),
+                                                      reference=a.reference, alpha=alpha,
+                                                      test=a.test, paired=paired),
+                                 "tests": [r.to_dict() for r in rows],
+                                 "regressions": len(bad)})
+        print(f"wrote {path}", file=out)
+    if bad:
+        which = "; ".join(f"{r.metric} ({r.ranker} x {r.attack}"
+                          f"{', ' + r.scenario if len(plans) > 1 else ''})" for r in bad)
+        print(f"FAIL: {len(bad)} of {n} tests show a regression beyond the margin: {which}.",
+              file=out)
+        return 1
+    print(f"PASS: none of {n} tests shows a regression beyond its margin.", file=out)
+    return 0
+
+
 def _cmd_validate(a, out) -> int:
     from .validate import EXPERIMENTS, run_experiments
     names = list(EXPERIMENTS)
@@ -340,6 +541,10 @@ def main(argv=None, out=None) -> int:
             return _cmd_cost(a, out)
         if a.command == "sweep":
             return _cmd_sweep(a, out)
+        if a.command == "baseline":
+            return _cmd_baseline(a, out)
+        if a.command == "check":
+            return _cmd_check(a, out)
         parser.print_help(out)
         return 2
     except UsageError as e:
