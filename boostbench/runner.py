@@ -168,10 +168,11 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
     records, rows = [], []
     cleans = {}
 
-    def clean_run(ranker):
-        if ranker.name not in cleans:
-            cleans[ranker.name] = simulate(spec.mode, base, ranker, seed=seed, **kw)
-        return cleans[ranker.name]
+    def clean_run(ranker):  # a pipeline's bare scorer may also be in the list: run it once
+        key = (ranker.name, repr(ranker))
+        if key not in cleans:
+            cleans[key] = simulate(spec.mode, base, ranker, seed=seed, **kw)
+        return cleans[key]
 
     for ranker in spec.rankers:
         clean = clean_run(ranker)
@@ -264,11 +265,13 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1) -> list[dict]:
 
 
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
-                    rng=0):
+                    rng=0, knowledge: str = "adaptive"):
     """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
 
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
     adaptive attacker is checked against (see :func:`boostbench.attacks.adaptive.search`).
+    ``knowledge="defence_aware"`` lets the attacker read the ranker's defence
+    thresholds (a Pipeline's ``defences``).
     """
     from .attacks.adaptive import search
     overlap = set(search_seeds) & set(spec.seeds)
@@ -286,4 +289,5 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
         return float(tr.exposure[:, tr.targets].sum(axis=0).mean())
     fixed = {a.name: a for a in spec.attacks if getattr(a, "goal", "promote") == "promote"}
     return search(fn, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
-                  fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name)
+                  fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
+                  knowledge=knowledge, defences=getattr(ranker, "defences", ()))

@@ -20,14 +20,15 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..errors import check_int, check_real
+from ..errors import check_choice, check_int, check_real
 from ..world import HOUR
 from .bots import AGED_BOTS, API_CLIENT, FRESH_BOTS
 from .compose import Pacing, Recipe, SignalMix
 from .crowds import MATCHED_USERS, PAID_CROWD
 from .rings import RING_MEMBERS
 
-__all__ = ["SEARCH_SPACE", "Candidate", "SearchResult", "candidates", "search"]
+__all__ = ["SEARCH_SPACE", "Candidate", "SearchResult", "candidates", "search", "space",
+           "known_thresholds", "knowledge_flags"]
 
 SUPPLIERS = {s.name: s for s in (FRESH_BOTS, AGED_BOTS, PAID_CROWD, RING_MEMBERS, API_CLIENT,
                                   MATCHED_USERS)}
@@ -52,22 +53,36 @@ SEARCH_SPACE = {"supplier": tuple(SUPPLIERS), "mix": tuple(MIXES), "pacing": tup
 
 @dataclass(frozen=True)
 class Candidate:
-    """One point of the search space; ``recipe()`` makes it an attack."""
+    """One point of the search space; ``recipe()`` makes it an attack.
+
+    ``cap``/``cap_hours`` (an ``under_cap`` pacing below a known velocity cap) and
+    ``targets_per_account`` (below a known lockstep ``min_items``) only appear in
+    the ``defence_aware`` space.
+    """
 
     supplier: str
     mix: str
     pacing: str
     delay_hours: float = 0.0
+    targets_per_account: int = 0
+    cap: int = 0
+    cap_hours: float = 1.0
+    knowledge: str = "adaptive"
 
     @property
     def label(self) -> str:
         d = f"+{self.delay_hours:g}h" if self.delay_hours else ""
-        return f"{self.supplier}/{self.mix}/{self.pacing}{d}"
+        pacing = f"under_cap({self.cap}/{self.cap_hours:g}h)" if self.cap else self.pacing
+        tpa = f"/{self.targets_per_account}per-acct" if self.targets_per_account else ""
+        return f"{self.supplier}/{self.mix}/{pacing}{d}{tpa}"
 
     def recipe(self) -> Recipe:
-        return _Delayed(f"adaptive:{self.label}", SUPPLIERS[self.supplier], MIXES[self.mix],
-                        PACINGS[self.pacing], reciprocity=self.supplier == "ring_members",
-                        knowledge="adaptive", delay_hours=self.delay_hours)
+        pacing = (Pacing("under_cap", cap=self.cap, cap_hours=self.cap_hours) if self.cap
+                  else PACINGS[self.pacing])
+        return _Delayed(f"{self.knowledge}:{self.label}", SUPPLIERS[self.supplier],
+                        MIXES[self.mix], pacing, reciprocity=self.supplier == "ring_members",
+                        knowledge=self.knowledge, delay_hours=self.delay_hours,
+                        targets_per_account=self.targets_per_account)
 
 
 @dataclass(frozen=True)
@@ -94,14 +109,45 @@ def _valid(c: Candidate) -> bool:
     return True
 
 
-def candidates(n: int, rng) -> list[Candidate]:
+def known_thresholds(defences) -> dict:
+    """What a ``defence_aware`` attacker reads off the defences: caps and lockstep sizes.
+
+    Returns ``{"cap": (max_actions, window_hours) or None, "targets_per_account":
+    (0, min_items - 1) or (0,)}`` (duck-typed on the defences' public parameters).
+    """
+    cap, tpas = None, (0,)
+    for d in defences:
+        if hasattr(d, "max_actions") and hasattr(d, "window_hours"):
+            cap = (int(d.max_actions), float(d.window_hours))
+        if hasattr(d, "min_items") and hasattr(d, "min_group"):
+            tpas = (0, max(1, int(d.min_items) - 1))
+    return {"cap": cap, "targets_per_account": tpas}
+
+
+def space(knowledge: str = "adaptive", defences=()) -> list[Candidate]:
+    """Every valid candidate of a knowledge level, in a fixed order."""
+    check_choice("knowledge", knowledge, ("adaptive", "defence_aware"), where="space")
+    base = [Candidate(*x, knowledge=knowledge) for x in itertools.product(*SEARCH_SPACE.values())]
+    if knowledge == "defence_aware":
+        known = known_thresholds(defences)
+        if known["cap"] is not None:
+            cap, hours = known["cap"]
+            base += [Candidate(s, m, "under_cap", d, cap=cap, cap_hours=hours,
+                               knowledge=knowledge)
+                     for s, m, d in itertools.product(SEARCH_SPACE["supplier"],
+                                                      SEARCH_SPACE["mix"], DELAYS_HOURS)]
+        base = [Candidate(c.supplier, c.mix, c.pacing, c.delay_hours, tpa, c.cap, c.cap_hours,
+                          knowledge) for c in base for tpa in known["targets_per_account"]]
+    return [c for c in base if _valid(c)]
+
+
+def candidates(n: int, rng, knowledge: str = "adaptive", defences=()) -> list[Candidate]:
     """``n`` distinct valid candidates drawn without replacement (seeded)."""
     n = check_int("n", n, low=1, where="candidates")
-    space = [Candidate(*x) for x in itertools.product(*SEARCH_SPACE.values())]
-    space = [c for c in space if _valid(c)]
+    space_ = space(knowledge, defences)
     rng = np.random.default_rng(rng)
-    idx = rng.permutation(len(space))[: min(n, len(space))]
-    return [space[i] for i in idx]
+    idx = rng.permutation(len(space_))[: min(n, len(space_))]
+    return [space_[i] for i in idx]
 
 
 @dataclass(frozen=True)
@@ -130,7 +176,8 @@ class SearchResult:
 
 
 def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: dict,
-           n_candidates: int = 16, eta: int = 2, rng=0, ranker: str = "") -> SearchResult:
+           n_candidates: int = 16, eta: int = 2, rng=0, ranker: str = "",
+           knowledge: str = "adaptive", defences=()) -> SearchResult:
     """Random search with successive halving, chosen on search seeds, reported on held-out ones.
 
     Parameters
@@ -143,12 +190,15 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
         The fixed recipes the adaptive attacker must beat (sanity flag).
     n_candidates, eta : int
         Rung r keeps the best 1/eta of the candidates and doubles the seeds used.
+    knowledge : {"adaptive", "defence_aware"}
+        ``defence_aware`` also searches pacings and account splits placed just
+        below the ``defences``' thresholds (:func:`known_thresholds`).
     """
     check_real("budget", budget, low=0.0, where="search")
     eta = check_int("eta", eta, low=2, where="search")
     search_seeds, heldout_seeds = tuple(search_seeds), tuple(heldout_seeds)
     rng = np.random.default_rng(rng)
-    pool = candidates(n_candidates, rng)
+    pool = candidates(n_candidates, rng, knowledge, defences)
     cache: dict = {}
 
     def score(c: Candidate, seeds) -> float:
@@ -172,13 +222,25 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
     fixed_scores = {name: float(np.mean([evaluate_fn(a, s) for s in heldout_seeds]))
                     for name, a in fixed.items()}
     best_fixed = max(fixed_scores, key=fixed_scores.get) if fixed_scores else ""
-    rand = candidates(1, rng.integers(2**32))[0]
+    rand = candidates(1, rng.integers(2**32), knowledge, defences)[0]
     rand_score = float(np.mean([evaluate_fn(rand.recipe(), s) for s in heldout_seeds]))
     flags = []
     if rand_score > held:
         flags.append(f"a random configuration ({rand.label}) beat the search on held-out seeds")
     if best_fixed and fixed_scores[best_fixed] > held:
         flags.append(f"the fixed recipe {best_fixed} beat the adaptive attacker on held-out seeds")
-    return SearchResult(ranker, "adaptive", float(budget), best, search_seeds, heldout_seeds,
+    return SearchResult(ranker, knowledge, float(budget), best, search_seeds, heldout_seeds,
                         search_score, held, best_fixed, fixed_scores.get(best_fixed, float("nan")),
                         rand.label, rand_score, rungs, flags)
+
+
+def knowledge_flags(results) -> list[str]:
+    """AutoAttack-style sanity flag across knowledge levels of one ranker x budget:
+    a weaker attacker (``adaptive``) scoring above a stronger one (``defence_aware``)
+    on held-out seeds means the stronger search was too small or unlucky."""
+    by = {r.knowledge: r for r in results}
+    weak, strong = by.get("adaptive"), by.get("defence_aware")
+    if weak is None or strong is None or weak.heldout_score <= strong.heldout_score:
+        return []
+    return [f"the adaptive attacker ({weak.best.label}) beat the defence-aware one "
+            f"({strong.best.label}) on held-out seeds against {strong.ranker}"]

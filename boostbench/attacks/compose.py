@@ -226,6 +226,9 @@ class Recipe:
 
     ``goal`` is ``promote`` (targets are low-quality posts to lift) or ``demote``
     (targets are a rival's good posts to sink: mass-report sabotage).
+    ``targets_per_account`` (0 = all) caps how many of the targets one account
+    acts on: an attacker who knows a lockstep detector's ``min_items`` uses more
+    accounts, each on fewer targets, so no two share enough items.
     """
 
     name: str
@@ -235,11 +238,13 @@ class Recipe:
     goal: str = "promote"
     reciprocity: bool = False
     knowledge: str = "fixed"
+    targets_per_account: int = 0
 
     def __post_init__(self):
         check_choice("goal", self.goal, ("promote", "demote"), where="Recipe")
         check_choice("knowledge", self.knowledge, ("fixed", "adaptive", "defence_aware"),
                      where="Recipe")
+        check_int("targets_per_account", self.targets_per_account, low=0, where="Recipe")
 
     # --- accounts ----------------------------------------------------------------
     def _pools(self, obs: Observation, targets, start, key):
@@ -267,7 +272,11 @@ class Recipe:
         start, end = window
         j = np.arange(n)
         k = j % T
-        slot = j // T
+        # account index: with targets_per_account = tpa, the targets split into G groups
+        # and the slot-th account of group g acts on that group's targets only
+        tpa = self.targets_per_account if 0 < self.targets_per_account < T else T
+        groups = -(-T // tpa)
+        slot = (j // T) * groups + k // tpa
         pools = self._pools(obs, targets, start, key)
         if pools is None:
             new_index = slot
@@ -299,8 +308,8 @@ class Recipe:
         c = acts @ prices
         if self.mix.view != "none":
             c = c + s.unit(K.VIEW, self.mix.view, cost)[1]
-        if s.pricing == "own_farm":  # an account's first bundle is the one for target 0
-            c = c + (k == 0) * getattr(cost, s.account_price) / s.uses
+        if s.pricing == "own_farm":  # an account's first bundle: the first target of its group
+            c = c + (k % tpa == 0) * getattr(cost, s.account_price) / s.uses
         return _Plan(j, tgt, account.astype(np.int64), new_index.astype(np.int64), t, acts, c)
 
     def plan(self, obs, targets, window, key, budget, cost) -> _Plan:
