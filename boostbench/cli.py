@@ -23,9 +23,10 @@ from . import metrics as _metrics  # noqa: F401
 from . import rankers as _rankers  # noqa: F401
 from .attacks.base import CostModel
 from .errors import BoostbenchError
-from .plugins import ATTACKS, METRICS, RANKERS
+from .plugins import ATTACKS, DEFENCES, METRICS, RANKERS
 from .report import format_table, manifest, summarize, write_csv_atomic, write_json_atomic
-from .runner import TABLE_METRICS, RunSpec, describe, run_matrix
+from .runner import (COLLATERAL_METRICS, RUNNER_DIRECTIONS, TABLE_METRICS, RunSpec, describe,
+                     run_matrix)
 from .simulate import MODES
 from .scenario import SCENARIOS
 from .world import SIZES
@@ -53,6 +54,24 @@ def _names(option: str, value: str, registry) -> list[str]:
     if len(set(names)) != len(names):
         raise UsageError(f"{option}: names must not repeat. Got {value!r}.")
     return names
+
+
+def _rankers(option: str, value: str) -> list:
+    """Rankers from a comma list of specs: ``name``, ``module:attr`` or ``scorer+defence+...``."""
+    from .rankers.pipeline import build_ranker
+    specs = [v.strip() for v in value.split(",") if v.strip()]
+    if not specs:
+        raise UsageError(f"{option} needs at least one ranker; one of: {', '.join(RANKERS.names())}"
+                         f" (defences to add with '+': {', '.join(DEFENCES.names())}).")
+    if len(set(specs)) != len(specs):
+        raise UsageError(f"{option}: names must not repeat. Got {value!r}.")
+    out = []
+    for spec in specs:
+        try:
+            out.append(build_ranker(spec))
+        except BoostbenchError as e:
+            raise UsageError(f"{option}: {spec!r}: {e}") from None
+    return out
 
 
 def _seeds(value: str) -> tuple[int, ...]:
@@ -98,13 +117,17 @@ def _out_path(option: str, value: str | None) -> Path | None:
     return p
 
 
-DEFAULT_RANKERS = ("like_count", "engagement_depth", "real_interaction")
+# one undefended and one defended pipeline per family (DESIGN §4: what a defence buys and costs)
+DEFAULT_RANKERS = ("like_count", "like_count+require_view+lockstep",
+                   "engagement_depth", "engagement_depth+account_trust+lockstep",
+                   "real_interaction", "real_interaction+device_dedup+lockstep")
 DEFAULT_ATTACKS = ("bot_farm", "mutual_like_ring", "task_crowd")
 
 
 def _common(p, *, seeds: str, attacks_default: str, with_json: bool = True):
     p.add_argument("--scenario", default="default", help=f"one of {', '.join(SCENARIOS)}")
-    p.add_argument("--rankers", default=None, help="comma list or 'all' (default: "
+    p.add_argument("--rankers", default=None, help="comma list of rankers, each a name, "
+                   "module:attr or scorer+defence+defence; or 'all' (default: "
                    f"{', '.join(DEFAULT_RANKERS)})")
     p.add_argument("--attacks", default=None, help=f"comma list or 'all' (default: "
                    f"{attacks_default})")
@@ -169,11 +192,15 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(out) -> int:
-    for title, reg in (("rankers", RANKERS), ("attacks", ATTACKS)):
+    for title, reg in (("rankers", RANKERS), ("defences (compose as scorer+defence+...)",
+                                               DEFENCES), ("attacks", ATTACKS)):
         print(f"{title}:", file=out)
         for name, obj in reg.items():
             doc = (obj.__doc__ or "").strip().splitlines()[0] if obj.__doc__ else ""
-            print(f"  {name:<20} {doc}", file=out)
+            if reg is DEFENCES:
+                d = obj()
+                doc = f"[{d.schedule.describe()}; {d.action}] {doc}"
+            print(f"  {name:<28} {doc}", file=out)
     from .attacks.compose import PACINGS
     print(f"pacings (usable with any supplier): {', '.join(PACINGS)}", file=out)
     print("metrics:", file=out)
@@ -190,7 +217,8 @@ def _spec(a, *, budget_opt: str | None, default_attacks):
     sc = SCENARIOS[a.scenario]
     pick = lambda opt, val, reg, dflt: (reg.names() if val == "all" else  # noqa: E731
                                         _names(opt, val, reg) if val else list(dflt))
-    rankers = pick("--rankers", a.rankers, RANKERS, DEFAULT_RANKERS)
+    rankers = (_rankers("--rankers", ",".join(RANKERS.names()) if a.rankers == "all"
+                        else a.rankers or ",".join(DEFAULT_RANKERS)))
     attacks = pick("--attacks", a.attacks, ATTACKS, default_attacks or ATTACKS.names())
     budget = sc.budget if budget_opt is None else _number("--budget", budget_opt, float, 0.0)
     k = sc.k if a.k is None else _number("--k", a.k, int, 1)
@@ -202,7 +230,7 @@ def _spec(a, *, budget_opt: str | None, default_attacks):
     cores = os.cpu_count() or 1
     jobs = min(len(seeds), cores) if a.jobs is None else _number("--jobs", a.jobs, int, 1, 64)
     sc = sc.with_(k=k, budget=budget, **({"size": a.size} if a.size else {}))
-    spec = RunSpec(sc, tuple(RANKERS.get(n)() for n in rankers),
+    spec = RunSpec(sc, tuple(rankers),
                    tuple(ATTACKS.get(n)() for n in attacks), seeds, budget, CostModel(), a.mode)
     return spec, jobs
 
@@ -232,6 +260,11 @@ def _cmd_run(a, out) -> int:
           f"${budget:g} per campaign over {sc.n_targets} low-quality targets, k={k}, "
           f"mode {a.mode}, {len(seeds)} seeds ({elapsed:.1f} s)", file=out)
     print(format_table(rows, columns), file=out)
+    if any(r["defences"] for r in records):
+        print("\nWhat the defences catch and what they cost honest content (collateral from the "
+              "clean twins; NaN: nothing was detected):", file=out)
+        print(format_table(summarize(records, DEFENCE_COLUMNS), DEFENCE_COLUMNS,
+                           RUNNER_DIRECTIONS), file=out)
     if any(r["shadow_priced"] for r in records):
         print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes at "
               "the crowd-task price).", file=out)
@@ -244,6 +277,12 @@ def _cmd_run(a, out) -> int:
         write_csv_atomic(trace_path, trace)
         print(f"wrote {trace_path}", file=out)
     return 0
+
+
+# The second table of `run`: detection and collateral, next to the robustness table.
+DEFENCE_COLUMNS = ("detection_recall", "detection_precision", "time_to_detect_hours",
+                   "laundered_engagement", *COLLATERAL_METRICS[1:], "organic_accounts_banned",
+                   "fp_new_accounts", "fp_shared_devices", "fp_light_users", "fp_new_creators")
 
 
 def _grid_run(a, out, budgets, *, fmt) -> int:
@@ -260,29 +299,40 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     path = _out_path("--json", a.json)
     started = time.perf_counter()
     records = run_sweep(spec, budgets, jobs=jobs)
-    searches = []
+    searches, flags = [], []
     if adaptive:
+        from .attacks.adaptive import knowledge_flags
         search_seeds = tuple(range(10_000, 10_000 + n_search))
         for ranker in spec.rankers:
-            res = adaptive_search(spec, ranker, budget=budgets[-1], search_seeds=search_seeds,
-                                  n_candidates=n_cand)
-            searches.append(res)
-            one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
-            records += run_sweep(one, budgets, jobs=jobs)
+            levels = ("adaptive", "defence_aware") if getattr(ranker, "defences", ()) else (
+                "adaptive",)
+            found = []
+            for knowledge in levels:
+                res = adaptive_search(spec, ranker, budget=budgets[-1],
+                                      search_seeds=search_seeds, n_candidates=n_cand,
+                                      knowledge=knowledge)
+                found.append(res)
+                one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
+                records += run_sweep(one, budgets, jobs=jobs)
+            searches += found
+            flags += knowledge_flags(found)
     rows = summarize_cost(records)
     sc = spec.scenario
     print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
           f"k={sc.k}, mode {spec.mode}, budgets {', '.join(f'${b:g}' for b in budgets)}, "
-          f"{len(spec.seeds)} seeds, attacker knowledge: fixed "
+          f"{len(spec.seeds)} seeds, attacker knowledge: "
+          f"{'fixed + adaptive (+ defence_aware vs defended rankers)' if adaptive else 'fixed'} "
           f"({time.perf_counter() - started:.1f} s)", file=out)
     print(fmt(rows), file=out)
     for res in searches:
-        print(f"adaptive search vs {res.ranker}: best {res.best.label} — target impressions "
+        print(f"{res.knowledge} search vs {res.ranker}: best {res.best.label} — target impressions "
               f"{res.heldout_score:.1f} on held-out seeds (search {res.search_score:.1f}); best "
               f"fixed {res.best_fixed} {res.best_fixed_score:.1f}; random {res.random_label} "
               f"{res.random_score:.1f}", file=out)
         for flag in res.flags:
             print(f"  SANITY FLAG: {flag}", file=out)
+    for flag in flags:
+        print(f"SANITY FLAG: {flag}", file=out)
     if path is not None:
         write_json_atomic(path, {"manifest": _manifest(a, spec, budgets=list(budgets)),
                                  "records": rows, "runs": records,

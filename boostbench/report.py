@@ -44,8 +44,14 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}" if a < 10 else f"{x:.1f}" if a < 1000 else f"{x:.0f}"
 
 
-def format_table(rows: list[dict], metrics) -> str:
-    """A plain-text table: one row per ranker x attack, ``mean ±half-width`` per column."""
+def format_table(rows: list[dict], metrics, directions=None) -> str:
+    """A plain-text table: one row per ranker x attack, ``mean ±half-width`` per column.
+
+    ``directions`` maps columns that are not registered metrics to
+    ``greater_is_better`` (for the legend).
+    """
+    directions = {**(directions or {}), **{m: METRICS.get(m).greater_is_better
+                                           for m in metrics if m in METRICS}}
     cols = ["spend", *metrics]
     head = ["ranker", "attack", *cols]
     body = []
@@ -60,8 +66,7 @@ def format_table(rows: list[dict], metrics) -> str:
     lines = ["  ".join(str(h).ljust(w) for h, w in zip(head, widths)),
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths)) for cells in body]
-    arrows = ", ".join(f"{m} {'↑' if METRICS.get(m).greater_is_better else '↓'}"
-                       for m in metrics if m in METRICS)
+    arrows = ", ".join(f"{m} {'↑' if directions[m] else '↓'}" for m in metrics if m in directions)
     n = rows[0]["n_seeds"] if rows else 0
     conf = rows[0][cols[0]]["confidence"] if rows else 0.95
     lines.append(f"mean ±half-width of the {conf:.0%} t interval over {n} seeds (targets "

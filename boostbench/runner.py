@@ -20,7 +20,7 @@ from .scenario import Scenario
 from .simulate import MODES, RunBase, simulate
 from .world import HOUR, make_world
 
-__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS", "COLLATERAL_METRICS",
+__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS", "COLLATERAL_METRICS", "RUNNER_DIRECTIONS",
            "collateral", "sweep_seed",
            "run_sweep", "adaptive_search"]
 
@@ -35,6 +35,8 @@ TABLE_METRICS = {
 # What a defence costs honest content, next to the robustness columns (see collateral()).
 COLLATERAL_METRICS = ("detection_recall", "organic_weight_removed", "clean_quality_ndcg_drop",
                       "honest_demoted")
+#: Directions of the record fields computed here rather than registered as metrics.
+RUNNER_DIRECTIONS = {"clean_quality_ndcg_drop": False, "honest_demoted": False}
 
 
 def seed_streams(seed: int):
@@ -51,6 +53,11 @@ def attack_stream(seed: int, attack_name: str) -> np.random.Generator:
 def describe(obj) -> dict:
     """Name and parameters of a ranker or attack, for the manifest."""
     d = {"name": getattr(obj, "name", type(obj).__name__), "class": type(obj).__qualname__}
+    if hasattr(obj, "defences") and hasattr(obj, "scorer"):  # a Pipeline
+        d["scorer"] = describe(obj.scorer)
+        d["defences"] = [dict(describe(x), schedule=asdict(x.schedule), action=x.action)
+                         for x in obj.defences]
+        return d
     if is_dataclass(obj):
         d["params"] = {f.name: (asdict(v) if is_dataclass(v) else v)
                        for f in fields(obj) if f.name != "name" for v in [getattr(obj, f.name)]}
