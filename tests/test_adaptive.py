@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from boostbench.attacks.adaptive import SEARCH_SPACE, Candidate, candidates, search
+from boostbench.attacks.adaptive import (SEARCH_SPACE, Candidate, candidates, knowledge_flags,
+                                         known_thresholds, search, space)
 from boostbench.errors import InvalidParameter
 from boostbench.plugins import ATTACKS, RANKERS
 from boostbench.runner import RunSpec, adaptive_search
@@ -57,3 +58,32 @@ def test_adaptive_search_is_reproducible_and_keeps_seeds_apart(tiny_scenario):
     assert a.heldout_seeds == (0,) and a.best_fixed == "task_crowd"
     with pytest.raises(InvalidParameter, match="differ from the held-out"):
         adaptive_search(spec, spec.rankers[0], budget=1.0, search_seeds=(0, 5))
+
+
+def test_defence_aware_space_adds_moves_just_below_known_thresholds():
+    from boostbench.rankers.defences import Lockstep, VelocityCap
+    plain = space("adaptive")
+    assert space("defence_aware") == [
+        Candidate(c.supplier, c.mix, c.pacing, c.delay_hours, knowledge="defence_aware")
+        for c in plain]                                  # no defences: nothing more to know
+    known = known_thresholds([VelocityCap(max_actions=7, window_hours=2.0), Lockstep(min_items=4)])
+    assert known == {"cap": (7, 2.0), "targets_per_account": (0, 3)}
+    aware = space("defence_aware", [VelocityCap(max_actions=7, window_hours=2.0),
+                                    Lockstep(min_items=4)])
+    assert len(aware) > 2 * len(plain)
+    capped = [c for c in aware if c.cap]
+    assert capped and all(c.cap == 7 and c.cap_hours == 2.0 for c in capped)
+    assert {c.targets_per_account for c in aware} == {0, 3}
+    r = capped[0].recipe()
+    assert r.knowledge == "defence_aware" and r.pacing.kind == "under_cap" and r.pacing.cap == 7
+
+
+def test_knowledge_flag_when_the_weaker_attacker_wins():
+    pool = candidates(2, 0)
+    mk = lambda k, score: search(lambda a, s: score, budget=1.0,  # noqa: E731
+                                 search_seeds=(1,), heldout_seeds=(2,), fixed={},
+                                 n_candidates=2, rng=0, knowledge=k)
+    assert pool
+    weak, strong = mk("adaptive", 5.0), mk("defence_aware", 3.0)
+    assert strong.knowledge == "defence_aware"
+    assert knowledge_flags([weak, strong]) and not knowledge_flags([mk("adaptive", 1.0), strong])

@@ -209,3 +209,28 @@ def test_attack_arguments_validated(kw, match, tiny_base):
 def test_parts_validate(make, match):
     with pytest.raises(InvalidParameter, match=match):
         make()
+
+
+@pytest.mark.parametrize("tpa", [1, 2, 3])
+def test_targets_per_account_splits_accounts_and_keeps_nesting(tiny_base, tpa):
+    import dataclasses
+    obs = tiny_base.observation_at_start()
+    targets = tiny_base.targets
+    w = tiny_base.world
+    window = (w.t0, w.t0 + 12 * 3600.0)
+    attack = dataclasses.replace(ATTACKS.get("bot_farm")(), targets_per_account=tpa)
+    big = attack(obs, targets, 2.0, window, 5)
+    small = attack(obs, targets, 0.5, window, 5)
+    likes = big.kind == K.LIKE
+    per_account = np.bincount(big.account[likes])[big.account[likes]]
+    assert per_account.max() <= min(tpa, targets.size)
+    assert big.spend_total <= 2.0 + 1e-9
+    # nested budgets: the smaller campaign's actions are among the larger one's
+    rows = lambda c: set(zip(c.t.tolist(), c.account.tolist(), c.item.tolist(),  # noqa: E731
+                             c.kind.tolist()))
+    assert 0 < small.n_events < big.n_events and rows(small) <= rows(big)
+    plain = ATTACKS.get("bot_farm")()(obs, targets, 2.0, window, 5)
+    if tpa >= targets.size:   # no split: bit-identical to the plain recipe
+        assert np.array_equal(plain.account, big.account) and np.array_equal(plain.t, big.t)
+    else:
+        assert np.unique(big.account).size > np.unique(plain.account).size

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from boostbench import cli
-from boostbench.plugins import ATTACKS, METRICS, RANKERS
+from boostbench.plugins import ATTACKS, DEFENCES, METRICS, RANKERS
 from boostbench.report import write_json_atomic
 
 TINY = ["run", "--scenario", "tiny", "--seeds", "2", "--jobs", "1"]
@@ -45,7 +45,10 @@ def test_options_are_applied(tmp_path):
     (["--budget", "-1"], "--budget must be a number in [0.0, inf]"),
     (["--budget", "nan"], "--budget"),
     (["--seeds", "0"], "--seeds must be a count in [1, 10000]"),
-    (["--rankers", "nope"], "--rankers: unknown ranker 'nope'"),
+    (["--rankers", "nope"], "--rankers: 'nope': Unknown ranker 'nope'"),
+    (["--rankers", "like_count+nope"], "Unknown defence 'nope'"),
+    (["--rankers", "like_count+lockstep+lockstep"], "Defences must not repeat"),
+    (["--rankers", "like_count+"], "'scorer+defence+...'"),
     (["--attacks", "bot_farm,bot_farm"], "--attacks: names must not repeat"),
     (["--size", "huge"], "--size must be one of tiny, small, medium"),
     (["--jobs", "0"], "--jobs must be an int in [1, 64]"),
@@ -115,8 +118,9 @@ def test_all_means_every_registered_plugin(tmp_path):
 def test_list_shows_everything(capsys):
     assert cli.main(["list"]) == 0
     text = capsys.readouterr().out
-    for name in RANKERS.names() + ATTACKS.names() + METRICS.names():
+    for name in RANKERS.names() + DEFENCES.names() + ATTACKS.names() + METRICS.names():
         assert name in text
+    assert "[inline; discount]" in text and "[batch every 6 h, lag 1 h; ban]" in text
     for pacing in ("burst", "even", "cold_start", "under_cap"):
         assert pacing in text
 
@@ -125,3 +129,24 @@ def test_python_dash_m_entry_point():
     p = subprocess.run([sys.executable, "-m", "boostbench", "run", "--k", "-3"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "--k must be an int" in p.stderr
+
+
+def test_defended_pipeline_on_the_command_line(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "2", "--jobs", "1", "--rankers",
+                     "like_count,like_count+require_view+lockstep", "--attacks", "bot_farm",
+                     "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "What the defences catch" in text and "organic_weight_removed" in text
+    recs = {r["ranker"]: r for r in json.loads(out.read_text())["records"]}
+    bare, defended = recs["like_count"], recs["like_count+require_view+lockstep"]
+    assert bare["defences"] == [] and bare["honest_demoted"] == 0.0
+    assert defended["defences"] == ["require_view", "lockstep"] and defended["scorer"] == "like_count"
+    assert defended["oracle"] is False
+    # the burst farm is caught, and its fake likes stop counting
+    assert defended["detection_recall"] > 0.9 and defended["detection_precision"] > 0.9
+    assert defended["hit_rate_at_k"] < bare["hit_rate_at_k"]
+    man = json.loads(out.read_text())["manifest"]
+    pipe = [r for r in man["rankers"] if r["name"] == "like_count+require_view+lockstep"][0]
+    assert [d["name"] for d in pipe["defences"]] == ["require_view", "lockstep"]
+    assert pipe["defences"][1]["schedule"]["kind"] == "batch"
