@@ -171,12 +171,29 @@ def summarize_cost(records: list[dict], *, threshold: float = 0.5) -> list[dict]
                      "fraud_cpm": fraud_cpm(spend, extra), "cpm_budget": at,
                      "shadow_priced": bool(first["shadow_priced"]), "curve": curve.to_dict(),
                      "rank_lift_by_budget": [float(np.mean([cell[s, b]["rank_lift"]
-                                                            for s in seeds])) for b in budgets]})
+                                                            for s in seeds])) for b in budgets],
+                     **{c: float(np.mean([r[c] for r in recs])) for c in _COLLATERAL
+                        if c in first},
+                     "scorer": first.get("scorer", ranker),
+                     "defences": list(first.get("defences", []))})
     return rows
 
 
 def _money(x) -> str:
     return "not reached" if x is None else f"${x:,.2f}"
+
+
+_COLLATERAL = ("organic_weight_removed", "honest_demoted", "clean_quality_ndcg_drop")
+
+
+def _cheapest(rows, ranker):
+    """(cost, attack) of the cheapest promote attack that reached the top k (None: censored)."""
+    mine = [r for r in rows if r["ranker"] == ranker and r["goal"] == "promote"]
+    reached = [r for r in mine if r["cost_to_top_k"] is not None]
+    if not reached:
+        return None, max((r["cap"] for r in mine), default=0.0)
+    best = min(reached, key=lambda r: r["cost_to_top_k"])
+    return best["cost_to_top_k"], best["attack"]
 
 
 def format_cost_table(rows: list[dict]) -> str:
@@ -193,16 +210,24 @@ def format_cost_table(rows: list[dict]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
     lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body)]
-    lines.append("cheapest attack to the top k, per ranker:")
-    for ranker in dict.fromkeys(r["ranker"] for r in rows):
-        mine = [r for r in rows if r["ranker"] == ranker and r["goal"] == "promote"]
-        reached = [r for r in mine if r["cost_to_top_k"] is not None]
-        if reached:
-            best = min(reached, key=lambda r: r["cost_to_top_k"])
-            lines.append(f"  {ranker}: {best['attack']} at {_money(best['cost_to_top_k'])}")
-        else:
-            cap = max((r["cap"] for r in mine), default=0)
-            lines.append(f"  {ranker}: none reached the top k within the ${cap:g} cap")
+    lines.append("cheapest attack to the top k (the worst case over every attack above), per "
+                 "ranker, next to what its defences cost honest content:")
+    rankers = list(dict.fromkeys(r["ranker"] for r in rows))
+    for ranker in rankers:
+        cost, what = _cheapest(rows, ranker)
+        text = (f"{what} at {_money(cost)}" if cost is not None
+                else f"none reached the top k within the ${what:g} cap")
+        first = next(r for r in rows if r["ranker"] == ranker)
+        if first.get("defences"):
+            base_cost, _ = _cheapest(rows, first["scorer"]) if first["scorer"] in rankers else (
+                None, None)
+            if first["scorer"] in rankers:
+                text += f" (bare {first['scorer']}: {_money(base_cost)})"
+            text += (f"; collateral: organic weight removed "
+                     f"{first.get('organic_weight_removed', 0.0):.1%}, honest top-k demoted "
+                     f"{first.get('honest_demoted', 0.0):.0%}, clean NDCG drop "
+                     f"{first.get('clean_quality_ndcg_drop', 0.0):+.3f}")
+        lines.append(f"  {ranker}: {text}")
     lines.append("cost_to_top_k: cheapest grid budget where a target is in the top k with "
                  "probability >= 1/2 (sink: its rank at least doubles); fraud_cpm: $ per 1,000 "
                  "extra organic impressions at that budget (or the cap). * shadow-priced ring.")

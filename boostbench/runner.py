@@ -155,6 +155,29 @@ def collateral(defended, undefended, truth) -> dict:
             - ndcg(defended, defended, truth), "honest_demoted": float(lost)}
 
 
+def _clean_runs(spec, base, seed, kw):
+    """``clean_run(ranker)``: the clean twin, run once per distinct ranker (a pipeline's bare
+    scorer is often in the list too)."""
+    cleans = {}
+
+    def clean_run(ranker):
+        key = (ranker.name, repr(ranker))
+        if key not in cleans:
+            cleans[key] = simulate(spec.mode, base, ranker, seed=seed, **kw)
+        return cleans[key]
+    return clean_run
+
+
+def _clean_fields(ranker, clean_run, truth) -> dict:
+    """Record fields from clean runs: what the ranker's defences cost honest content."""
+    scorer = getattr(ranker, "scorer", None)
+    clean = clean_run(ranker)
+    out = (collateral(clean, clean_run(scorer), truth) if scorer is not None
+           else {"clean_quality_ndcg_drop": 0.0, "honest_demoted": 0.0})
+    out["organic_weight_removed"] = METRICS.get("organic_weight_removed")(clean, clean, truth)
+    return {**out, **_defence_fields(ranker)}
+
+
 def _defence_fields(ranker) -> dict:
     defences = getattr(ranker, "defences", ())
     return {"scorer": getattr(getattr(ranker, "scorer", ranker), "name", str(ranker)),
@@ -173,22 +196,12 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
     campaigns = [buy(a, spec.budget) for a in spec.attacks]
     truth = world.truth
     records, rows = [], []
-    cleans = {}
-
-    def clean_run(ranker):  # a pipeline's bare scorer may also be in the list: run it once
-        key = (ranker.name, repr(ranker))
-        if key not in cleans:
-            cleans[key] = simulate(spec.mode, base, ranker, seed=seed, **kw)
-        return cleans[key]
-
+    clean_run = _clean_runs(spec, base, seed, kw)
     for ranker in spec.rankers:
         clean = clean_run(ranker)
         clean_vals = {f"clean_{m}": METRICS.get(m)(clean, clean, truth)
                       for m in ("quality_ndcg_at_k", "feed_quality", "low_quality_exposure_share")}
-        scorer = getattr(ranker, "scorer", None)
-        clean_vals.update(collateral(clean, clean_run(scorer), truth) if scorer is not None
-                          else {"clean_quality_ndcg_drop": 0.0, "honest_demoted": 0.0})
-        clean_vals.update(_defence_fields(ranker))
+        clean_vals.update(_clean_fields(ranker, clean_run, truth))
         for attack, campaign in zip(spec.attacks, campaigns):
             att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
             rec = {"ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
@@ -228,8 +241,10 @@ def sweep_seed(spec: RunSpec, seed: int, budgets) -> list[dict]:
     sc = spec.scenario
     plans = {a.name: [buy(a, b) for b in budgets] for a in spec.attacks}
     records = []
+    clean_run = _clean_runs(spec, base, seed, kw)
     for ranker in spec.rankers:
-        clean = simulate(spec.mode, base, ranker, seed=seed, **kw)
+        clean = clean_run(ranker)
+        clean_vals = _clean_fields(ranker, clean_run, world.truth)
         for attack in spec.attacks:
             for budget, campaign in zip(budgets, plans[attack.name]):
                 if campaign.n_events == 0:  # exactly the clean twin (tested property)
@@ -246,7 +261,7 @@ def sweep_seed(spec: RunSpec, seed: int, budgets) -> list[dict]:
                     "rank_lift": METRICS.get("rank_lift")(att, clean, world.truth),
                     "log_rank_lift": METRICS.get("log_rank_lift")(att, clean, world.truth),
                     "extra_organic_impressions_total": extra * att.targets.size,
-                    "shadow_priced": att.shadow_priced})
+                    "shadow_priced": att.shadow_priced, **clean_vals})
     return records
 
 
