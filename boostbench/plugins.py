@@ -159,7 +159,11 @@ class Registry:
 
     # --- registration -------------------------------------------------------------
     def register(self, name: str):
-        """Decorator registering ``obj`` under ``name``; duplicate names are rejected."""
+        """Decorator registering ``obj`` under ``name``; duplicate names are rejected.
+
+        The same definition registering again (its module re-imported, e.g. after
+        pytester restored ``sys.modules``) replaces the old entry.
+        """
         if not isinstance(name, str) or not name or ":" in name:
             raise InvalidParameter(f"The 'name' parameter of {self.family} registration must be "
                                    f"a non-empty string without ':'. Got {name!r} instead.",
@@ -167,7 +171,7 @@ class Registry:
 
         def deco(obj):
             with self._lock:
-                if name in self._items:
+                if name in self._items and _identity(self._items[name]) != _identity(obj):
                     raise InvalidParameter(
                         f"A {self.family} named {name!r} is already registered "
                         f"({_qualname(self._items[name])}); cannot register {_qualname(obj)}.",
@@ -354,3 +358,9 @@ RANKERS = Registry("ranker", "boostbench.rankers", builtins="boostbench.rankers"
 DEFENCES = Registry("defence", "boostbench.defences", builtins="boostbench.rankers")
 ATTACKS = Registry("attack", "boostbench.attacks", builtins="boostbench.attacks")
 METRICS = Registry("metric", "boostbench.metrics", builtins="boostbench.metrics")
+
+
+def _identity(obj) -> str:
+    """Where ``obj`` is defined (a metric by its function): equal across re-imports."""
+    target = getattr(obj, "fn", obj)
+    return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', repr(target))}"
