@@ -380,7 +380,7 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
     w_vb = base.history_viewed.contains(keys) | viewed_before(w_acc, w_itm, w_kind, n_items)
     state = _State(base, campaign, expected_events=len(window))
     ranker = with_oracle(ranker, fake_accounts(len(base.world.accounts), len(state.accounts),
-                                               campaign))
+                                               campaign), since=base.world.t0)
     organic = ~from_campaign
     ranks = np.empty((sc.n_rounds, n_items), np.float32)
     exposure = np.empty((sc.n_rounds, n_items), np.float32)
@@ -541,7 +541,8 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     expected = 1.5 * float(world.truth.activity.sum()) * sc.horizon_hours / 24.0
     state = _State(base, campaign, expected_events=int(expected) + (
         0 if campaign is None else campaign.n_events))
-    ranker = with_oracle(ranker, fake_accounts(n_org, len(state.accounts), campaign))
+    ranker = with_oracle(ranker, fake_accounts(n_org, len(state.accounts), campaign),
+                         since=world.t0)
     seen = base.history_seen.copy()
     viewed = base.history_viewed.copy()
     liked = base.history_liked.copy()

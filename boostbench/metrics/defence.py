@@ -62,7 +62,8 @@ def detection_recall(att, clean, truth) -> float:
 
 @metric("fake_weight_removed", greater_is_better=True,
         definition="attacked run: event-level recall, the share of the campaign's act weight "
-                   "(likes, comments, shares) the defences removed")
+                   "(likes, comments, shares) the defences removed (0 without defences; NaN "
+                   "without campaign acts)")
 def fake_weight_removed(att, clean, truth) -> float:
     d = att.defence
     if d is None:
@@ -183,4 +184,5 @@ def _segment_metric(segment):
 for _seg in SEGMENTS:
     metric(f"fp_{_seg}", greater_is_better=False,
            definition=f"clean twin: share of honest act weight removed in the segment {_seg} "
-                      "(see segment_masks)")(_segment_metric(_seg))
+                      "(see segment_masks; 0 without defences, NaN when the segment has no "
+                      "act)")(_segment_metric(_seg))

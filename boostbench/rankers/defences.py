@@ -136,10 +136,16 @@ class VelocityCap:
         a, tt = acc[idx].astype(np.int64), t[idx]
         order = np.lexsort((idx, a))            # by account, then log order (= time order)
         a, tt, idx = a[order], tt[order], idx[order]
-        span = float(tt.max() - tt.min()) + window + 1.0
-        key = a * span + (tt - tt.min())
-        # acts of the same account in (t - window, t], counting itself
-        in_window = np.arange(key.size) - np.searchsorted(key, key - window, side="right") + 1
+        # acts of the same account in (t - window, t], counting itself. Exact integer keys
+        # (account group, rank of the time among the times and window starts): a float key
+        # ``account * span + t`` rounds at large ids and spans and misplaces acts exactly
+        # one window apart, differently from one call to the next.
+        m = tt.size
+        vals, rank = np.unique(np.concatenate([tt, tt - window]), return_inverse=True)
+        group = np.concatenate([[0], np.cumsum(a[1:] != a[:-1])]).astype(np.int64)
+        base = group * np.int64(vals.size + 1)
+        key = base + rank[:m]
+        in_window = np.arange(m) - np.searchsorted(key, base + rank[m:], side="right") + 1
         over = (in_window > self.max_actions) & (idx >= start)
         out[idx[over] - start] = 0.0
         return out
@@ -303,8 +309,10 @@ class AudienceDiversity:
         order = np.argsort(inv, kind="stable")
         rank_in_batch = np.empty(idx.size, np.int64)
         rank_in_batch[order] = np.arange(idx.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        j = prev[inv] + rank_in_batch + 1
-        out[idx] = (j ** self.exponent - (j - 1) ** self.exponent).astype(np.float32)
+        j = (prev[inv] + rank_in_batch + 1).astype(np.float64)
+        # (j-1)**a with j = 1 is 0 (0**0 would be 1 and zero the first act when a = 0)
+        below = np.where(j > 1, (j - 1) ** self.exponent, 0.0)
+        out[idx] = (j ** self.exponent - below).astype(np.float32)
         # merge the running counts (sorted keys, no per-key Python)
         all_k = np.concatenate([old_k, uk])
         all_c = np.concatenate([old_c, cnt])
@@ -332,15 +340,19 @@ class Lockstep:
     """CopyCatch-style lockstep detection: groups acting on the same items at the same time.
 
     Acts are bucketed into (item, ``window_hours`` time bucket) cells. Two accounts
-    are linked when they share at least ``min_items`` cells; connected groups of at
-    least ``min_group`` accounts are banned (Beutel et al., "CopyCatch", WWW 2013,
-    with fixed buckets instead of per-item centres). Defaults: 2 h buckets,
+    are linked when they share at least ``min_items`` cells *and* those are at
+    least ``min_overlap`` of the cells of the less active one (so two heavy users
+    who both liked three trending posts are not linked: the feed itself makes
+    honest users co-act); connected groups of at least ``min_group`` accounts are
+    banned (Beutel et al., "CopyCatch", WWW 2013, with fixed buckets instead of
+    per-item centres). Defaults: 2 h buckets,
     3 shared items, groups of 8, over the last 72 h, run every 6 h on data 1 h old [?]
     (with 6 h buckets, 55 of the default world's 1,000 organic accounts are flagged).
     """
 
     window_hours: float = 2.0
     min_items: int = 3
+    min_overlap: float = 0.5
     min_group: int = 8
     lookback_hours: float = 72.0
     kinds: tuple = ACTS
@@ -352,10 +364,12 @@ class Lockstep:
     def __post_init__(self):
         check_real("window_hours", self.window_hours, low=0.0, low_open=True, where="Lockstep")
         check_int("min_items", self.min_items, low=1, where="Lockstep")
+        check_real("min_overlap", self.min_overlap, low=0.0, high=1.0, where="Lockstep")
         check_int("min_group", self.min_group, low=2, where="Lockstep")
         check_real("lookback_hours", self.lookback_hours, low=0.0, low_open=True, where="Lockstep")
         object.__setattr__(self, "kinds", _check_kinds(self.kinds, "Lockstep"))
-        check_choice("action", self.action, ("ban", "discount"), where="Lockstep")
+        # a batch run flags accounts; it has no per-event multipliers to discount with
+        check_choice("action", self.action, ("ban",), where="Lockstep")
 
     def detect(self, obs: Observation) -> Detection:
         acc, item, t = _window_acts(obs, self.lookback_hours, self.kinds)
@@ -367,7 +381,10 @@ class Lockstep:
         ua, ai = np.unique(a, return_inverse=True)
         m = sparse.csr_matrix((np.ones(a.size, np.int32), (ai, c)), shape=(ua.size, int(c.max()) + 1))
         co = (m @ m.T).tocoo()
-        keep = (co.row != co.col) & (co.data >= self.min_items)
+        size = np.asarray(m.sum(axis=1)).ravel()
+        smaller = np.minimum(size[co.row], size[co.col])
+        keep = ((co.row != co.col) & (co.data >= self.min_items)
+                & (co.data >= self.min_overlap * smaller))
         if not keep.any():
             return Detection()
         g = sparse.csr_matrix((np.ones(int(keep.sum()), np.int8), (co.row[keep], co.col[keep])),
@@ -448,6 +465,11 @@ class CalibratedDetector:
     probability ``fpr`` at its first act in the window. Lets a team plug in its
     production detector's measured rates. The simulator binds the labels
     (:meth:`bind`); every result that uses it is marked as an oracle.
+
+    The window starts at ``since`` (bound with the labels): acts before it, such
+    as the history of organic accounts a campaign recruits, do not start the
+    clock. Left unset (None: every act counts), a recruited account's old first act
+    makes it "due" at the first run, before it has done anything for the campaign.
     """
 
     tpr: float = 0.8
@@ -460,17 +482,23 @@ class CalibratedDetector:
     action: str = "ban"
     oracle: bool = True
     fake: np.ndarray | None = field(default=None, repr=False, compare=False)
+    since: float | None = None
 
     def __post_init__(self):
         check_real("tpr", self.tpr, low=0.0, high=1.0, where="CalibratedDetector")
         check_real("fpr", self.fpr, low=0.0, high=1.0, where="CalibratedDetector")
         check_real("latency_hours", self.latency_hours, low=0.0, where="CalibratedDetector")
         check_int("seed", self.seed, low=0, where="CalibratedDetector")
+        if self.since is not None:
+            object.__setattr__(self, "since", check_real("since", self.since,
+                                                         where="CalibratedDetector"))
 
-    def bind(self, fake: np.ndarray) -> "CalibratedDetector":
-        """A copy that knows which accounts are fake (bool per account)."""
+    def bind(self, fake: np.ndarray, since: float | None = None) -> "CalibratedDetector":
+        """A copy that knows which accounts are fake (bool per account) and, optionally,
+        when the window starts (``since``; see the class docstring)."""
         from dataclasses import replace
-        return replace(self, fake=np.asarray(fake, bool))
+        return replace(self, fake=np.asarray(fake, bool),
+                       since=self.since if since is None else since)
 
     def detect(self, obs: Observation) -> Detection:
         if self.fake is None:
@@ -478,6 +506,8 @@ class CalibratedDetector:
                                    "the fake-account labels before it runs.", name="fake")
         t, acc, _, kind, _ = obs.events
         m = _kind_mask(kind, ACTS + _NEGATIVE)
+        if self.since is not None:
+            m &= t >= self.since
         a, ta = acc[m], t[m]
         n = obs.n_accounts
         first = np.full(n, np.inf)

@@ -65,6 +65,7 @@ class _Stream:
         self.inline_state = [{} for _ in pipeline.inline]
         self.last_run: list[float | None] = [None] * len(pipeline.batch)
         self.aggs: dict | None = None
+        self.base: np.ndarray | None = None     # base weights seen so far (None: all 1)
 
     def grow_accounts(self, n):
         if n > self.banned_at.size:
@@ -118,6 +119,10 @@ class Pipeline:
                 raise InvalidParameter(f"{d!r} is not a defence: it needs a name, a schedule "
                                        "(inline or batch) and weights() or detect().",
                                        name="defences")
+            if kind == "batch" and getattr(d, "action", None) not in ("ban", "penalise"):
+                raise InvalidParameter(f"Batch defence {d.name!r} must ban accounts or penalise "
+                                       "items (action 'ban' or 'penalise'). Got "
+                                       f"{getattr(d, 'action', None)!r} instead.", name="defences")
         self.defences = tuple(defences)
         self.scorer = scorer
         self.inline = tuple(d for d in defences if d.schedule.kind == "inline")
@@ -132,9 +137,11 @@ class Pipeline:
     def __getstate__(self):
         return {**self.__dict__, "_streams": OrderedDict()}
 
-    def bind(self, fake: np.ndarray) -> "Pipeline":
-        """A copy whose oracle defences know which accounts are fake (the simulator calls it)."""
-        parts = [d.bind(fake) if getattr(d, "oracle", False) else d for d in self.defences]
+    def bind(self, fake: np.ndarray, since: float | None = None) -> "Pipeline":
+        """A copy whose oracle defences know which accounts are fake (the simulator calls it)
+        and, when ``since`` is given, where the run's window starts."""
+        kw = {} if since is None else {"since": since}
+        parts = [d.bind(fake, **kw) if getattr(d, "oracle", False) else d for d in self.defences]
         return Pipeline(*parts, self.scorer, name=self.name)
 
     # --- the ranker -------------------------------------------------------------
@@ -146,7 +153,9 @@ class Pipeline:
         if pen.any() and scores.shape == (obs.n_items,):
             elig = obs.eligible
             lo, hi = scores[elig].min(), scores[elig].max()
-            scores[pen] -= hi - lo + 1.0
+            # a gap on the scores' own scale: ``hi - lo + 1`` loses its ``+ 1`` to rounding
+            # once scores pass 2**53, and a penalised item then ties the lowest one
+            scores[pen] -= (hi - lo) + max(1.0, abs(lo), abs(hi))
         return scores
 
     def weighted(self, obs: Observation) -> Observation:
@@ -189,6 +198,7 @@ class Pipeline:
                 m *= dw
             st.w_inline = _append(st.w_inline, n0, m)
         changed = self._run_batch(st, obs)
+        changed |= self._base_changed(st, obs, n0)
         t, acc, *_ = obs.events
         base_w = obs.weight
         if changed or st.aggs is None:
@@ -227,6 +237,21 @@ class Pipeline:
                     changed = True
             if len(runs):
                 st.last_run[j] = float(latest)
+        return changed
+
+    @staticmethod
+    def _base_changed(st: _Stream, obs: Observation, n0: int) -> bool:
+        """Did the observation's own weights of the first ``n0`` events change since the last
+        call (another view of the stream, or a pipeline nested in a pipeline whose bans
+        lowered old events)? Free for unit weights (the simulator's case)."""
+        w = obs._weight
+        if w is None:
+            changed = st.base is not None and not (st.base[:n0] == 1).all()
+            st.base = None
+            return bool(changed)
+        old = st.base[:n0] if st.base is not None else np.ones(n0, np.float32)
+        changed = not np.array_equal(w[:n0], old)
+        st.base = np.array(w, np.float32)
         return changed
 
     @staticmethod
@@ -270,7 +295,10 @@ def build_ranker(spec: str):
     return Pipeline(*(DEFENCES.get(p)() for p in parts[1:]), scorer)
 
 
-def with_oracle(ranker, fake: np.ndarray):
-    """``ranker`` with fake-account labels bound if it is an oracle pipeline, else ``ranker``."""
-    return ranker.bind(fake) if getattr(ranker, "oracle", False) else ranker
+def with_oracle(ranker, fake: np.ndarray, since: float | None = None):
+    """``ranker`` with fake-account labels (and the window start ``since``, if given) bound
+    if it is an oracle pipeline, else ``ranker``."""
+    if not getattr(ranker, "oracle", False):
+        return ranker
+    return ranker.bind(fake) if since is None else ranker.bind(fake, since=since)
 
