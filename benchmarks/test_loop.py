@@ -7,7 +7,11 @@
   timed one is setup (untimed, a fresh run for every timed round). By round 70 the log
   holds ~70 more rounds of events, so a per-round cost that grew with the history would
   show in ``extra_info["ratio_70_to_5"]`` (time of round 70 / time of round 5; ~1 is
-  the goal) and in the per-event ratio ``ratio_70_to_5_per_event``.
+  the goal) and in the per-event ratio ``ratio_70_to_5_per_event``. It runs for the
+  bare ``like_count`` and for a defended pipeline (``like_count+require_view+lockstep``):
+  inline defences weigh only the new events and the batch detector runs every 6 rounds,
+  so a defended round should not grow with the history either. Its timed rounds are 5
+  and 71, which both end on a 6-hour boundary and so both include a lockstep run.
 * ``test_closed_loop_events_per_second``: a whole clean closed loop of the default
   scenario (48 rounds), with the events it appended per second next to the floor, one
   ``np.bincount`` pass over the item column of those same events
@@ -23,6 +27,7 @@ import pytest
 
 import boostbench  # noqa: F401  (registers the built-ins)
 from boostbench.plugins import RANKERS
+from boostbench.rankers import build_ranker
 from boostbench.runner import seed_streams
 from boostbench.simulate import RunBase, closed_loop_rounds
 from boostbench.world import make_world
@@ -32,8 +37,10 @@ from .conftest import FLOOR_REPEATS, SEED
 LONG_ROUNDS = 100
 TIMED_ROUNDS = (5, 70)
 RANKER = "like_count"
-_round_min_s: dict[int, float] = {}
-_round_events: dict[int, int] = {}
+DEFENDED = "like_count+require_view+lockstep"
+ROUND_PAIRS = {RANKER: TIMED_ROUNDS, DEFENDED: (5, 71)}  # defended: both include a batch run
+_round_min_s: dict[tuple, float] = {}
+_round_events: dict[tuple, int] = {}
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +59,9 @@ def _advanced(base, ranker, r: int):
     return run
 
 
-@pytest.mark.parametrize("r", TIMED_ROUNDS)
-def test_closed_loop_round_time(benchmark, long_base, r):
-    ranker = RANKERS.get(RANKER)()
+@pytest.mark.parametrize("spec, r", [(s, r) for s, pair in ROUND_PAIRS.items() for r in pair])
+def test_closed_loop_round_time(benchmark, long_base, r, spec):
+    ranker = build_ranker(spec)
     box = {}
 
     def setup():
@@ -65,18 +72,18 @@ def test_closed_loop_round_time(benchmark, long_base, r):
     box["run"].close()
     assert info.round == r and info.n_events > 0
     extra = benchmark.extra_info
-    extra.update(round=r, n_rounds=LONG_ROUNDS, ranker=RANKER, n_events_round=info.n_events,
+    extra.update(round=r, n_rounds=LONG_ROUNDS, ranker=spec, n_events_round=info.n_events,
                  n_log_events=len(info.log), n_history_events=len(long_base.world.history))
     if benchmark.stats is None:
         return
     s = benchmark.stats.stats
-    _round_min_s[r], _round_events[r] = s.min, info.n_events
+    _round_min_s[spec, r], _round_events[spec, r] = s.min, info.n_events
     extra["s_per_round_min"] = s.min
     extra["s_per_event"] = s.min / info.n_events
     extra["events_per_s"] = info.n_events / s.min
-    first = TIMED_ROUNDS[0]
+    first = ROUND_PAIRS[spec][0]
     if r != first:
-        if first not in _round_min_s:  # run alone: time the early round here (min of 5)
+        if (spec, first) not in _round_min_s:  # run alone: time the early round (min of 5)
             def one():
                 run = _advanced(long_base, ranker, first)
                 t = timeit.default_timer()
@@ -85,11 +92,11 @@ def test_closed_loop_round_time(benchmark, long_base, r):
                 run.close()
                 return elapsed, done.n_events
             runs = [one() for _ in range(5)]
-            _round_min_s[first] = min(x[0] for x in runs)
-            _round_events[first] = runs[0][1]
-        extra[f"ratio_{r}_to_{first}"] = s.min / _round_min_s[first]
+            _round_min_s[spec, first] = min(x[0] for x in runs)
+            _round_events[spec, first] = runs[0][1]
+        extra[f"ratio_{r}_to_{first}"] = s.min / _round_min_s[spec, first]
         extra[f"ratio_{r}_to_{first}_per_event"] = (
-            (s.min / info.n_events) / (_round_min_s[first] / _round_events[first]))
+            (s.min / info.n_events) / (_round_min_s[spec, first] / _round_events[spec, first]))
 
 
 def test_closed_loop_events_per_second(benchmark, replay_base, scenario):

@@ -56,7 +56,7 @@ def _names(option: str, value: str, registry) -> list[str]:
     return names
 
 
-def _rankers(option: str, value: str) -> list:
+def _ranker_specs(option: str, value: str) -> list:
     """Rankers from a comma list of specs: ``name``, ``module:attr`` or ``scorer+defence+...``."""
     from .rankers.pipeline import build_ranker
     specs = [v.strip() for v in value.split(",") if v.strip()]
@@ -217,7 +217,7 @@ def _spec(a, *, budget_opt: str | None, default_attacks):
     sc = SCENARIOS[a.scenario]
     pick = lambda opt, val, reg, dflt: (reg.names() if val == "all" else  # noqa: E731
                                         _names(opt, val, reg) if val else list(dflt))
-    rankers = (_rankers("--rankers", ",".join(RANKERS.names()) if a.rankers == "all"
+    rankers = (_ranker_specs("--rankers", ",".join(RANKERS.names()) if a.rankers == "all"
                         else a.rankers or ",".join(DEFAULT_RANKERS)))
     attacks = pick("--attacks", a.attacks, ATTACKS, default_attacks or ATTACKS.names())
     budget = sc.budget if budget_opt is None else _number("--budget", budget_opt, float, 0.0)

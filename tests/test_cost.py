@@ -51,7 +51,7 @@ def test_cost_cli_table_and_json(tmp_path, capsys):
                      "like_count,real_interaction", "--attacks", "bot_farm,task_crowd",
                      "--json", str(out), "--jobs", "1"]) == 0
     text = capsys.readouterr().out
-    assert "cheapest attack to the top k, per ranker" in text and "fraud_cpm" in text
+    assert "cheapest attack to the top k (the worst case" in text and "fraud_cpm" in text
     rows = json.loads(out.read_text())["records"]
     assert len(rows) == 4
     for r in rows:
@@ -78,3 +78,13 @@ def test_sweep_cli(capsys):
 def test_cost_and_sweep_bad_options(args, needle, capsys):
     assert cli.main(args) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_cost_table_sets_defended_pipelines_beside_their_bare_scorer(tmp_path, capsys):
+    assert cli.main(["cost", "--scenario", "tiny", "--seeds", "2", "--cap", "1", "--rankers",
+                     "like_count,like_count+account_trust", "--attacks", "bot_farm",
+                     "--jobs", "1"]) == 0
+    text = capsys.readouterr().out
+    line = [x for x in text.splitlines() if x.startswith("  like_count+account_trust:")][0]
+    assert "(bare like_count:" in line and "collateral: organic weight removed" in line
+    assert "honest top-k demoted" in line and "clean NDCG drop" in line

@@ -223,7 +223,7 @@ def test_changed_direction_declaration_exits_2(robust_baseline, tmp_path, capsys
 @pytest.mark.parametrize("args, needle", [
     (["--seeds", "1"], "--seeds: the gate compares across seeds and needs at least 2"),
     (["--scenario", "nope"], "--scenario must be one of"),
-    (["--rankers", "nope"], "--rankers: unknown ranker 'nope'"),
+    (["--rankers", "nope"], "--rankers: 'nope': Unknown ranker 'nope'"),
     (["--budget", "-1"], "--budget must be a number in [0.0, inf]"),
     (["--out", "/no/such/dir/b.json"], "--out: folder"),
 ])

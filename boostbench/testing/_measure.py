@@ -18,7 +18,7 @@ import numpy as np
 from ..attacks.base import Campaign, CostModel
 from ..errors import InvalidParameter, check_choice, check_int, check_real
 from ..metrics.rise import target_ranks
-from ..plugins import ATTACKS, METRICS, RANKERS
+from ..plugins import ATTACKS, METRICS
 from ..runner import RunSpec, _seed_setup, attack_stream, seed_streams
 from ..scenario import SCENARIOS, Scenario
 from ..simulate import MODES, RunBase, simulate
