@@ -220,6 +220,14 @@ def _spec(a, *, budget_opt: str | None, default_attacks):
     rankers = (_ranker_specs("--rankers", ",".join(RANKERS.names()) if a.rankers == "all"
                         else a.rankers or ",".join(DEFAULT_RANKERS)))
     attacks = pick("--attacks", a.attacks, ATTACKS, default_attacks or ATTACKS.names())
+    loop_only = [n for n in attacks if getattr(ATTACKS.get(n), "closed_loop_only", False)]
+    if loop_only and a.mode == "replay":
+        if a.attacks not in ("all", None):
+            raise UsageError(f"--attacks: {', '.join(loop_only)} react to the feed and need "
+                             "--mode closed.")
+        attacks = [n for n in attacks if n not in loop_only]
+        print(f"note: {', '.join(loop_only)} react to the feed (closed loop only): left out in "
+              "replay mode.", file=sys.stderr)
     budget = sc.budget if budget_opt is None else _number("--budget", budget_opt, float, 0.0)
     k = sc.k if a.k is None else _number("--k", a.k, int, 1)
     if a.size is not None and a.size not in SIZES:

@@ -247,7 +247,7 @@ def sweep_seed(spec: RunSpec, seed: int, budgets) -> list[dict]:
         clean_vals = _clean_fields(ranker, clean_run, world.truth)
         for attack in spec.attacks:
             for budget, campaign in zip(budgets, plans[attack.name]):
-                if campaign.n_events == 0:  # exactly the clean twin (tested property)
+                if campaign.n_events == 0 and campaign.policy is None:  # exactly the clean twin
                     att = replace(clean, attack=attack.name, budget=float(budget),
                                   targets=campaign.targets)
                 else:

@@ -55,6 +55,7 @@ def test_options_are_applied(tmp_path):
     (["--json", "/no/such/dir/x.json"], "--json: folder"),
     (["--bogus"], "unrecognized arguments"),
     (["--mode", "loop"], "--mode must be one of closed, replay"),
+    (["--mode", "replay", "--attacks", "top_up"], "top_up react to the feed and need --mode closed"),
     (["--trace", "/no/such/dir/t.csv"], "--trace: folder"),
 ])
 def test_bad_option_one_line_exit_2_no_file(args, needle, tmp_path, capsys):

@@ -1,0 +1,139 @@
+"""An online-reactive attacker: reads the public counts every round and tops up.
+
+Knowledge ``adaptive`` in its online form (issue #5): the attacker sees what any
+user sees — the displayed like counts — never the ranker's code. Each round of
+the attack window it buys just enough bot likes to bring every target to a
+multiple of the k-th highest like count among the items posted in the last
+``eligibility_hours``, until the budget is spent. Against a like-count ranker
+that is the cheapest way to hold the top k; against a rate-based ranker it pays
+for nothing it could not have seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..behaviour import hash_uniforms
+from ..errors import check_int, check_real
+from ..events import EventKind as K
+from ..plugins import ATTACKS
+from ..world import DAY, HOUR, Origin
+from .base import Campaign, CostModel, check_attack_args, empty_campaign
+
+__all__ = ["TopUp"]
+
+
+@ATTACKS.register("top_up")
+@dataclass(frozen=True)
+class TopUp:
+    """Online-reactive bot likes: each round, top each target up to the visible top-k like count.
+
+    Parameters
+    ----------
+    k : int
+        The feed length the attacker aims at (reads the k-th highest displayed count).
+    margin : float
+        Target count = ``margin`` x the k-th highest count (ties are not enough).
+    eligibility_hours : float
+        Items the attacker compares against: posted within this many hours (72, the
+        default feed's eligibility; an assumption about what the attacker infers).
+    short_seconds : float
+        Dwell of the bot view before each like (bought as ``view_bot``).
+    """
+
+    k: int = 10
+    margin: float = 1.2
+    eligibility_hours: float = 72.0
+    short_seconds: float = 2.0
+    accounts_per_device: int = 20
+    name: str = "top_up"
+    goal: str = "promote"
+    knowledge: str = "adaptive"
+    closed_loop_only: bool = True
+
+    def __post_init__(self):
+        check_int("k", self.k, low=1, where="TopUp")
+        check_real("margin", self.margin, low=1.0, where="TopUp")
+        check_real("eligibility_hours", self.eligibility_hours, low=0.0, low_open=True,
+                   where="TopUp")
+        check_real("short_seconds", self.short_seconds, low=0.0, where="TopUp")
+        check_int("accounts_per_device", self.accounts_per_device, low=1, where="TopUp")
+
+    def __call__(self, obs, targets, budget, window, rng, cost: CostModel = CostModel()
+                 ) -> Campaign:
+        targets, budget, (start, end) = check_attack_args(obs, targets, budget, window)
+        bundle = cost.view_bot + cost.like_bot
+        n_pool = int(np.floor(budget / bundle * (1 + 1e-12)))   # likes one target could get
+        if n_pool == 0:
+            return empty_campaign(self.name, budget, targets)
+        key = int(np.random.default_rng(rng).integers(0, 2**62))
+        first = obs.n_accounts                  # the pool's global ids: first .. first+n_pool-1
+        u = hash_uniforms(key, 60, np.arange(n_pool))
+        created = start - (u * 3.0) * DAY      # fresh accounts, 0-3 days old
+        device = (int(obs.accounts.device.max(initial=-1)) + 1
+                  + np.arange(n_pool) // self.accounts_per_device).astype(np.int32)
+        n_topics = int(obs.accounts.topic.max(initial=0)) + 1
+        topic = (hash_uniforms(key, 61, np.arange(n_pool)) * n_topics).astype(np.int16)
+        z = np.empty(0)
+        base = Campaign(self.name, budget, targets, created, device, topic,
+                        np.full(n_pool, Origin.BOT, np.int8), z.astype(np.int64),
+                        int(Origin.BOT), z, z.astype(np.int64), z.astype(np.int64),
+                        z.astype(np.int8), z, {}, goal=self.goal)
+        policy = _TopUpPolicy(self, targets, budget, start, end, first, n_pool,
+                              cost.view_bot, cost.like_bot)
+        return replace(base, policy=policy)
+
+
+@dataclass(frozen=True)
+class _TopUpPolicy:
+    """The per-round decision of :class:`TopUp`; stateless (reads what it bought from ``obs``)."""
+
+    attack: TopUp
+    targets: np.ndarray
+    budget: float
+    start: float
+    end: float
+    first: int
+    n_pool: int
+    view_price: float
+    like_price: float
+
+    def __call__(self, obs, start, end):
+        empty = (np.empty(0),) * 5, {}
+        if not (self.start <= start < self.end):
+            return empty
+        t, acc, item, kind, _ = obs.events
+        mine = (acc >= self.first) & (acc < self.first + self.n_pool)
+        bought = np.bincount(item[mine & (kind == K.LIKE)], minlength=obs.n_items)[self.targets]
+        spent = (mine & (kind == K.VIEW)).sum() * self.view_price + \
+            (mine & (kind == K.LIKE)).sum() * self.like_price
+        likes = obs.count(K.LIKE)
+        c = obs.items.created_at
+        recent = (c <= obs.now) & (c > obs.now - self.attack.eligibility_hours * HOUR)
+        counts = np.sort(likes[recent])[::-1]
+        kth = counts[min(self.attack.k, counts.size) - 1] if counts.size else 0.0
+        goal = np.ceil(self.attack.margin * max(kth, 1.0))
+        need = np.maximum(goal - likes[self.targets], 0).astype(np.int64)
+        need = np.minimum(need, self.n_pool - bought)          # one like per account and target
+        bundle = self.view_price + self.like_price
+        afford = int(np.floor((self.budget - spent) / bundle * (1 + 1e-9)))
+        if afford <= 0 or need.sum() == 0:
+            return empty
+        # spend in target order, the first target's need first (a deterministic prefix)
+        cum = np.cumsum(need)
+        need = np.diff(np.minimum(cum, afford), prepend=0)
+        tgt = np.repeat(self.targets, need)
+        slot = np.concatenate([np.arange(b, b + n) for b, n in zip(bought, need)]) \
+            if tgt.size else np.empty(0, np.int64)
+        accounts = self.first + slot
+        n = tgt.size
+        t_view = start + 60.0 + (end - start) * 0.5 * np.arange(n) / n   # in the round's 1st half
+        t_like = t_view + self.attack.short_seconds
+        completion = np.minimum(self.attack.short_seconds / obs.items.duration[tgt], 1.0)
+        cols = (np.concatenate([t_view, t_like]), np.concatenate([accounts, accounts]),
+                np.concatenate([tgt, tgt]),
+                np.concatenate([np.full(n, K.VIEW), np.full(n, K.LIKE)]),
+                np.concatenate([completion, np.zeros(n)]))
+        return cols, {"view_bot": n * self.view_price, "like_bot": n * self.like_price}

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from boostbench.errors import InvalidParameter
+from boostbench.events import EventKind as K
+from boostbench.plugins import ATTACKS, METRICS, RANKERS
+from boostbench.simulate import closed_loop, replay
+from boostbench.world import HOUR
+
+
+def _buy(base, budget, **kw):
+    attack = ATTACKS.get("top_up")(**kw) if kw else ATTACKS.get("top_up")()
+    w = base.world
+    window = (w.t0, w.t0 + base.scenario.attack_hours * HOUR)
+    return attack(base.observation_at_start(), base.targets, budget, window, 11)
+
+
+def test_zero_budget_is_the_clean_run(tiny_base):
+    ranker = RANKERS.get("like_count")()
+    c = _buy(tiny_base, 0.0)
+    assert c.policy is None and c.n_events == 0
+    a, b = closed_loop(tiny_base, ranker), closed_loop(tiny_base, ranker, c)
+    assert np.array_equal(a.ranks, b.ranks, equal_nan=True)
+    assert np.array_equal(a.exposure, b.exposure)
+
+
+def test_tops_up_to_the_visible_top_k_cheaply_and_within_budget(tiny_base):
+    ranker = RANKERS.get("like_count")()
+    clean = closed_loop(tiny_base, ranker)
+    tr = closed_loop(tiny_base, ranker, _buy(tiny_base, 2.0))
+    truth = tiny_base.world.truth
+    assert METRICS.get("hit_rate_at_k")(tr, clean, truth) == 1.0
+    assert 0 < tr.spend <= 2.0
+    assert tr.spend < 0.5          # it buys what the public counts say is needed, not the budget
+    assert set(tr.spend_items) == {"view_bot", "like_bot"}
+    assert tr.spend_items["like_bot"] == pytest.approx(tr.fake_actions * 0.0015)
+
+
+def test_a_smaller_budget_buys_a_prefix_and_stops(tiny_base):
+    ranker = RANKERS.get("like_count")()
+    small, big = (closed_loop(tiny_base, ranker, _buy(tiny_base, b)) for b in (0.01, 2.0))
+    assert small.spend <= 0.01 + 1e-12 and small.fake_actions <= big.fake_actions
+    assert small.fake_actions == int(0.01 // 0.002)   # view + like bundles it could afford
+
+
+def test_only_acts_in_the_attack_window_and_never_likes_twice(tiny_base):
+    from boostbench.simulate import closed_loop_rounds
+    ranker = RANKERS.get("like_count")()
+    c = _buy(tiny_base, 2.0)
+    run = closed_loop_rounds(tiny_base, ranker, c)
+    log = None
+    for info in run:
+        log = info.log
+    t, acc, item, kind, _ = log.columns()
+    mine = acc >= len(tiny_base.world.accounts)
+    w = tiny_base.world
+    assert t[mine].min() >= w.t0
+    assert t[mine].max() < w.t0 + tiny_base.scenario.attack_hours * HOUR
+    likes = mine & (kind == K.LIKE)
+    pairs = acc[likes].astype(np.int64) * len(w.items) + item[likes]
+    assert np.unique(pairs).size == pairs.size
+    assert np.isin(item[mine], tiny_base.targets).all()
+
+
+def test_needs_the_closed_loop_and_checks_its_parameters(tiny_base):
+    with pytest.raises(InvalidParameter, match="closed loop"):
+        replay(tiny_base, RANKERS.get("like_count")(), _buy(tiny_base, 1.0))
+    with pytest.raises(InvalidParameter, match="'margin' parameter of TopUp"):
+        ATTACKS.get("top_up")(margin=0.5)
