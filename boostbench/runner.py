@@ -21,7 +21,7 @@ from .simulate import MODES, RunBase, simulate
 from .world import HOUR, make_world
 
 __all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS", "COLLATERAL_METRICS", "RUNNER_DIRECTIONS",
-           "collateral", "sweep_seed",
+           "collateral", "ban_replacement_cost", "sweep_seed",
            "run_sweep", "adaptive_search"]
 
 # Columns of the printed table per mode; every registered metric goes into the JSON records.
@@ -178,6 +178,25 @@ def _clean_fields(ranker, clean_run, truth) -> dict:
     return {**out, **_defence_fields(ranker)}
 
 
+def ban_replacement_cost(att, attack, campaign, cost: CostModel) -> float:
+    """What an own-farm attacker pays after the run to replace its banned accounts.
+
+    The campaign paid each account's amortised share (price / uses); a banned
+    account cannot be reused, so the rest of its price is lost:
+    ``banned x price x (1 - 1/uses)``. 0 for services (they pay per action and
+    the seller replaces its own accounts) and for rankers without bans. Reported
+    next to the spend, not in it: the budget bounds what the campaign spends.
+    """
+    supplier = getattr(attack, "supplier", None)
+    d = att.defence
+    if d is None or supplier is None or supplier.pricing != "own_farm":
+        return 0.0
+    new = d.banned_at[d.banned_at.size - campaign.n_new_accounts:]   # new accounts come last
+    banned = int(np.count_nonzero(np.isfinite(new)))
+    price = getattr(cost, supplier.account_price)
+    return banned * price * (1.0 - 1.0 / supplier.uses)
+
+
 def _defence_fields(ranker) -> dict:
     defences = getattr(ranker, "defences", ())
     return {"scorer": getattr(getattr(ranker, "scorer", ranker), "name", str(ranker)),
@@ -214,6 +233,7 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
             for name, m in METRICS.items():
                 rec[name] = m(att, clean, truth)
             rec.update(_side_lift(att, clean, campaign))
+            rec["ban_replacement_cost"] = ban_replacement_cost(att, attack, campaign, spec.cost)
             records.append(rec)
             if trace:
                 rows.extend(_trace_rows(att, clean, truth))

@@ -67,3 +67,24 @@ def test_needs_the_closed_loop_and_checks_its_parameters(tiny_base):
         replay(tiny_base, RANKERS.get("like_count")(), _buy(tiny_base, 1.0))
     with pytest.raises(InvalidParameter, match="'margin' parameter of TopUp"):
         ATTACKS.get("top_up")(margin=0.5)
+
+
+def test_an_own_farm_pays_to_replace_banned_accounts(tiny_base):
+    from boostbench.attacks import CostModel
+    from boostbench.rankers import build_ranker
+    from boostbench.runner import ban_replacement_cost
+    aged = ATTACKS.get("aged_bots")()
+    w = tiny_base.world
+    window = (w.t0, w.t0 + tiny_base.scenario.attack_hours * HOUR)
+    c = aged(tiny_base.observation_at_start(), tiny_base.targets, 2.0, window, 3)
+    cost = CostModel()
+    oracle = build_ranker("like_count+calibrated_detector")   # tpr 0.8, fpr 0.001
+    tr = closed_loop(tiny_base, oracle, c)
+    banned = int(np.isfinite(tr.defence.banned_at[-c.n_new_accounts:]).sum())
+    assert banned > 0
+    per = cost.account_aged * (1 - 1 / aged.supplier.uses)
+    assert ban_replacement_cost(tr, aged, c, cost) == pytest.approx(banned * per)
+    bare = closed_loop(tiny_base, RANKERS.get("like_count")(), c)
+    assert ban_replacement_cost(bare, aged, c, cost) == 0.0          # no bans, nothing to replace
+    farm = ATTACKS.get("bot_farm")()                                  # a service: never
+    assert ban_replacement_cost(tr, farm, c, cost) == 0.0
