@@ -201,6 +201,8 @@ def _cmd_list(out) -> int:
                 d = obj()
                 doc = f"[{d.schedule.describe()}; {d.action}] {doc}"
             print(f"  {name:<28} {doc}", file=out)
+        for name, message in reg.broken().items():
+            print(f"  {name:<28} BROKEN plug-in: {message}", file=out)
     from .attacks.compose import PACINGS
     print(f"pacings (usable with any supplier): {', '.join(PACINGS)}", file=out)
     print("metrics:", file=out)

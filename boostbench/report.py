@@ -105,6 +105,9 @@ def _write_atomic(path, write) -> None:
     try:
         with os.fdopen(fd, "w", newline="") as f:
             write(f)
+        umask = os.umask(0)   # mkstemp makes 0600 files; give the result the usual mode
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -151,3 +151,12 @@ def test_defended_pipeline_on_the_command_line(tmp_path, capsys):
     pipe = [r for r in man["rankers"] if r["name"] == "like_count+require_view+lockstep"][0]
     assert [d["name"] for d in pipe["defences"]] == ["require_view", "lockstep"]
     assert pipe["defences"][1]["schedule"]["kind"] == "batch"
+
+
+def test_output_files_get_the_usual_permissions(tmp_path):
+    import os
+    p = tmp_path / "x.json"
+    write_json_atomic(p, {"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (p.stat().st_mode & 0o777) == (0o666 & ~umask)
