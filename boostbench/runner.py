@@ -20,9 +20,9 @@ from .scenario import Scenario
 from .simulate import MODES, RunBase, simulate
 from .world import HOUR, make_world
 
-__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS", "COLLATERAL_METRICS", "RUNNER_DIRECTIONS",
-           "collateral", "ban_replacement_cost", "sweep_seed",
-           "run_sweep", "adaptive_search"]
+__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS",
+           "COLLATERAL_METRICS", "RUNNER_DIRECTIONS", "collateral", "ban_replacement_cost",
+           "sweep_seed", "run_sweep", "adaptive_search"]
 
 # Columns of the printed table per mode; every registered metric goes into the JSON records.
 TABLE_METRICS = {

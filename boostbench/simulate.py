@@ -42,8 +42,8 @@ from .rankers.pipeline import with_oracle
 from .scenario import Scenario, choose_targets
 from .world import HOUR, World, organic_events
 
-__all__ = ["Trajectory", "DefenceRecord", "RunBase", "replay", "closed_loop", "closed_loop_rounds", "RoundInfo",
-           "simulate", "MODES"]
+__all__ = ["Trajectory", "DefenceRecord", "RunBase", "replay", "closed_loop",
+           "closed_loop_rounds", "RoundInfo", "simulate", "MODES", "fake_accounts"]
 
 MODES = ("closed", "replay")
 _ENGAGEMENT = (EventKind.LIKE, EventKind.COMMENT, EventKind.SHARE)
