@@ -311,16 +311,18 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     records = run_sweep(spec, budgets, jobs=jobs)
     searches, flags = [], []
     if adaptive:
-        from .attacks.adaptive import knowledge_flags
+        from .attacks.adaptive import aware_variants, knowledge_flags
         search_seeds = tuple(range(10_000, 10_000 + n_search))
         for ranker in spec.rankers:
             levels = ("adaptive", "defence_aware") if getattr(ranker, "defences", ()) else (
                 "adaptive",)
             found = []
-            for knowledge in levels:
+            for knowledge in levels:   # the defence-aware search starts from the adaptive best
+                warm = (aware_variants(found[0].best, ranker.defences)
+                        if knowledge == "defence_aware" else ())
                 res = adaptive_search(spec, ranker, budget=budgets[-1],
                                       search_seeds=search_seeds, n_candidates=n_cand,
-                                      knowledge=knowledge)
+                                      knowledge=knowledge, include=warm)
                 found.append(res)
                 one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
                 records += run_sweep(one, budgets, jobs=jobs)

@@ -307,7 +307,7 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1) -> list[dict]:
 
 
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
-                    rng=0, knowledge: str = "adaptive"):
+                    rng=0, knowledge: str = "adaptive", include=()):
     """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
 
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
@@ -332,4 +332,5 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     fixed = {a.name: a for a in spec.attacks if getattr(a, "goal", "promote") == "promote"}
     return search(fn, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
                   fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
-                  knowledge=knowledge, defences=getattr(ranker, "defences", ()))
+                  knowledge=knowledge, defences=getattr(ranker, "defences", ()),
+                  include=include)

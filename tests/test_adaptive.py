@@ -87,3 +87,18 @@ def test_knowledge_flag_when_the_weaker_attacker_wins():
     weak, strong = mk("adaptive", 5.0), mk("defence_aware", 3.0)
     assert strong.knowledge == "defence_aware"
     assert knowledge_flags([weak, strong]) and not knowledge_flags([mk("adaptive", 1.0), strong])
+
+
+def test_defence_aware_search_starts_from_the_adaptive_best():
+    from boostbench.attacks.adaptive import aware_variants
+    from boostbench.rankers.defences import Lockstep
+    best = Candidate("fresh_bots", "likes_short", "burst")
+    warm = aware_variants(best, [Lockstep(min_items=3)])
+    assert [c.targets_per_account for c in warm] == [0, 2]
+    assert all(c.knowledge == "defence_aware" and c.supplier == "fresh_bots" for c in warm)
+    table = {c.label: 1.0 for c in warm}
+    table[warm[1].label] = 5.0
+    r = search(_score_by_label(table), budget=1.0, search_seeds=(1, 2), heldout_seeds=(3,),
+               fixed={}, n_candidates=2, rng=4, knowledge="defence_aware",
+               defences=[Lockstep(min_items=3)], include=warm)
+    assert r.best == warm[1]

@@ -28,7 +28,7 @@ from .crowds import MATCHED_USERS, PAID_CROWD
 from .rings import RING_MEMBERS
 
 __all__ = ["SEARCH_SPACE", "Candidate", "SearchResult", "candidates", "search", "space",
-           "known_thresholds", "knowledge_flags"]
+           "known_thresholds", "knowledge_flags", "aware_variants"]
 
 SUPPLIERS = {s.name: s for s in (FRESH_BOTS, AGED_BOTS, PAID_CROWD, RING_MEMBERS, API_CLIENT,
                                   MATCHED_USERS)}
@@ -175,9 +175,17 @@ class SearchResult:
         return d
 
 
+def aware_variants(c: Candidate, defences) -> list[Candidate]:
+    """A weaker attacker's configuration as a ``defence_aware`` one would play it: as is, and
+    split below the known lockstep size (a warm start, so knowing more cannot find less)."""
+    return [Candidate(c.supplier, c.mix, c.pacing, c.delay_hours, tpa, c.cap, c.cap_hours,
+                      "defence_aware")
+            for tpa in known_thresholds(defences)["targets_per_account"]]
+
+
 def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: dict,
            n_candidates: int = 16, eta: int = 2, rng=0, ranker: str = "",
-           knowledge: str = "adaptive", defences=()) -> SearchResult:
+           knowledge: str = "adaptive", defences=(), include=()) -> SearchResult:
     """Random search with successive halving, chosen on search seeds, reported on held-out ones.
 
     Parameters
@@ -193,12 +201,15 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
     knowledge : {"adaptive", "defence_aware"}
         ``defence_aware`` also searches pacings and account splits placed just
         below the ``defences``' thresholds (:func:`known_thresholds`).
+    include : candidates added to the random pool (e.g. :func:`aware_variants` of the
+        adaptive winner).
     """
     check_real("budget", budget, low=0.0, where="search")
     eta = check_int("eta", eta, low=2, where="search")
     search_seeds, heldout_seeds = tuple(search_seeds), tuple(heldout_seeds)
     rng = np.random.default_rng(rng)
     pool = candidates(n_candidates, rng, knowledge, defences)
+    pool += [c for c in include if c not in pool]
     cache: dict = {}
 
     def score(c: Candidate, seeds) -> float:
