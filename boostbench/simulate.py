@@ -217,16 +217,29 @@ class _State:
     def __init__(self, base: RunBase, campaign: Campaign | None, expected_events: int = 0):
         w = base.world
         self.base = base
-        n_hist = len(w.history)
+        pre = _pre_window(campaign, w.t0)
+        n_hist = len(w.history) + len(pre)
         # room for the expected window up front: growing a log by doubling would copy
         # the whole history again and hold both buffers at once
         capacity = n_hist + max(int(expected_events), 0)
         self.log = EventLog(capacity=max(capacity, 1))
-        self.log._write(list(w.history.columns()))  # already validated and sorted
         self.aggs = dict(base.history_aggs)   # read-only arrays, replaced (never mutated) later
         self._vb = np.empty(max(capacity, 1024), bool)
-        self._vb[:n_hist] = base.history_vb
         self._fake = np.zeros(max(capacity, 1024), bool)   # campaign events (history: none)
+        if not len(pre):
+            self.log._write(list(w.history.columns()))  # already validated and sorted
+            self._vb[:n_hist] = base.history_vb
+        else:  # campaign events before the window (camouflage history) join the history
+            log, from_pre = merge_logs(w.history, pre)
+            self.log._write(list(log.columns()))
+            _, p_acc, p_itm, p_kind, p_val = pre.columns()
+            vb_pre = viewed_before(p_acc, p_itm, p_kind, base.n_items)  # new accounts only
+            self._vb[:n_hist][~from_pre] = base.history_vb
+            self._vb[:n_hist][from_pre] = vb_pre
+            self._fake[:n_hist] = from_pre
+            for name in AGGREGATES:
+                self.aggs[name] = self.aggs[name] + aggregate(name, p_itm, p_kind, p_val, vb_pre,
+                                                              None, base.n_items)
         self.accounts = w.accounts
         if campaign is not None and campaign.n_new_accounts:
             self.accounts = w.accounts.extend(campaign.new_created_at, campaign.new_device,
@@ -299,10 +312,20 @@ def fake_accounts(n_organic: int, n_accounts: int, campaign: Campaign | None) ->
     return out
 
 
-def _campaign_log(c: Campaign | None) -> EventLog:
+def _campaign_log(c: Campaign | None, t0: float) -> EventLog:
+    """The campaign's events in the window (``t >= t0``); earlier ones join the history."""
     if c is None or c.n_events == 0:
         return EventLog()
-    return EventLog.from_arrays(c.t, c.account, c.item, c.kind, c.value)
+    m = c.t >= t0
+    return EventLog.from_arrays(c.t[m], c.account[m], c.item[m], c.kind[m], c.value[m])
+
+
+def _pre_window(c: Campaign | None, t0: float) -> EventLog:
+    """The campaign's events before the window (e.g. aged bots' camouflage history)."""
+    if c is None or c.n_events == 0 or not (c.t < t0).any():
+        return EventLog()
+    m = c.t < t0
+    return EventLog.from_arrays(c.t[m], c.account[m], c.item[m], c.kind[m], c.value[m])
 
 
 def _kind_table(kinds) -> np.ndarray:
@@ -374,7 +397,7 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
                                "(mode='closed').", name="mode")
     sc = base.scenario
     n_items = base.n_items
-    window, from_campaign = merge_logs(base.window, _campaign_log(campaign))
+    window, from_campaign = merge_logs(base.window, _campaign_log(campaign, base.world.t0))
     w_t, w_acc, w_itm, w_kind, w_val = window.columns()
     keys = pair_keys(w_acc, w_itm, n_items)
     w_vb = base.history_viewed.contains(keys) | viewed_before(w_acc, w_itm, w_kind, n_items)
@@ -546,7 +569,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     seen = base.history_seen.copy()
     viewed = base.history_viewed.copy()
     liked = base.history_liked.copy()
-    clog = _campaign_log(campaign)
+    clog = _campaign_log(campaign, world.t0)
     c_t = clog.t
     c_cols = clog.columns()
     policy = None if campaign is None else campaign.policy

@@ -44,8 +44,10 @@ def test_spend_never_exceeds_budget_and_is_itemised(name, budget, seed, tiny_bas
     assert 0 <= c.spend_total <= budget + 1e-9
     assert all(v > 0 for v in c.spend.values())
     items = tiny_base.world.items
-    assert np.all(c.t >= tiny_base.world.t0)
+    on_targets = np.isin(c.item, c.targets)
+    assert np.all(c.t[on_targets] >= tiny_base.world.t0)   # the paid actions: in the window
     assert np.all(c.t >= items.created_at[c.item] - 1e-9)
+    assert np.all(c.t >= tiny_base.world.history.t[0])     # camouflage: in the visible history
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -119,6 +121,11 @@ def test_aged_bots_are_old_with_camouflage_and_own_farm_prices(tiny_base):
     on_targets = np.isin(c.item, tiny_base.targets)
     camo = ~on_targets & (c.kind == K.LIKE)
     assert camo.sum() >= c.n_new_accounts  # camouflage likes on other (popular) items
+    # ... most of it before the window: the accounts arrive with a viewing history
+    before = c.t < t0
+    assert before.any() and not on_targets[before].any()
+    first_view = {a: c.t[(c.account == a) & (c.kind == K.VIEW)].min() for a in np.unique(c.account)}
+    assert all(v < t0 for v in first_view.values())
     views = c.value[c.kind == K.VIEW]
     assert views.mean() > 0.3  # realistic completion, not 2 s
     assert list(c.spend) == ["account_aged (amortised)"]  # per account, never per action too

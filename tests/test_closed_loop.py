@@ -215,3 +215,21 @@ def test_a_reactive_campaign_sees_the_public_ranking_and_pays(tiny_base):
     broke = replace(c, budget=0.1)
     with pytest.raises(InvalidParameter, match="overspent"):
         closed_loop(tiny_base, ranker, broke)
+
+
+@pytest.mark.parametrize("mode", ["closed", "replay"])
+def test_camouflage_before_the_window_joins_the_history(tiny_base, mode):
+    from boostbench.simulate import simulate
+    w = tiny_base.world
+    aged = ATTACKS.get("aged_bots")()
+    c = aged(tiny_base.observation_at_start(), tiny_base.targets, 2.0, (w.t0, w.t0 + 12 * HOUR), 4)
+    pre = c.t < w.t0
+    assert pre.any()
+    from boostbench.rankers import build_ranker
+    tr = simulate(mode, tiny_base, build_ranker("like_count+account_trust"), c)
+    d = tr.defence
+    # the window's acts of the aged accounts: their camouflage views came first, so the
+    # history part of account_trust does not discount them (age alone is months)
+    mine = d.fake & np.isin(d.item, tiny_base.targets) & (d.kind == K.LIKE)
+    assert mine.any() and d.weight[mine].mean() > 0.5
+    assert np.array_equal(tiny_base.targets, tr.targets)

@@ -152,7 +152,8 @@ class Supplier:
     uses : float
         Campaigns an own-farm account is amortised over (≈ 50 [?], CALIBRATION.md).
     camouflage_per_day : float
-        Organic-looking likes per account per day on popular items (aged bots, 养号).
+        Organic-looking views and likes per account per day on popular items (aged bots,
+        养号), from the start of the visible history — before the window — to its end.
     """
 
     name: str
@@ -415,17 +416,22 @@ class Recipe:
             _push(out, t + 20.0, acc, back_item[ok], K.LIKE, 0.0)
         rate = self.supplier.camouflage_per_day
         if rate and (p.new_index >= 0).any():
+            # camouflage runs from the start of the visible history to the window's end, so
+            # the accounts already have a viewing history when the campaign starts
             accs = np.unique(p.account[p.new_index >= 0])
             start, end = window
+            t_obs = obs.events[0]
+            first = float(t_obs[0]) if t_obs.size else start
             popular = _popular_items(obs, 200)
             if popular.size:
-                per = int(np.ceil(rate * (end - start) / DAY))
+                per = int(np.ceil(rate * (end - first) / DAY))
                 a = np.repeat(accs, per)
                 k = np.tile(np.arange(per), accs.size)
                 u = hash_uniforms(key, 80, a, k)
-                t = start + u * (end - start)
                 itm = popular[(hash_uniforms(key, 81, a, k) * popular.size).astype(np.int64)
                               % popular.size]
+                posted = np.maximum(items.created_at[itm], first)   # not before the item exists
+                t = posted + u * (end - posted)
                 comp = 0.3 + 0.7 * hash_uniforms(key, 82, a, k)
                 _push(out, t, a, itm, K.VIEW, comp)
                 _push(out, t + 15.0, a, itm, K.LIKE, 0.0)
