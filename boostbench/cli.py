@@ -332,8 +332,7 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     sc = spec.scenario
     print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
           f"k={sc.k}, mode {spec.mode}, budgets {', '.join(f'${b:g}' for b in budgets)}, "
-          f"{len(spec.seeds)} seeds, attacker knowledge: "
-          f"{'fixed + adaptive (+ defence_aware vs defended rankers)' if adaptive else 'fixed'} "
+          f"{len(spec.seeds)} seeds, attacker knowledge: {_knowledge(spec, adaptive)} "
           f"({time.perf_counter() - started:.1f} s)", file=out)
     print(fmt(rows), file=out)
     for res in searches:
@@ -351,6 +350,17 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
                                  "searches": [r.to_dict() for r in searches]})
         print(f"wrote {path}", file=out)
     return 0
+
+
+def _knowledge(spec, adaptive: bool) -> str:
+    """The attacker knowledge levels a grid run covers, for its header line."""
+    levels = {getattr(x, "knowledge", "fixed") for x in spec.attacks}
+    if adaptive:
+        levels.add("adaptive")
+        if any(getattr(r, "defences", ()) for r in spec.rankers):
+            levels.add("defence_aware")
+    order = ("fixed", "adaptive", "defence_aware")
+    return " + ".join(k for k in order if k in levels)
 
 
 def _cmd_cost(a, out) -> int:
