@@ -141,7 +141,8 @@ def test_the_example_suite_passes_with_the_gameable_ranker_a_strict_xfail(exampl
     assert m, out
     spend, budget, accounts, actions, attack = m.groups()
     assert float(budget) <= 1.0 and int(accounts) <= 25, m.group(0)
-    assert "Falsifying example" in out and f"campaign=AttackPlan({attack}[" in out
+    # Hypothesis reports the shrunk example (its header wording changes across versions)
+    assert f"campaign=AttackPlan({attack}[" in out
 
 
 def test_the_committed_baseline_passes_check(example, tmp_path):
