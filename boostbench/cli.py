@@ -605,18 +605,10 @@ def main(argv=None, out=None) -> int:
         a = parser.parse_args(argv)
         if a.command == "list":
             return _cmd_list(out)
-        if a.command == "run":
-            return _cmd_run(a, out)
-        if a.command == "validate":
-            return _cmd_validate(a, out)
-        if a.command == "cost":
-            return _cmd_cost(a, out)
-        if a.command == "sweep":
-            return _cmd_sweep(a, out)
-        if a.command == "baseline":
-            return _cmd_baseline(a, out)
-        if a.command == "check":
-            return _cmd_check(a, out)
+        commands = {"run": _cmd_run, "validate": _cmd_validate, "cost": _cmd_cost,
+                    "sweep": _cmd_sweep, "baseline": _cmd_baseline, "check": _cmd_check}
+        if a.command in commands:
+            return commands[a.command](a, out)
         parser.print_help(out)
         return 2
     except UsageError as e:

@@ -13,7 +13,8 @@ import numpy as np
 
 from .errors import InvalidParameter
 
-__all__ = ["EventKind", "EventLog", "N_KINDS", "merge_logs", "KeySet", "first_occurrence", "pair_keys"]
+__all__ = ["EventKind", "EventLog", "N_KINDS", "ENGAGEMENT", "kind_table", "append_grown",
+           "merge_logs", "KeySet", "first_occurrence", "pair_keys"]
 
 
 class EventKind(IntEnum):
@@ -35,6 +36,30 @@ class EventKind(IntEnum):
 
 
 N_KINDS = len(EventKind)
+#: The engagement acts: what feeds count as engagement, attackers buy and defences weigh.
+ENGAGEMENT = (EventKind.LIKE, EventKind.COMMENT, EventKind.SHARE)
+
+
+def kind_table(kinds) -> np.ndarray:
+    """bool[N_KINDS], True for ``kinds``: ``kind_table(kinds)[kind]`` masks a kind column."""
+    table = np.zeros(N_KINDS, bool)
+    table[[int(k) for k in kinds]] = True
+    return table
+
+
+def append_grown(buf: np.ndarray, n_old: int, new: np.ndarray) -> np.ndarray:
+    """Write ``new`` after the first ``n_old`` entries of ``buf``, growing it by doubling.
+
+    Only entries past ``n_old`` are written, so views of the prefix stay valid;
+    returns the buffer (a new one when it grew).
+    """
+    n = n_old + len(new)
+    if n > buf.size:
+        grown = np.zeros(max(2 * n, 1024), buf.dtype)
+        grown[:n_old] = buf[:n_old]
+        buf = grown
+    buf[n_old:n] = new
+    return buf
 _COLUMNS = (("t", np.float64), ("account", np.int32), ("item", np.int32),
             ("kind", np.int8), ("value", np.float32))
 

@@ -34,7 +34,8 @@ import numpy as np
 from .attacks.base import Campaign
 from .behaviour import CounterUniforms, concat_responses, drop_repeat_likes
 from .errors import InvalidParameter, check_choice
-from .events import N_KINDS, EventKind, EventLog, KeySet, merge_logs, pair_keys, stable_argsort
+from .events import (ENGAGEMENT, N_KINDS, EventKind, EventLog, KeySet, append_grown, kind_table,
+                     merge_logs, pair_keys, stable_argsort)
 from .feed import FeedConfig, draw_feeds, plan_sessions
 from .observation import AGGREGATES, Observation, aggregate, aggregate_index, viewed_before
 from .rankers.base import rank_items, score_items
@@ -46,7 +47,6 @@ __all__ = ["Trajectory", "DefenceRecord", "RunBase", "replay", "closed_loop",
            "closed_loop_rounds", "RoundInfo", "simulate", "MODES", "fake_accounts"]
 
 MODES = ("closed", "replay")
-_ENGAGEMENT = (EventKind.LIKE, EventKind.COMMENT, EventKind.SHARE)
 
 
 @dataclass(frozen=True)
@@ -254,22 +254,12 @@ class _State:
         log length before."""
         n0 = len(self.log)
         self.log.append(*cols)
-        n1 = n0 + len(fake)
-        if n1 > self._fake.size:
-            grown = np.zeros(2 * n1, bool)
-            grown[:n0] = self._fake[:n0]
-            self._fake = grown
-        self._fake[n0:n1] = fake
+        self._fake = append_grown(self._fake, n0, fake)
         return n0
 
     def append_flags(self, cols, vb, n0: int) -> None:
         """Second half of :meth:`append`: viewed-before flags and aggregates of the events."""
-        n1 = n0 + len(vb)
-        if n1 > self._vb.size:
-            grown = np.empty(2 * n1, bool)
-            grown[:n0] = self._vb[:n0]
-            self._vb = grown
-        self._vb[n0:n1] = vb
+        self._vb = append_grown(self._vb, n0, vb)
         _, _, item, kind, value = cols
         index = aggregate_index(item, kind)
         for name in AGGREGATES:
@@ -328,19 +318,13 @@ def _pre_window(c: Campaign | None, t0: float) -> EventLog:
     return EventLog.from_arrays(c.t[m], c.account[m], c.item[m], c.kind[m], c.value[m])
 
 
-def _kind_table(kinds) -> np.ndarray:
-    table = np.zeros(N_KINDS, bool)
-    table[list(kinds)] = True
-    return table
-
-
-_IMPRESSION_KINDS = _kind_table([EventKind.IMPRESSION])
-_ENGAGEMENT_KINDS = _kind_table(_ENGAGEMENT)
+_IMPRESSION_KINDS = kind_table([EventKind.IMPRESSION])
+_ENGAGEMENT_KINDS = kind_table(ENGAGEMENT)
 
 
 def _per_round(item, kind, organic, kinds, n_items) -> np.ndarray:
     """Per-item count of the organic events whose kind is in ``kinds`` (a kind list or mask)."""
-    table = kinds if isinstance(kinds, np.ndarray) and kinds.dtype == bool else _kind_table(kinds)
+    table = kinds if isinstance(kinds, np.ndarray) and kinds.dtype == bool else kind_table(kinds)
     m = organic & table[kind]
     return np.bincount(item[m], minlength=n_items)
 

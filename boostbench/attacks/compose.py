@@ -383,13 +383,8 @@ class Recipe:
             cols[k_].append(v)
         new_ids = np.unique(p.new_index[p.new_index >= 0])
         n_new = int(new_ids.max()) + 1 if new_ids.size else 0
-        u = hash_uniforms(key, 60, np.arange(n_new))
-        lo, hi = s.age_days
-        created = window[0] - (lo + u * (hi - lo)) * DAY
-        device = (int(obs.accounts.device.max(initial=-1)) + 1
-                  + np.arange(n_new) // s.accounts_per_device).astype(np.int32)
-        n_topics = int(obs.accounts.topic.max(initial=0)) + 1
-        topic = (hash_uniforms(key, 61, np.arange(n_new)) * n_topics).astype(np.int16)
+        created, device, topic = new_accounts(obs, key, n_new, window[0], s.age_days,
+                                              s.accounts_per_device)
         recruited = np.unique(p.account[p.new_index < 0]) if s.accounts != "new" else \
             np.empty(0, np.int64)
         if s.accounts == "ring":
@@ -438,6 +433,22 @@ class Recipe:
         dtypes = {"t": np.float64, "account": np.int64, "item": np.int64, "kind": np.int8,
                   "value": np.float64}
         return {k: (np.concatenate(v) if v else np.empty(0, dtypes[k])) for k, v in out.items()}
+
+
+def new_accounts(obs, key: int, n: int, start: float, age_days, accounts_per_device: int):
+    """``(created_at, device, topic)`` of ``n`` new accounts an attacker brings.
+
+    Ages uniform in ``age_days`` at ``start``; fresh device ids, ``accounts_per_device``
+    accounts to a device; topics uniform over the public ones (hash-keyed by ``key``).
+    """
+    idx = np.arange(n)
+    lo, hi = age_days
+    created = start - (lo + hash_uniforms(key, 60, idx) * (hi - lo)) * DAY
+    device = (int(obs.accounts.device.max(initial=-1)) + 1
+              + idx // accounts_per_device).astype(np.int32)
+    n_topics = int(obs.accounts.topic.max(initial=0)) + 1
+    topic = (hash_uniforms(key, 61, idx) * n_topics).astype(np.int16)
+    return created, device, topic
 
 
 def _push(out, t, acc, itm, kind, value):

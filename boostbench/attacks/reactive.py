@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..behaviour import hash_uniforms
 from ..errors import check_int, check_real
 from ..events import EventKind as K
 from ..plugins import ATTACKS
-from ..world import DAY, HOUR, Origin
+from ..world import HOUR, Origin
 from .base import Campaign, CostModel, check_attack_args, empty_campaign
+from .compose import new_accounts
 
 __all__ = ["TopUp"]
 
@@ -70,12 +70,8 @@ class TopUp:
             return empty_campaign(self.name, budget, targets)
         key = int(np.random.default_rng(rng).integers(0, 2**62))
         first = obs.n_accounts                  # the pool's global ids: first .. first+n_pool-1
-        u = hash_uniforms(key, 60, np.arange(n_pool))
-        created = start - (u * 3.0) * DAY      # fresh accounts, 0-3 days old
-        device = (int(obs.accounts.device.max(initial=-1)) + 1
-                  + np.arange(n_pool) // self.accounts_per_device).astype(np.int32)
-        n_topics = int(obs.accounts.topic.max(initial=0)) + 1
-        topic = (hash_uniforms(key, 61, np.arange(n_pool)) * n_topics).astype(np.int16)
+        created, device, topic = new_accounts(obs, key, n_pool, start, (0.0, 3.0),  # fresh
+                                              self.accounts_per_device)
         z = np.empty(0)
         base = Campaign(self.name, budget, targets, created, device, topic,
                         np.full(n_pool, Origin.BOT, np.int8), z.astype(np.int64),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..events import EventKind
+from ..events import ENGAGEMENT, kind_table
 from ..world import DAY, HOUR
 from .base import metric
 
@@ -23,13 +23,13 @@ __all__ = ["SEGMENTS", "segment_masks", "detection_time", "UNDEFINED_WITHOUT_DET
 UNDEFINED_WITHOUT_DETECTION = ("detection_precision", "removed_weight_precision",
                                "time_to_detect_hours")
 
-_ACTS = (EventKind.LIKE, EventKind.COMMENT, EventKind.SHARE)
+
 _NEW_DAYS = 30.0
 
 
 def _acts(d):
     """Engagement acts (likes, comments, shares) of a defence record: mask over its events."""
-    return np.isin(d.kind, _ACTS)
+    return kind_table(ENGAGEMENT)[d.kind]
 
 
 def _flagged(d) -> np.ndarray:

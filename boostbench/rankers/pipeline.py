@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidParameter
+from ..events import append_grown
 from ..observation import AGGREGATES, Observation, aggregate, aggregate_index
 from ..plugins import DEFENCES, RANKERS
 from ..world import HOUR
@@ -72,17 +73,6 @@ class _Stream:
             self.banned_at = np.concatenate([self.banned_at, np.full(n - self.banned_at.size,
                                                                      np.inf)])
             self.claw = np.concatenate([self.claw, np.zeros(n - self.claw.size, bool)])
-
-
-def _append(buf: np.ndarray, n_old: int, new: np.ndarray) -> np.ndarray:
-    """Write ``new`` after the first ``n_old`` entries, growing by doubling (prefix untouched)."""
-    n = n_old + new.size
-    if n > buf.size:
-        grown = np.empty(max(2 * n, 1024), buf.dtype)
-        grown[:n_old] = buf[:n_old]
-        buf = grown
-    buf[n_old:n] = new
-    return buf
 
 
 class Pipeline:
@@ -196,18 +186,18 @@ class Pipeline:
                     raise InvalidParameter(f"Defence {d.name!r} must return weights in [0, 1] for "
                                            f"the {m.size} new events.", name="defence")
                 m *= dw
-            st.w_inline = _append(st.w_inline, n0, m)
+            st.w_inline = append_grown(st.w_inline, n0, m)
         changed = self._run_batch(st, obs)
         changed |= self._base_changed(st, obs, n0)
         t, acc, *_ = obs.events
         base_w = obs.weight
         if changed or st.aggs is None:
             w = st.w_inline[:n] * base_w * self._ban_factor(st, t, acc)
-            st.w = _append(np.empty(0, np.float32), 0, w.astype(np.float32))
+            st.w = append_grown(np.empty(0, np.float32), 0, w.astype(np.float32))
             st.aggs = self._aggregate(obs, 0, n, st.w)
         elif n > n0:
             w = st.w_inline[n0:n] * base_w[n0:n] * self._ban_factor(st, t[n0:], acc[n0:])
-            st.w = _append(st.w, n0, w.astype(np.float32))
+            st.w = append_grown(st.w, n0, w.astype(np.float32))
             inc = self._aggregate(obs, n0, n, st.w)
             st.aggs = {k: st.aggs[k] + inc[k] for k in AGGREGATES}
         st.n = n
