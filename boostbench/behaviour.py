@@ -120,18 +120,32 @@ def hash_uniforms(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
             return (h >> _S11).astype(np.float64) * _TO_UNIT
         nd, n0 = len(shape), shape[0]
         arrs = [a.reshape((1,) * (nd - a.ndim) + a.shape) for a in arrs]
+        # leading coordinates constant along the first axis (length 1 there) are mixed
+        # once, not once per row: the state after them is the same for every row
+        n_pre = 0
+        if n0 > 1:
+            while n_pre < len(arrs) and arrs[n_pre].shape[0] == 1:
+                n_pre += 1
         table = _id_table(h0, arrs[0])
+        pre = None
+        if n_pre:
+            pre = table[arrs[0]] if table is not None else _splitmix_inplace(_as_u64(arrs[0]) ^ h0)
+            for a in arrs[1:n_pre]:
+                pre = _mix(pre, a)
         per_row = max(1, int(np.prod(shape[1:], dtype=np.int64)))
         step = max(1, _BLOCK // per_row)
         out = np.empty(shape, np.float64)
         for lo in range(0, n0, step):
             hi = min(n0, lo + step)
             blk = [a if a.shape[0] == 1 else a[lo:hi] for a in arrs]
-            if table is not None:
-                h = table[blk[0]]
+            if pre is not None:  # (a coordinate past the prefix varies along axis 0)
+                h = _splitmix_inplace(pre ^ _as_u64(blk[n_pre]))  # never in place: shared
+                rest = blk[n_pre + 1:]
             else:
-                h = _splitmix_inplace(_as_u64(blk[0]) ^ h0)
-            for a in blk[1:]:
+                h = table[blk[0]] if table is not None else \
+                    _splitmix_inplace(_as_u64(blk[0]) ^ h0)
+                rest = blk[1:]
+            for a in rest:
                 h = _mix(h, a)
             h >>= _S11
             o = out[lo:hi]

@@ -104,3 +104,37 @@ def test_hash_uniforms_deterministic_and_uniform():
     assert not np.array_equal(u, hash_uniforms(42, 4, a, a % 7))
     assert not np.array_equal(u, hash_uniforms(43, 3, a, a % 7))
     assert abs(np.corrcoef(u, hash_uniforms(42, 3, a + 1, a % 7))[0, 1]) < 0.05
+
+
+def _splitmix_ref(x: int) -> int:
+    m = 0xFFFFFFFFFFFFFFFF
+    x = (x + 0x9E3779B97F4A7C15) & m
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m
+    return x ^ (x >> 31)
+
+
+def _hash_uniform_ref(key: int, stream: int, *coords: int) -> float:
+    """The documented definition of hash_uniforms, one element in plain integers."""
+    h = _splitmix_ref((key * 1_000_003 + stream) & 0xFFFFFFFFFFFFFFFF)
+    for c in coords:
+        h = _splitmix_ref(h ^ (int(c) & 0xFFFFFFFFFFFFFFFF))
+    return (h >> 11) / 2.0**53
+
+
+@pytest.mark.parametrize("shapes", [
+    ((1, 6000), (), (12, 6000)),      # leading coordinates hoisted out of the row blocks
+    ((1, 6000), (1, 1), (1, 6000)),   # nothing varies along axis 0
+    ((6000,), (6000,), ()),           # 1-d, id table for the first coordinate
+    ((3, 1), (1, 40000), (3, 40000)),  # several rows per block, no hoisting
+    ((1,), (7, 1), ()),
+])
+def test_hash_uniforms_match_the_definition_on_every_path(shapes):
+    rng = np.random.default_rng(5)
+    coords = [rng.integers(-3, 1500, size=s) if s else 17 for s in shapes]
+    u = hash_uniforms(9, 201, *coords)
+    b = np.broadcast_arrays(*(np.asarray(c) for c in coords))
+    flat = [x.reshape(-1) for x in b]
+    pick = rng.choice(flat[0].size, size=min(400, flat[0].size), replace=False)
+    want = [_hash_uniform_ref(9, 201, *(f[j] for f in flat)) for j in pick]
+    np.testing.assert_array_equal(u.reshape(-1)[pick], want)
