@@ -17,6 +17,9 @@ from .world import HOUR, Accounts, Items
 
 __all__ = ["Observation", "viewed_before", "aggregate", "aggregate_index", "AGGREGATES"]
 
+_ONE = np.ones(1, np.float32)
+_ONE.flags.writeable = False
+
 
 def viewed_before(account: np.ndarray, item: np.ndarray, kind: np.ndarray, n_items: int
                   ) -> np.ndarray:
@@ -78,7 +81,8 @@ class Observation:
     __slots__ = ("items", "accounts", "now", "eligibility_hours", "_log", "_n", "_weight", "_cache")
 
     def __init__(self, items: Items, accounts: Accounts, log: EventLog, now: float, *,
-                 n: int | None = None, weight=None, eligibility_hours: float = 72.0, cache=None):
+                 n: int | None = None, weight=None, eligibility_hours: float = 72.0, cache=None,
+                 _checked: bool = False):
         self.items = items
         self.accounts = accounts
         self.now = float(now)
@@ -86,7 +90,10 @@ class Observation:
                                             low_open=True, where="Observation")
         self._log = log
         self._n = log.count_until(now) if n is None else int(n)
-        if weight is not None:
+        if weight is not None and _checked:  # a Pipeline's product of checked factors
+            weight = np.asarray(weight, np.float32)
+            weight.flags.writeable = False
+        elif weight is not None:
             weight = np.asarray(weight, np.float32)
             if weight.shape != (self._n,):
                 raise InvalidParameter(f"The 'weight' parameter of Observation must have shape "
@@ -131,13 +138,9 @@ class Observation:
 
     @property
     def weight(self) -> np.ndarray:
-        """Event weights (float32, read-only)."""
+        """Event weights (float32, read-only; unit weights are a broadcast 1, O(1) to get)."""
         if self._weight is None:
-            if "ones" not in self._cache:
-                w = np.ones(self._n, np.float32)
-                w.flags.writeable = False
-                self._cache["ones"] = w
-            return self._cache["ones"]
+            return np.broadcast_to(_ONE, (self._n,))
         return self._weight
 
     @property

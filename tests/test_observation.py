@@ -51,6 +51,17 @@ def test_with_weights_lowers_only_and_recomputes():
         obs.with_weights([1.0])
 
 
+def test_unit_weights_are_read_only_ones_of_the_visible_length():
+    obs = make_obs([(1.0, 0, 0, K.LIKE, 0), (2.0, 1, 0, K.VIEW, 0.5), (9.0, 1, 1, K.LIKE, 0)],
+                   now=5.0)
+    w = obs.weight
+    assert w.shape == (2,) and w.dtype == np.float32 and (w == 1).all()
+    with pytest.raises(ValueError):
+        w[0] = 0.5
+    with pytest.raises(InvalidParameter, match=r"\[0, 1\]"):
+        Observation(obs.items, obs.accounts, obs.stream, obs.now, n=2, weight=[0.5, 1.5])
+
+
 def test_aggregates_match_a_direct_count(tiny_base):
     obs = tiny_base.observation_at_start()
     _, acc, item, kind, value = obs.events

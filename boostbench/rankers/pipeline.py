@@ -262,8 +262,11 @@ class Pipeline:
     def _weighted(st: _Stream, obs: Observation) -> Observation:
         n = obs.n_events
         cache = {**st.aggs, "viewed_before": obs.viewed_before()}
+        # st.w is a product of checked factors (the observation's weights, defence
+        # multipliers checked in [0, 1], bans 0 or 1): checking all n again would make
+        # every round cost the whole history
         return Observation(obs.items, obs.accounts, obs.stream, obs.now, n=n, weight=st.w[:n],
-                           eligibility_hours=obs.eligibility_hours, cache=cache)
+                           eligibility_hours=obs.eligibility_hours, cache=cache, _checked=True)
 
 
 def build_ranker(spec: str):
