@@ -77,27 +77,91 @@ def is_sorted(x: np.ndarray) -> bool:
 def stable_argsort(x: np.ndarray) -> np.ndarray:
     """``np.argsort(x, kind="stable")`` of a 1-d array without NaN, faster.
 
-    numpy's stable sort of 64-bit values is a merge sort; its quicksort (SIMD
-    where the CPU has it) is several times faster but does not keep the order of
-    ties. Distinct values have one sorted order, so only runs of equal values
-    are re-ordered by position afterwards: the result is the stable permutation,
+    numpy's stable sort of 64-bit values is a merge sort, several times slower
+    than its (SIMD where the CPU has it) sort of plain int64 values. So each
+    value becomes an order-preserving integer key (``x - min``, or for floats
+    ``(x - min) * scale`` rounded down: monotone, so a smaller key means a
+    smaller value), the key and the position are packed into one int64 and
+    sorted: that is the stable order of the keys. Values that share a key but
+    differ (floats closer than the key's resolution, rare) are then re-ordered by
+    (value, position) within their runs. The result is the stable permutation,
     element for element. Already-sorted input costs one pass.
     """
     x = np.asarray(x)
     n = x.shape[0]
     if is_sorted(x):
         return np.arange(n)
+    order = _packed_argsort(x)
+    if order is not None:
+        return order
     order = np.argsort(x)
     xs = x[order]
     tie = xs[1:] == xs[:-1]
     if tie.any():
-        # positions inside runs of equal values: sort them by (run, original position)
-        in_run = np.zeros(n, bool)
-        in_run[1:] |= tie
-        in_run[:-1] |= tie
-        pos = np.flatnonzero(in_run)
-        run = np.cumsum(~np.concatenate(([False], tie)))[pos]
-        order[pos] = order[pos][np.lexsort((order[pos], run))]
+        _reorder_runs(order, tie)  # equal values: by position
+    return order
+
+
+def _run_positions(dup: np.ndarray):
+    """Sorted positions inside runs of equal neighbours (``dup[j]``: j+1 equals j), and
+    the run of each."""
+    in_run = np.zeros(dup.size + 1, bool)
+    in_run[1:] |= dup
+    in_run[:-1] |= dup
+    pos = np.flatnonzero(in_run)
+    return pos, np.cumsum(~np.concatenate(([False], dup)))[pos]
+
+
+def _reorder_runs(order: np.ndarray, dup: np.ndarray, values=None) -> None:
+    """Within each run of ``order`` (runs from ``dup``), order by (value, position), in place."""
+    pos, run = _run_positions(dup)
+    sub = order[pos]
+    keys = (sub,) if values is None else (sub, values[sub])
+    order[pos] = sub[np.lexsort(keys + (run,))]
+
+
+_KEY_BITS_MIN = 24  # fewer key bits than this: too coarse for floats, use the argsort
+
+
+def _packed_argsort(x: np.ndarray):
+    """Stable argsort through one int64 sort of ``key << bits | position`` (see
+    :func:`stable_argsort`), or None where the keys do not pack."""
+    n = x.shape[0]
+    if n < 2 or x.dtype.kind not in "fiu":
+        return None
+    pos_bits = max(1, (n - 1).bit_length())
+    key_bits = 62 - pos_bits
+    if key_bits < _KEY_BITS_MIN:
+        return None
+    lo, hi = x.min(), x.max()
+    top = (1 << key_bits) - 1
+    if x.dtype.kind == "f":
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return None
+        span = float(hi) - float(lo)
+        if not np.isfinite(span):
+            return None
+        scale = top / span if span > 0 else 0.0
+        key = np.subtract(x, lo, dtype=np.float64)
+        key *= scale
+        key = key.astype(np.int64)
+        np.minimum(key, top, out=key)   # rounding may pass the top by one: still monotone
+        exact = False
+    else:
+        if int(hi) - int(lo) > top or int(hi) >= 2**63:
+            return None
+        key = x.astype(np.int64)
+        key -= np.int64(lo)
+        exact = True
+    key <<= pos_bits
+    key |= np.arange(n, dtype=np.int64)
+    key.sort()
+    order = key & np.int64((1 << pos_bits) - 1)
+    if not exact:
+        key >>= pos_bits
+        dup = key[1:] == key[:-1]
+        if dup.any():  # a shared key may hide different values: (value, position) decides
+            _reorder_runs(order, dup, x)
     return order
 
 

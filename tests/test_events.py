@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from boostbench.errors import InvalidParameter, check_int, check_real
-from boostbench.events import EventKind, EventLog, merge_logs
+from boostbench.events import EventKind, EventLog, merge_logs, stable_argsort
 
 
 def _cols(ts):
@@ -91,3 +92,32 @@ def test_checkers_name_parameter_and_range():
         check_real("p", float("nan"))
     assert check_real("p", 1, low=0) == 1.0
     assert isinstance(InvalidParameter("x"), ValueError)
+
+
+_SORTABLE = st.one_of(
+    arrays(np.float64, st.integers(0, 60), elements=st.floats(allow_nan=False,
+                                                              allow_infinity=False)),
+    arrays(np.float64, st.integers(0, 60),
+           elements=st.sampled_from([0.0, -0.0, 1.0, 1.0 + 2**-40, 1.0 + 2**-39, 3.5, -2.0])),
+    arrays(np.float32, st.integers(0, 60), elements=st.floats(-1e6, 1e6, width=32)),
+    arrays(np.int64, st.integers(0, 60), elements=st.integers(-2**62, 2**62)),
+    arrays(np.int64, st.integers(0, 60), elements=st.integers(0, 5)),
+    arrays(np.int16, st.integers(0, 60)),
+    arrays(np.uint64, st.integers(0, 60)),
+)
+
+
+@given(_SORTABLE)
+def test_stable_argsort_is_numpys_stable_argsort(x):
+    np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+def test_stable_argsort_orders_values_closer_than_the_key_resolution():
+    # a wide span with a cluster far below its key resolution: every path of the fix-up
+    rng = np.random.default_rng(3)
+    x = np.concatenate([[0.0, 1e6], 1e5 + rng.random(5000) * 1e-9, np.full(50, 1e5)])
+    rng.shuffle(x)
+    np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+    big = 1e5 + rng.random(300_000) * 3600.0
+    big[::7] = big[3]   # exact ties
+    np.testing.assert_array_equal(stable_argsort(big), np.argsort(big, kind="stable"))
