@@ -324,9 +324,22 @@ class KeySet:
                                                                       self._bits.size // 4), np.uint8)])
             _set_bits(self._bits, keys)
             return
-        self._runs.append(np.unique(keys))
-        if len(self._runs) > self._max_runs:
-            self._runs = [np.unique(np.concatenate(self._runs))]
+        self._push_run(np.unique(keys))
+
+    def _push_run(self, run: np.ndarray) -> None:
+        """Add a sorted run of distinct keys, merging runs of similar size (size tiers:
+        a key is re-merged O(log n) times, and there are O(log n) runs)."""
+        runs = self._runs
+        runs.append(run)
+        while len(runs) > 1 and (runs[-2].size <= 2 * runs[-1].size
+                                 or len(runs) > self._max_runs):
+            b, a = runs.pop(), runs.pop()
+            merged = np.concatenate([a, b])
+            merged.sort(kind="stable")  # two sorted runs: a linear merge
+            keep = np.empty(merged.size, bool)
+            keep[0] = True
+            np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+            runs.append(merged if keep.all() else merged[keep])
 
     def add_new(self, keys) -> np.ndarray:
         """Add the keys not in the set yet, each at its first occurrence; return their mask.
@@ -372,9 +385,18 @@ class KeySet:
             out[inside] = (self._bits[byte[inside]] >> (keys[inside] & 7).astype(np.uint8)) & 1
             return out
         out = np.zeros(keys.shape, bool)
+        if not self._runs or keys.size == 0:
+            return out
+        # binary searches of sorted queries walk each run in order (cache-friendly)
+        flat = keys.reshape(-1)
+        order = stable_argsort(flat) if flat.size > 1 else np.zeros(flat.size, np.int64)
+        sk = flat[order]
+        hit = np.zeros(sk.size, bool)
         for r in self._runs:
-            j = np.minimum(np.searchsorted(r, keys), r.size - 1)
-            out |= r[j] == keys
+            j = np.searchsorted(r, sk)
+            np.minimum(j, r.size - 1, out=j)
+            hit |= r[j] == sk
+        out.reshape(-1)[order] = hit
         return out
 
 

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from boostbench.errors import InvalidParameter, check_int, check_real
-from boostbench.events import EventKind, EventLog, merge_logs, stable_argsort
+from boostbench.events import EventKind, EventLog, KeySet, merge_logs, stable_argsort
 
 
 def _cols(ts):
@@ -121,3 +121,25 @@ def test_stable_argsort_orders_values_closer_than_the_key_resolution():
     big = 1e5 + rng.random(300_000) * 3600.0
     big[::7] = big[3]   # exact ties
     np.testing.assert_array_equal(stable_argsort(big), np.argsort(big, kind="stable"))
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "add_new", "contains"]),
+                          st.lists(st.integers(0, 300), max_size=40)), max_size=25),
+       st.sampled_from([301, None]))
+def test_keyset_behaves_like_a_python_set(ops, universe):
+    """Both layouts (dense bitmap with a universe, sorted runs without) against a set."""
+    ks, ref = KeySet(universe=universe, max_runs=3), set()
+    for op, keys in ops:
+        k = np.array(keys, np.int64)
+        if op == "add":
+            ks.add(k)
+            ref.update(keys)
+        elif op == "add_new":
+            want = []
+            for x in keys:
+                want.append(x not in ref)
+                ref.add(x)
+            np.testing.assert_array_equal(ks.add_new(k), np.array(want, bool))
+        np.testing.assert_array_equal(ks.contains(k), np.array([x in ref for x in keys], bool))
+    everything = np.arange(301)
+    np.testing.assert_array_equal(ks.contains(everything), np.isin(everything, list(ref)))
