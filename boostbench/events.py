@@ -14,7 +14,7 @@ import numpy as np
 from .errors import InvalidParameter
 
 __all__ = ["EventKind", "EventLog", "N_KINDS", "ENGAGEMENT", "kind_table", "append_grown",
-           "merge_logs", "KeySet", "first_occurrence", "pair_keys"]
+           "merge_logs", "KeySet", "first_occurrence", "pair_keys", "distinct"]
 
 
 class EventKind(IntEnum):
@@ -324,7 +324,7 @@ class KeySet:
                                                                       self._bits.size // 4), np.uint8)])
             _set_bits(self._bits, keys)
             return
-        self._push_run(np.unique(keys))
+        self._push_run(distinct(keys))
 
     def _push_run(self, run: np.ndarray) -> None:
         """Add a sorted run of distinct keys, merging runs of similar size (size tiers:
@@ -442,6 +442,23 @@ def _packed_sort(keys: np.ndarray):
         return None
     packed = np.sort((keys.astype(np.int64) << _POS_BITS) | np.arange(n, dtype=np.int64))
     return packed >> _POS_BITS, packed & _POS_MASK
+
+
+def distinct(values) -> np.ndarray:
+    """The sorted distinct values of an integer array (flattened): ``np.unique(values)``.
+
+    By one sort. numpy >= 2.3 answers a plain ``np.unique`` with a hash table
+    (numpy/numpy#26018, #28375), which measured 30-60x slower than sorting on this
+    project's keys (20M int64 pair keys: 26 s against 0.3 s; 1M: 0.9 s against
+    14 ms), so no hot path here calls it.
+    """
+    s = np.sort(np.asarray(values).reshape(-1))
+    if s.size < 2:
+        return s
+    keep = np.empty(s.size, bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 def first_occurrence(keys: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import numpy as np
 
 from .attacks.base import CostModel
 from .errors import InvalidParameter, check_choice, check_int, check_real
+from .events import distinct
 from .feed import FeedConfig
 from .metrics.feed import feed_quality_per_round, topk_membership
 from .metrics.rise import target_ranks
@@ -113,7 +114,7 @@ def _side_lift(att, clean, campaign) -> dict:
     """Lift of the non-target items a campaign touched (a ring's other members' posts,
     aged bots' camouflage items): their count, and their mean extra organic impressions
     and mean rank lift at the end of the attack window."""
-    side = np.setdiff1d(np.unique(campaign.item), campaign.targets)
+    side = np.setdiff1d(distinct(campaign.item), campaign.targets)
     if side.size == 0:
         return {"side_items": 0, "side_extra_organic_impressions": None, "side_rank_lift": None}
     extra = att.exposure[:, side].sum(axis=0) - clean.exposure[:, side].sum(axis=0)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .behaviour import Behaviour, BehaviourParams
 from .errors import InvalidParameter, check_choice, check_int, check_real
-from .events import EventLog, KeySet, first_occurrence, pair_keys
+from .events import EventLog, KeySet, distinct, first_occurrence, pair_keys
 
 __all__ = ["Origin", "WorldConfig", "Items", "Accounts", "Truth", "World", "make_world",
            "SIZES", "world_config", "organic_events"]
@@ -380,7 +380,7 @@ def _impressions(world, start, end, rng, seen: KeySet, max_draws: int = 6):
                 out = np.empty(a.size, np.int64)
                 own = rng.random(a.size) < c.topic_pool_share
                 pools = [(~own, None)]
-                for tp in np.unique(acc_topic[a[own]]):
+                for tp in distinct(acc_topic[a[own]]):
                     pools.append((own & (acc_topic[a] == tp), tp))
                 for who, tp in pools:
                     k = int(who.sum())

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from boostbench.errors import InvalidParameter, check_int, check_real
-from boostbench.events import EventKind, EventLog, KeySet, merge_logs, stable_argsort
+from boostbench.events import EventKind, EventLog, KeySet, distinct, merge_logs, stable_argsort
 
 
 def _cols(ts):
@@ -143,3 +143,9 @@ def test_keyset_behaves_like_a_python_set(ops, universe):
         np.testing.assert_array_equal(ks.contains(k), np.array([x in ref for x in keys], bool))
     everything = np.arange(301)
     np.testing.assert_array_equal(ks.contains(everything), np.isin(everything, list(ref)))
+
+
+@given(arrays(np.int64, st.integers(0, 80), elements=st.integers(-5, 2**40)))
+def test_distinct_is_np_unique(x):
+    np.testing.assert_array_equal(distinct(x), np.unique(x))
+    assert distinct(x).dtype == x.dtype

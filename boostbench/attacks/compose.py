@@ -22,7 +22,7 @@ import numpy as np
 
 from ..behaviour import hash_uniforms
 from ..errors import InvalidParameter, check_choice, check_int, check_real
-from ..events import EventKind as K
+from ..events import EventKind as K, distinct
 from ..observation import Observation
 from ..world import DAY, HOUR, Origin
 from .base import CostModel, Campaign, check_attack_args, empty_campaign
@@ -257,11 +257,11 @@ class Recipe:
         creators = items.creator[targets]
         if s.accounts == "ring":
             posted = np.flatnonzero(items.created_at <= start)
-            others = np.setdiff1d(np.unique(items.creator[posted]), creators)
-            ring = np.concatenate([np.unique(creators), _shuffle(others, key, 11)])
+            others = np.setdiff1d(distinct(items.creator[posted]), creators)
+            ring = np.concatenate([distinct(creators), _shuffle(others, key, 11)])
             return [ring[ring != c] for c in creators]   # nobody likes their own post
         t, account, _, _, _ = obs.events
-        active = np.unique(account[t > obs.now - DAY])
+        active = distinct(account[t > obs.now - DAY])
         active = _shuffle(active[active < obs.n_accounts], key, 12)
         if s.accounts == "matched":
             return [active[(obs.accounts.topic[active] == items.topic[x]) & (active != c)]
@@ -381,14 +381,14 @@ class Recipe:
         extra = self._extras(obs, targets, window, key, p)
         for k_, v in extra.items():
             cols[k_].append(v)
-        new_ids = np.unique(p.new_index[p.new_index >= 0])
+        new_ids = distinct(p.new_index[p.new_index >= 0])
         n_new = int(new_ids.max()) + 1 if new_ids.size else 0
         created, device, topic = new_accounts(obs, key, n_new, window[0], s.age_days,
                                               s.accounts_per_device)
-        recruited = np.unique(p.account[p.new_index < 0]) if s.accounts != "new" else \
+        recruited = distinct(p.account[p.new_index < 0]) if s.accounts != "new" else \
             np.empty(0, np.int64)
         if s.accounts == "ring":
-            recruited = np.union1d(recruited, np.unique(obs.items.creator[targets]))
+            recruited = np.union1d(recruited, distinct(obs.items.creator[targets]))
         return Campaign(self.name, budget, targets, created, device, topic,
                         np.full(n_new, s.origin, np.int8), recruited.astype(np.int64),
                         int(s.origin), *(np.concatenate(cols[c]) for c in
@@ -413,7 +413,7 @@ class Recipe:
         if rate and (p.new_index >= 0).any():
             # camouflage runs from the start of the visible history to the window's end, so
             # the accounts already have a viewing history when the campaign starts
-            accs = np.unique(p.account[p.new_index >= 0])
+            accs = distinct(p.account[p.new_index >= 0])
             start, end = window
             t_obs = obs.events[0]
             first = float(t_obs[0]) if t_obs.size else start

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..events import ENGAGEMENT, kind_table
+from ..events import ENGAGEMENT, distinct, kind_table
 from ..world import DAY, HOUR
 from .base import metric
 
@@ -54,7 +54,7 @@ def detection_recall(att, clean, truth) -> float:
     d = att.defence
     if d is None:
         return 0.0 if att.fake_actions else np.nan
-    acting = np.unique(d.account[d.fake])
+    acting = distinct(d.account[d.fake])
     if acting.size == 0:
         return np.nan
     return float(_flagged(d)[acting].mean())
@@ -142,7 +142,7 @@ def organic_accounts_banned(att, clean, truth) -> float:
     d = clean.defence
     if d is None:
         return 0.0
-    acting = np.unique(d.account)
+    acting = distinct(d.account)
     return float(_flagged(d)[acting].mean()) if acting.size else 0.0
 
 

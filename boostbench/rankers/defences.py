@@ -30,7 +30,8 @@ from scipy.sparse.csgraph import connected_components
 
 from ..behaviour import hash_uniforms
 from ..errors import InvalidParameter, check_choice, check_int, check_real
-from ..events import ENGAGEMENT, N_KINDS, EventKind, KeySet, first_occurrence, kind_table
+from ..events import (ENGAGEMENT, N_KINDS, EventKind, KeySet, distinct, first_occurrence,
+                      kind_table)
 from ..observation import Observation
 from ..plugins import DEFENCES
 from ..world import DAY, HOUR
@@ -376,7 +377,7 @@ class Lockstep:
         if acc.size == 0:
             return Detection()
         cell = item * np.int64(1 << 20) + np.floor(t / (self.window_hours * HOUR)).astype(np.int64)
-        pair = np.unique(acc * np.int64(1 << 40) + np.unique(cell, return_inverse=True)[1])
+        pair = distinct(acc * np.int64(1 << 40) + np.unique(cell, return_inverse=True)[1])
         a, c = pair >> 40, pair & ((1 << 40) - 1)
         ua, ai = np.unique(a, return_inverse=True)
         m = sparse.csr_matrix((np.ones(a.size, np.int32), (ai, c)), shape=(ua.size, int(c.max()) + 1))
@@ -436,7 +437,7 @@ class DenseBlock:
     def detect(self, obs: Observation) -> Detection:
         acc, item, _ = _window_acts(obs, self.lookback_hours, self.kinds)
         accounts, items = [], []
-        pairs = np.unique(acc * np.int64(obs.n_items) + item)
+        pairs = distinct(acc * np.int64(obs.n_items) + item)
         a, i = pairs // obs.n_items, pairs % obs.n_items
         for _ in range(self.max_blocks):
             if a.size == 0:
