@@ -8,6 +8,13 @@ Sizes (accounts x items x one-hour rounds, "small" preset otherwise):
   100,000 accounts (~190M history events) in 20 GB (it peaks near 6 GB at 20,000
   accounts and failed under a 19 GB cap at 100,000); a round's cost does not depend
   on the history anyway.
+* 1,000,000 x 100,000 x 50 (``slow``; target < 5 min and 12 GB) with 2 hours of
+  history. At the calibrated activity a round adds ~23M events, so 50 rounds log
+  ~1.15 billion events: at least ~28 bytes each (21 in the log, 2 of flags, ~5 in
+  the pair-key sets), ~32 GB. The test skips, saying so, where that lower bound
+  exceeds the memory available; ``BOOSTBENCH_SCALE_1M_ROUNDS`` runs fewer rounds
+  (e.g. 3, to measure a round: ``benchmarks/_scaling_run.py 1000000 100000 3
+  --history-hours 2`` by hand).
 
 Each measurement runs ``benchmarks/_scaling_run.py`` in a subprocess, so peak memory
 (``ru_maxrss``) belongs to that size alone. The timed value is the whole subprocess
@@ -63,3 +70,29 @@ def test_scaling_10k_accounts_10k_items_100_rounds(benchmark):
 @pytest.mark.slow
 def test_scaling_100k_accounts_20k_items_100_rounds(benchmark):
     _bench(benchmark, 100_000, 20_000, 100, "--history-hours", "24")
+
+
+EVENTS_PER_ACCOUNT_HOUR = 23   # measured: 69.2M loop events, 1M accounts, 3 rounds
+BYTES_PER_EVENT = 28           # lower bound: log 21, flags 2, pair-key sets ~5
+
+
+def _available_bytes() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return float("inf")
+
+
+@pytest.mark.slow
+def test_scaling_1m_accounts_100k_items_50_rounds(benchmark):
+    rounds = int(os.environ.get("BOOSTBENCH_SCALE_1M_ROUNDS", "50"))
+    need = EVENTS_PER_ACCOUNT_HOUR * 1_000_000 * rounds * BYTES_PER_EVENT
+    if need > _available_bytes():
+        pytest.skip(f"1M accounts x {rounds} rounds logs ~{need / 2**30:.0f} GiB of events at "
+                    f"least; {_available_bytes() / 2**30:.0f} GiB are available "
+                    "(BOOSTBENCH_SCALE_1M_ROUNDS=3 measures a few rounds)")
+    _bench(benchmark, 1_000_000, 100_000, rounds, "--history-hours", "2")

@@ -64,11 +64,6 @@ _COLUMNS = (("t", np.float64), ("account", np.int32), ("item", np.int32),
             ("kind", np.int8), ("value", np.float32))
 
 
-_POS_BITS = 32
-_POS_MASK = np.int64((1 << _POS_BITS) - 1)
-_PACKABLE = 1 << (63 - _POS_BITS)  # keys below this pack with a 32-bit position into one int64
-
-
 def is_sorted(x: np.ndarray) -> bool:
     """Whether a 1-d array is non-decreasing (one pass)."""
     return x.size < 2 or bool(np.all(x[1:] >= x[:-1]))
@@ -431,17 +426,22 @@ def _set_located_bits(bits: np.ndarray, byte: np.ndarray, bit: np.ndarray) -> No
 def _packed_sort(keys: np.ndarray):
     """Keys sorted with ties in position order, as ``(sorted keys, their positions)``, or None.
 
-    Non-negative keys below 2**31 and their positions pack into one int64
-    (``key << 32 | position``), so one unstable (SIMD) sort gives the stable order.
+    Non-negative integer keys and their positions pack into one int64 (``key <<
+    bits | position``, ``bits`` just enough for the positions) when the keys fit
+    the remaining bits (below 2**37 for 14M keys: 1M accounts x 100k items), so one
+    unstable (SIMD) sort gives the stable order.
     """
     n = keys.size
-    if n == 0 or n > _POS_MASK or keys.dtype.kind not in "iu":
+    if n == 0 or keys.dtype.kind not in "iu":
         return None
+    bits = max(1, (n - 1).bit_length())
     lo, hi = keys.min(), keys.max()
-    if lo < 0 or hi >= _PACKABLE:
+    if lo < 0 or int(hi) >= 1 << (63 - bits):
         return None
-    packed = np.sort((keys.astype(np.int64) << _POS_BITS) | np.arange(n, dtype=np.int64))
-    return packed >> _POS_BITS, packed & _POS_MASK
+    packed = keys.astype(np.int64) << bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed >> bits, packed & np.int64((1 << bits) - 1)
 
 
 def distinct(values) -> np.ndarray:

@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from boostbench.errors import InvalidParameter, check_int, check_real
-from boostbench.events import EventKind, EventLog, KeySet, distinct, merge_logs, stable_argsort
+from boostbench.events import (EventKind, EventLog, KeySet, distinct, first_occurrence,
+                               merge_logs, stable_argsort)
 
 
 def _cols(ts):
@@ -149,3 +150,10 @@ def test_keyset_behaves_like_a_python_set(ops, universe):
 def test_distinct_is_np_unique(x):
     np.testing.assert_array_equal(distinct(x), np.unique(x))
     assert distinct(x).dtype == x.dtype
+
+
+@given(arrays(np.int64, st.integers(0, 60), elements=st.sampled_from([0, 7, 2**36, 2**36 + 1, 2**61])))
+def test_first_occurrence_marks_the_first_of_each_key(keys):
+    want = np.zeros(keys.size, bool)
+    want[np.unique(keys, return_index=True)[1]] = True
+    np.testing.assert_array_equal(first_occurrence(keys), want)

@@ -88,10 +88,11 @@ def _brute_viewed_before(acc, item, kind):
 
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.sampled_from([K.VIEW, K.LIKE,
                                                                                    K.COMMENT])),
-                max_size=40))
-def test_viewed_before_matches_brute_force(rows):
+                max_size=40),
+       st.sampled_from([3, 10**9, 2**58]))  # pair keys packed with positions; too wide to pack
+def test_viewed_before_matches_brute_force(rows, n_items):
     acc = np.array([r[0] for r in rows], np.int32)
     item = np.array([r[1] for r in rows], np.int32)
     kind = np.array([r[2] for r in rows], np.int8)
-    np.testing.assert_array_equal(viewed_before(acc, item, kind, 3),
+    np.testing.assert_array_equal(viewed_before(acc, item, kind, n_items),
                                   _brute_viewed_before(acc, item, kind))
