@@ -104,7 +104,11 @@ def _run_positions(dup: np.ndarray):
     in_run[1:] |= dup
     in_run[:-1] |= dup
     pos = np.flatnonzero(in_run)
-    return pos, np.cumsum(~np.concatenate(([False], dup)))[pos]
+    # a run starts where the previous position is not its equal (O(runs), not O(n))
+    start = np.ones(pos.size, bool)
+    inner = pos > 0
+    start[inner] = ~dup[pos[inner] - 1]
+    return pos, np.cumsum(start)
 
 
 def _reorder_runs(order: np.ndarray, dup: np.ndarray, values=None) -> None:
