@@ -335,10 +335,7 @@ class KeySet:
             b, a = runs.pop(), runs.pop()
             merged = np.concatenate([a, b])
             merged.sort(kind="stable")  # two sorted runs: a linear merge
-            keep = np.empty(merged.size, bool)
-            keep[0] = True
-            np.not_equal(merged[1:], merged[:-1], out=keep[1:])
-            runs.append(merged if keep.all() else merged[keep])
+            runs.append(_drop_repeats(merged))
 
     def add_new(self, keys) -> np.ndarray:
         """Add the keys not in the set yet, each at its first occurrence; return their mask.
@@ -388,7 +385,7 @@ class KeySet:
             return out
         # binary searches of sorted queries walk each run in order (cache-friendly)
         flat = keys.reshape(-1)
-        order = stable_argsort(flat) if flat.size > 1 else np.zeros(flat.size, np.int64)
+        order = stable_argsort(flat)
         sk = flat[order]
         hit = np.zeros(sk.size, bool)
         for r in self._runs:
@@ -456,13 +453,17 @@ def distinct(values) -> np.ndarray:
     project's keys (20M int64 pair keys: 26 s against 0.3 s; 1M: 0.9 s against
     14 ms), so no hot path here calls it.
     """
-    s = np.sort(np.asarray(values).reshape(-1))
+    return _drop_repeats(np.sort(np.asarray(values).reshape(-1)))
+
+
+def _drop_repeats(s: np.ndarray) -> np.ndarray:
+    """A sorted 1-d array without its repeated values."""
     if s.size < 2:
         return s
     keep = np.empty(s.size, bool)
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
+    return s if keep.all() else s[keep]
 
 
 def first_occurrence(keys: np.ndarray) -> np.ndarray:
