@@ -152,9 +152,7 @@ def _packed_argsort(x: np.ndarray):
         key = x.astype(np.int64)
         key -= np.int64(lo)
         exact = True
-    key <<= pos_bits
-    key |= np.arange(n, dtype=np.int64)
-    key.sort()
+    key = _sort_with_positions(key, pos_bits)
     order = key & np.int64((1 << pos_bits) - 1)
     if not exact:
         key >>= pos_bits
@@ -439,10 +437,17 @@ def _packed_sort(keys: np.ndarray):
     lo, hi = keys.min(), keys.max()
     if lo < 0 or int(hi) >= 1 << (63 - bits):
         return None
-    packed = keys.astype(np.int64) << bits
-    packed |= np.arange(n, dtype=np.int64)
-    packed.sort()
+    packed = _sort_with_positions(keys.astype(np.int64), bits)
     return packed >> bits, packed & np.int64((1 << bits) - 1)
+
+
+def _sort_with_positions(key: np.ndarray, bits: int) -> np.ndarray:
+    """``key << bits | position``, sorted, in place of ``key`` (an int64 array the caller
+    owns, whose values fit ``63 - bits`` bits): one unstable sort, the stable order."""
+    key <<= bits
+    key |= np.arange(key.size, dtype=np.int64)
+    key.sort()
+    return key
 
 
 def distinct(values) -> np.ndarray:

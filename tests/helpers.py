@@ -4,6 +4,7 @@ import numpy as np
 
 from boostbench.events import EventLog
 from boostbench.observation import Observation
+from boostbench.plugins import ATTACKS
 from boostbench.world import HOUR, Accounts, Items
 
 
@@ -20,3 +21,12 @@ def make_obs(events, n_items=3, n_accounts=5, now=10 * HOUR, created=None, durat
     else:
         log = EventLog()
     return Observation(items, accounts, log, now)
+
+
+def make_campaign(base, name, budget, seed=0):
+    """The registered attack ``name`` with its defaults, bought against ``base``'s targets."""
+    obs = base.observation_at_start()
+    t0 = base.world.t0
+    return ATTACKS.get(name)()(obs, base.targets, budget,
+                               (t0, t0 + base.scenario.attack_hours * HOUR),
+                               np.random.default_rng(seed))

@@ -12,14 +12,7 @@ from boostbench.feed import FeedConfig, draw_feeds, examination_curve, poisson_i
 from boostbench.plugins import ATTACKS, METRICS, RANKERS
 from boostbench.simulate import closed_loop
 from boostbench.world import HOUR
-
-
-def _campaign(base, name, budget, seed=0):
-    obs = base.observation_at_start()
-    t0 = base.world.t0
-    return ATTACKS.get(name)()(obs, base.targets, budget,
-                               (t0, t0 + base.scenario.attack_hours * HOUR),
-                               np.random.default_rng(seed))
+from helpers import make_campaign
 
 
 @settings(max_examples=8)
@@ -28,7 +21,7 @@ def _campaign(base, name, budget, seed=0):
 def test_zero_budget_reproduces_clean_loop_bit_for_bit(ranker, attack, budget, tiny_base):
     r = RANKERS.get(ranker)()
     clean = closed_loop(tiny_base, r)
-    att = closed_loop(tiny_base, r, _campaign(tiny_base, attack, budget))
+    att = closed_loop(tiny_base, r, make_campaign(tiny_base, attack, budget))
     for f in ("ranks", "exposure", "engagement"):
         np.testing.assert_array_equal(getattr(att, f), getattr(clean, f))
 
@@ -59,7 +52,7 @@ def test_closed_loop_volume_matches_calibration_on_small_world():
 def test_snowball_bought_likes_bring_real_exposure_and_engagement(tiny_base):
     r = RANKERS.get("like_count")()
     clean = closed_loop(tiny_base, r)
-    att = closed_loop(tiny_base, r, _campaign(tiny_base, "task_crowd", 2.0))
+    att = closed_loop(tiny_base, r, make_campaign(tiny_base, "task_crowd", 2.0))
     tg = tiny_base.targets
     assert att.exposure[:, tg].sum() > 2 * clean.exposure[:, tg].sum()
     assert att.engagement[:, tg].sum() > clean.engagement[:, tg].sum()
@@ -69,7 +62,7 @@ def test_snowball_bought_likes_bring_real_exposure_and_engagement(tiny_base):
 def test_pairing_reduces_the_variance_of_the_lift(tiny_base):
     """Common random numbers vs independent twins, within one world (reported factor > 2)."""
     r = RANKERS.get("like_count")()
-    c = _campaign(tiny_base, "task_crowd", 2.0)
+    c = make_campaign(tiny_base, "task_crowd", 2.0)
     fq = METRICS.get("feed_quality")
     truth = tiny_base.world.truth
     paired, indep = [], []

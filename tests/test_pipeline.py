@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind as K, EventLog
 from boostbench.observation import AGGREGATES, Observation
-from boostbench.plugins import ATTACKS, DEFENCES
+from boostbench.plugins import DEFENCES
 from boostbench.rankers import LikeCount, Pipeline, RealInteraction, build_ranker, rank_items
 from boostbench.rankers.defences import (AccountTrust, AudienceDiversity, CalibratedDetector,
                                          Detection, DeviceDedup, Lockstep, RequireView, Schedule,
                                          VelocityCap)
 from boostbench.simulate import closed_loop, fake_accounts, replay
 from boostbench.world import DAY, HOUR, Accounts, Items
+from helpers import make_campaign
 
 
 def build_obs(events, *, n_items=3, n_accounts=5, now=None, item_created=None, device=None):
@@ -342,14 +343,6 @@ def test_pickling_drops_state():
 
 # --- closed loop -------------------------------------------------------------------------------
 
-def _campaign(base, name, budget, seed=0):
-    obs = base.observation_at_start()
-    t0 = base.world.t0
-    return ATTACKS.get(name)()(obs, base.targets, budget,
-                               (t0, t0 + base.scenario.attack_hours * HOUR),
-                               np.random.default_rng(seed))
-
-
 @pytest.mark.parametrize("spec,attack", [
     ("like_count+velocity_cap", "bot_farm"),
     ("real_interaction+require_view+device_dedup+account_trust", "api_exploit"),
@@ -358,7 +351,7 @@ def _campaign(base, name, budget, seed=0):
 ])
 def test_zero_budget_with_defences_reproduces_the_clean_loop(spec, attack, tiny_base):
     clean = closed_loop(tiny_base, build_ranker(spec))
-    att = closed_loop(tiny_base, build_ranker(spec), _campaign(tiny_base, attack, 0.0))
+    att = closed_loop(tiny_base, build_ranker(spec), make_campaign(tiny_base, attack, 0.0))
     for f in ("ranks", "exposure", "engagement"):
         np.testing.assert_array_equal(getattr(att, f), getattr(clean, f))
     for f in ("weight", "banned_at", "penalised", "account", "t"):
@@ -386,8 +379,8 @@ def _check_record(tr, campaign, base):
     return d
 
 
-def test_closed_loop_record_marks_the_campaign(tiny_base):
-    c = _campaign(tiny_base, "bot_farm", 2.0)
+def test_closed_loop_record_marks_themake_campaign(tiny_base):
+    c = make_campaign(tiny_base, "bot_farm", 2.0)
     tr = closed_loop(tiny_base, build_ranker("like_count+velocity_cap+lockstep"), c)
     d = _check_record(tr, c, tiny_base)
     assert d.fake.sum() > 0
@@ -405,7 +398,7 @@ def test_oracle_latency_counts_from_the_first_act_in_the_window(tiny_base):
     """With the window start bound, recruited ring members are caught latency after their
     first campaign act, not at the first run because of their organic history."""
     from boostbench.plugins import METRICS
-    c = _campaign(tiny_base, "mutual_like_ring", 2.0)
+    c = make_campaign(tiny_base, "mutual_like_ring", 2.0)
     assert len(c.recruited)
     det = CalibratedDetector(tpr=1.0, fpr=0.0, latency_hours=6.0, since=tiny_base.world.t0)
     tr = closed_loop(tiny_base, Pipeline(det, LikeCount()), c)
@@ -422,8 +415,8 @@ def test_oracle_latency_counts_from_the_first_act_in_the_window(tiny_base):
     assert METRICS.get("time_to_detect_hours")(tr, tr, tiny_base.world.truth) > 3.0
 
 
-def test_replay_record_marks_the_campaign(tiny_base):
-    c = _campaign(tiny_base, "api_exploit", 2.0)
+def test_replay_record_marks_themake_campaign(tiny_base):
+    c = make_campaign(tiny_base, "api_exploit", 2.0)
     tr = replay(tiny_base, build_ranker("like_count+require_view"), c)
     d = _check_record(tr, c, tiny_base)
     # API-exploit likes come without views: require_view removes them
