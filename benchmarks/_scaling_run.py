@@ -94,7 +94,7 @@ def main(argv=None) -> dict:
     sc = Scenario(name=f"scale-{a.n_accounts}x{a.n_items}", size="small",
                   attack_hours=min(24, a.n_rounds), horizon_hours=a.n_rounds)
     t = time.perf_counter()
-    base = RunBase(world, sc, organic_rng)
+    base = sc.run_base(world, organic_rng)
     out["base_s"] = time.perf_counter() - t
     out["peak_rss_setup_mb"] = _peak_mb()
     out["rss_before_loop_mb"] = _rss_now_mb()

@@ -45,7 +45,7 @@ def world(scenario):
 def replay_base(world, scenario):
     """What every replay of seed 0 shares (organic window, targets, history aggregates)."""
     _, organic_rng = seed_streams(SEED)
-    return RunBase(world, scenario, organic_rng)
+    return scenario.run_base(world, organic_rng)
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def long_base(scenario):
     """The default scenario over 100 one-hour rounds, on a world drawn as ``run_seed`` draws it."""
     sc = scenario.with_(name="default-100h", horizon_hours=LONG_ROUNDS)
     world_rng, organic_rng = seed_streams(SEED)
-    return RunBase(make_world(sc.world_config(), world_rng), sc, organic_rng)
+    return sc.run_base(make_world(sc.world_config(), world_rng), organic_rng)
 
 
 def _advanced(base, ranker, r: int):

@@ -19,7 +19,7 @@ import timeit
 import numpy as np
 import pytest
 
-from boostbench.events import KeySet, distinct, stable_argsort
+from boostbench._core.arrays import KeySet, distinct, stable_argsort
 
 REPEATS = 3
 

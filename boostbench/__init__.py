@@ -14,13 +14,15 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "attacks": (".attacks", None), "metrics": (".metrics", None), "rankers": (".rankers", None),
+    "HOUR": ("._core.units", "HOUR"), "DAY": ("._core.units", "DAY"),
     "BoostbenchError": (".errors", "BoostbenchError"),
     "InvalidParameter": (".errors", "InvalidParameter"),
     "EventKind": (".events", "EventKind"), "EventLog": (".events", "EventLog"),
     "Observation": (".observation", "Observation"),
     "SCENARIOS": (".scenario", "SCENARIOS"), "Scenario": (".scenario", "Scenario"),
     "get_scenario": (".scenario", "get_scenario"),
-    "RunBase": (".simulate", "RunBase"), "Trajectory": (".simulate", "Trajectory"),
+    "RunBase": (".simulate", "RunBase"), "RunPlan": (".simulate", "RunPlan"),
+    "Trajectory": (".simulate", "Trajectory"),
     "replay": (".simulate", "replay"), "closed_loop": (".simulate", "closed_loop"),
     "World": (".world", "World"), "WorldConfig": (".world", "WorldConfig"),
     "make_world": (".world", "make_world"), "world_config": (".world", "world_config"),

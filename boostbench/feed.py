@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .behaviour import hash_uniforms
+from ._core.random import STREAMS, hash_uniforms
 from .errors import InvalidParameter, check_choice, check_int, check_real
 
 __all__ = ["CTR_BY_POSITION", "FeedConfig", "examination_curve", "poisson_inverse", "draw_feeds",
@@ -37,7 +37,11 @@ __all__ = ["CTR_BY_POSITION", "FeedConfig", "examination_curve", "poisson_invers
 # Organic click-through rate by position 1..10 (Sistrix 2020 [I], CALIBRATION.md).
 CTR_BY_POSITION = (0.285, 0.157, 0.110, 0.080, 0.072, 0.051, 0.040, 0.032, 0.028, 0.025)
 
-_S_SESSIONS, _S_FEED, _S_EXAM, _S_TIME = 201, 202, 203, 204
+_S_SESSIONS, _S_FEED, _S_EXAM, _S_TIME = STREAMS.claim_block(
+    "world", "feed", 201, ("sessions", "slot", "examined", "time"))
+# the slot draws of redraws 1, 2, 3 (212, 222, 232)
+_S_REDRAWS = tuple(STREAMS.claim("world", f"feed.redraw{a}", _S_FEED + 10 * a)
+                   for a in range(1, 4))
 
 
 def examination_curve(kind: str, n_slots: int) -> np.ndarray:
@@ -305,7 +309,7 @@ def draw_feeds(cfg: FeedConfig, *, key: int, round_index: int, start: float, len
         eligibility and impressions so far, for the cold-start quota)
     activity : per-account expected impressions per day (calibration input)
     seen : KeySet of (account, item) pairs already shown; updated with this round's.
-    max_attempts : int
+    max_attempts : int in [1, 4]
         An examined slot whose draw the viewer has already seen is redrawn (from its
         pool, then from all eligible items) up to this many times in all.
     sessions : Sessions, optional
@@ -314,6 +318,7 @@ def draw_feeds(cfg: FeedConfig, *, key: int, round_index: int, start: float, len
         Fills the feeds of half the accounts there while this thread fills the
         other half (the same feeds as in one go).
     """
+    check_int("max_attempts", max_attempts, low=1, high=1 + len(_S_REDRAWS), where="draw_feeds")
     n_items = scores.size
     if sessions is None or not sessions.matches(cfg, key, round_index, start, length, activity):
         sessions = plan_sessions(cfg, key=key, round_index=round_index, start=start,
@@ -394,7 +399,7 @@ def draw_feeds(cfg: FeedConfig, *, key: int, round_index: int, start: float, len
             # an examined slot showing a seen item shows another draw instead; from the
             # third try on, any eligible item (a viewer who has seen the top gets the tail)
             rows, cols = e_rows[pos], e_cols[pos]
-            uu = hash_uniforms(key, _S_FEED + 10 * (attempt + 1), e_acc[pos], round_index,
+            uu = hash_uniforms(key, _S_REDRAWS[attempt], e_acc[pos], round_index,
                                sess[rows] * S + cols)
             if attempt + 1 >= 2:
                 itm = elig[np.minimum((uu * elig.size).astype(np.int64), elig.size - 1)]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InvalidParameter, check_real
-from .events import N_KINDS, EventKind, EventLog, _packed_sort
-from .world import HOUR, Accounts, Items
+from ._core.arrays import packed_sort, run_starts
+from ._core.units import HOUR
+from .events import N_KINDS, EventKind, EventLog
+from .world import Accounts, Items
 
 __all__ = ["Observation", "viewed_before", "aggregate", "aggregate_index", "AGGREGATES"]
 
@@ -33,7 +35,7 @@ def viewed_before(account: np.ndarray, item: np.ndarray, kind: np.ndarray, n_ite
     is_view = kind == EventKind.VIEW
     if not is_view.any():
         return np.zeros(keys.size, bool)
-    ps = _packed_sort(keys)
+    ps = packed_sort(keys)
     if ps is not None:
         # one sort by (key, position); within a key's run, an event is viewed-before iff
         # the run has a VIEW before it: the running count of VIEWs exceeds the count at
@@ -42,9 +44,7 @@ def viewed_before(account: np.ndarray, item: np.ndarray, kind: np.ndarray, n_ite
         v = is_view[pos]
         seen_views = np.cumsum(v, dtype=np.int64)
         seen_views -= v                      # VIEWs strictly before, in sorted order
-        start = np.empty(k.size, bool)
-        start[0] = True
-        np.not_equal(k[1:], k[:-1], out=start[1:])
+        start = run_starts(k)
         run = np.cumsum(start) - 1
         out = np.empty(keys.size, bool)
         out[pos] = seen_views > seen_views[start][run]

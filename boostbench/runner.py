@@ -12,14 +12,15 @@ import numpy as np
 
 from .attacks.base import CostModel
 from .errors import InvalidParameter, check_choice, check_int, check_real
-from .events import distinct
+from ._core.arrays import distinct
+from ._core.units import HOUR
 from .feed import FeedConfig
 from .metrics.feed import feed_quality_per_round, topk_membership
 from .metrics.rise import target_ranks
 from .plugins import METRICS
 from .scenario import Scenario
 from .simulate import MODES, RunBase, simulate
-from .world import HOUR, make_world
+from .world import make_world
 
 __all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS",
            "COLLATERAL_METRICS", "RUNNER_DIRECTIONS", "collateral", "ban_replacement_cost",
@@ -129,7 +130,7 @@ def _seed_setup(spec: RunSpec, seed: int):
     sc = spec.scenario
     world_rng, organic_rng = seed_streams(seed)
     world = make_world(sc.world_config(), world_rng)
-    base = RunBase(world, sc, organic_rng)
+    base = sc.run_base(world, organic_rng)
     obs0 = base.observation_at_start()
     window = (world.t0, world.t0 + sc.attack_hours * HOUR)
 

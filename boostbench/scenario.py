@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from .errors import InvalidParameter, check_choice, check_int, check_real
-from .world import HOUR, SIZES, World, WorldConfig, world_config
+from ._core.units import HOUR
+from .simulate import RunBase, RunPlan
+from .world import SIZES, World, WorldConfig, world_config
 
 __all__ = ["Scenario", "SCENARIOS", "get_scenario", "choose_targets"]
 
@@ -89,6 +91,24 @@ class Scenario:
     def round_times(self, t0: float) -> np.ndarray:
         """Times at which the ranker scores (the end of each round)."""
         return t0 + np.arange(1, self.n_rounds + 1) * self.round_hours * HOUR
+
+    def plan(self, world: World) -> RunPlan:
+        """What a run of this scenario in ``world`` needs: targets, round times, readouts."""
+        t0 = world.t0
+        if t0 + self.horizon_hours * HOUR > world.config.t_end + 1e-6:
+            raise InvalidParameter(f"Scenario {self.name!r} needs a world with future_hours >= "
+                                   f"{self.horizon_hours}.", name="horizon_hours")
+        return RunPlan(targets=choose_targets(world, self),
+                       rival_targets=choose_targets(world, self, "demote"),
+                       round_times=self.round_times(t0), round_length=self.round_hours * HOUR,
+                       attack_window=(t0, t0 + self.attack_hours * HOUR),
+                       eval_round=self.eval_round, eligibility_hours=self.eligibility_hours,
+                       k=self.k, low_quality_quantile=self.low_quality_quantile)
+
+    def run_base(self, world: World, rng) -> RunBase:
+        """The :class:`~boostbench.simulate.RunBase` of a run of this scenario in ``world``
+        (``rng``: the replay window's organic stream)."""
+        return RunBase(world, self.plan(world), rng)
 
     def with_(self, **changes) -> "Scenario":
         return replace(self, **changes)

@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from .behaviour import Behaviour, BehaviourParams, hash_uniforms
+from ._core.random import STREAMS, CounterUniforms, hash_uniforms
+from .behaviour import Behaviour, BehaviourParams
 from .errors import check_choice
 from .events import EventKind
 from .feed import examination_curve
@@ -90,6 +91,10 @@ def _behaviour(quality, appeal, n_users, params, rng) -> Behaviour:
                          zeros_i, zeros_u, sample, rng)
 
 
+# the markets' own draws, keyed by the experiment's key (decisions: behaviour's streams)
+_S_ORDER, _S_EXAMINED = STREAMS.claim_block("validate", "market", 1, ("order", "examined"))
+
+
 def market(beh: Behaviour, n_users: int, *, display: str, social: bool, key: int,
            seed_likes=None, examination: str = "ctr", slots: int | None = None,
            batch: int = 10, herding_ref: float | None = 0.0):
@@ -130,15 +135,15 @@ def market(beh: Behaviour, n_users: int, *, display: str, social: bool, key: int
     views, view_liked = [], []
     for b0 in range(0, n_users, batch):
         users = np.arange(b0, min(b0 + batch, n_users))
-        noise = hash_uniforms(key, 1, users[:, None], np.arange(n)[None, :])
+        noise = hash_uniforms(key, _S_ORDER, users[:, None], np.arange(n)[None, :])
         shown = likes + seed
         sort_key = noise if display == "random" else noise - shown[None, :]
         order = np.argsort(sort_key, axis=1)[:, :slots]        # (users, slots) item ids
-        exam = hash_uniforms(key, 2, users[:, None], np.arange(slots)[None, :]) < curve
+        exam = hash_uniforms(key, _S_EXAMINED, users[:, None], np.arange(slots)[None, :]) < curve
         rows, cols = np.nonzero(exam)
         u, itm = users[rows], order[rows, cols]
         r = beh.respond(u, itm, np.zeros(u.size),
-                        lambda s: hash_uniforms(key, 100 + s, u, itm),
+                        CounterUniforms(key, u, itm),
                         displayed_likes=shown[itm] if social else None,
                         herding_ref=(float(np.log1p(shown).mean()) if herding_ref is None
                                      else herding_ref))
@@ -305,7 +310,7 @@ def exposure_inequality(quick: bool = False, seed: int = 0) -> Experiment:
     from .world import make_world
     sc = get_scenario("tiny" if quick else "default")
     world = make_world(sc.world_config(), np.random.default_rng(seed))
-    base = RunBase(world, sc, seed)
+    base = sc.run_base(world, seed)
     tr = closed_loop(base, LikeCount())
     exp = tr.exposure.sum(axis=0)
     created = world.items.created_at

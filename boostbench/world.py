@@ -13,16 +13,14 @@ from enum import IntEnum
 
 import numpy as np
 
+from ._core.arrays import KeySet, distinct, first_occurrence, pair_keys
+from ._core.units import DAY, HOUR
 from .behaviour import Behaviour, BehaviourParams
 from .errors import InvalidParameter, check_choice, check_int, check_real
-from .events import EventLog, KeySet, distinct, first_occurrence, pair_keys
+from .events import EventLog
 
 __all__ = ["Origin", "WorldConfig", "Items", "Accounts", "Truth", "World", "make_world",
            "SIZES", "world_config", "organic_events"]
-
-HOUR = 3600.0
-DAY = 24 * HOUR
-
 
 class Origin(IntEnum):
     """Who is behind an account (hidden, in :class:`Truth`)."""

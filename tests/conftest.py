@@ -29,4 +29,4 @@ def tiny_world(tiny_scenario):
 
 @pytest.fixture(scope="session")
 def tiny_base(tiny_world, tiny_scenario):
-    return RunBase(tiny_world, tiny_scenario, np.random.default_rng(8))
+    return tiny_scenario.run_base(tiny_world, np.random.default_rng(8))

@@ -5,7 +5,8 @@ import numpy as np
 from boostbench.events import EventLog
 from boostbench.observation import Observation
 from boostbench.plugins import ATTACKS
-from boostbench.world import HOUR, Accounts, Items
+from boostbench.world import Accounts, Items
+from boostbench._core.units import HOUR
 
 
 def make_obs(events, n_items=3, n_accounts=5, now=10 * HOUR, created=None, duration=10.0):
@@ -28,5 +29,5 @@ def make_campaign(base, name, budget, seed=0):
     obs = base.observation_at_start()
     t0 = base.world.t0
     return ATTACKS.get(name)()(obs, base.targets, budget,
-                               (t0, t0 + base.scenario.attack_hours * HOUR),
+                               base.plan.attack_window,
                                np.random.default_rng(seed))

@@ -9,7 +9,8 @@ from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind as K
 from boostbench.observation import viewed_before
 from boostbench.plugins import ATTACKS
-from boostbench.world import DAY, HOUR, Origin
+from boostbench.world import Origin
+from boostbench._core.units import DAY, HOUR
 
 ALL = ATTACKS.names()
 

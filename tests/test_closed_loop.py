@@ -4,14 +4,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from boostbench.behaviour import hash_uniforms
+from boostbench._core.random import hash_uniforms
 from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind as K
-from boostbench.events import KeySet
+from boostbench._core.arrays import KeySet
 from boostbench.feed import FeedConfig, draw_feeds, examination_curve, poisson_inverse
 from boostbench.plugins import ATTACKS, METRICS, RANKERS
 from boostbench.simulate import closed_loop
-from boostbench.world import HOUR
+from boostbench._core.units import HOUR
 from helpers import make_campaign
 
 
@@ -45,7 +45,7 @@ def test_closed_loop_volume_matches_calibration_on_small_world():
     from boostbench.world import make_world
     sc = get_scenario("default").with_(horizon_hours=24)
     w = make_world(sc.world_config(), 0)
-    tr = closed_loop(RunBase(w, sc, 0), RANKERS.get("like_count")())
+    tr = closed_loop(sc.run_base(w, 0), RANKERS.get("like_count")())
     assert tr.exposure.sum(axis=1).mean() == pytest.approx(w.truth.activity.sum() / 24, rel=0.05)
 
 
@@ -145,8 +145,7 @@ def test_feed_config_validation(kw, match):
 def _respond(world, acc, itm, likes, round_index=0):
     key = world.seed
     t = np.zeros(acc.size)
-    return world.behaviour.respond(acc, itm, t, lambda s: hash_uniforms(key, 100 + s, acc, itm,
-                                                                         round_index),
+    return world.behaviour.respond(acc, itm, t, lambda s: hash_uniforms(key, s, acc, itm, round_index),
                                    displayed_likes=likes)
 
 
@@ -179,7 +178,7 @@ def test_a_reactive_campaign_sees_the_public_ranking_and_pays(tiny_base):
     from boostbench.attacks import empty_campaign
     from boostbench.rankers import rank_items
 
-    k, price, seen_obs = tiny_base.scenario.k, 0.05, []
+    k, price, seen_obs = tiny_base.plan.k, 0.05, []
     ranker = RANKERS.get("like_count")()
     workers = np.arange(len(tiny_base.world.accounts))
 
@@ -199,7 +198,7 @@ def test_a_reactive_campaign_sees_the_public_ranking_and_pays(tiny_base):
 
     c = replace(empty_campaign("reactive", 5.0, tiny_base.targets), policy=policy)
     tr = closed_loop(tiny_base, ranker, c)
-    assert len(seen_obs) == tiny_base.scenario.n_rounds
+    assert len(seen_obs) == tiny_base.plan.n_rounds
     assert 0 < tr.spend <= 5.0 and tr.fake_actions == round(tr.spend / price)
     assert tr.spend_items.keys() == {"crowd_task"}
     with pytest.raises(InvalidParameter, match="closed loop"):

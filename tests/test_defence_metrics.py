@@ -8,7 +8,8 @@ from boostbench.metrics.defence import (SEGMENTS, UNDEFINED_WITHOUT_DETECTION, d
                                         segment_masks)
 from boostbench.plugins import METRICS
 from boostbench.simulate import DefenceRecord, Trajectory
-from boostbench.world import DAY, HOUR, Truth
+from boostbench.world import Truth
+from boostbench._core.units import DAY, HOUR
 
 T0 = 100 * HOUR
 INF = np.inf

@@ -19,7 +19,8 @@ from boostbench.rankers import LikeCount, Pipeline
 from boostbench.rankers.defences import (AccountTrust, AudienceDiversity, CalibratedDetector,
                                          DenseBlock, Detection, DeviceDedup, Lockstep,
                                          RequireView, Schedule, VelocityCap)
-from boostbench.world import DAY, HOUR, Accounts, Items
+from boostbench.world import Accounts, Items
+from boostbench._core.units import DAY, HOUR
 
 M = 60.0  # a minute
 

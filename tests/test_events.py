@@ -5,8 +5,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from boostbench.errors import InvalidParameter, check_int, check_real
-from boostbench.events import (EventKind, EventLog, KeySet, distinct, first_occurrence,
-                               merge_logs, stable_argsort)
+from boostbench.events import EventKind, EventLog, merge_logs
+from boostbench._core.arrays import KeySet, distinct, first_occurrence, stable_argsort
 
 
 def _cols(ts):

@@ -12,7 +12,7 @@ from boostbench.plugins import RANKERS
 from boostbench.rankers import BayesianAverage, HackerNews, LikeVelocity, RedditHot, Wilson
 from boostbench.rankers.formulas import (bayesian_average, hacker_news, reddit_hot,
                                          wilson_lower_bound)
-from boostbench.world import HOUR
+from boostbench._core.units import HOUR
 from helpers import make_obs
 
 R = 1134028003          # Reddit's reference instant

@@ -9,7 +9,8 @@ from boostbench.events import EventKind as K, EventLog
 from boostbench.observation import Observation
 from boostbench.rankers.defences import DenseBlock
 from boostbench.rankers.fraudar import block_density, column_weights, densest_block
-from boostbench.world import HOUR, Accounts, Items
+from boostbench.world import Accounts, Items
+from boostbench._core.units import HOUR
 
 
 def _optimum(account, item, weight):

@@ -17,7 +17,8 @@ from boostbench.rankers.defences import (AccountTrust, AudienceDiversity, Calibr
                                          Detection, DeviceDedup, Lockstep, RequireView, Schedule,
                                          VelocityCap)
 from boostbench.simulate import closed_loop, fake_accounts, replay
-from boostbench.world import DAY, HOUR, Accounts, Items
+from boostbench.world import Accounts, Items
+from boostbench._core.units import DAY, HOUR
 from helpers import make_campaign
 
 

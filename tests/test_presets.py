@@ -12,7 +12,7 @@ from boostbench.rankers import (EngagementDepth, RealInteraction, RealInteractio
                                 RealInteractionDepth, RealInteractionDistinct, TwitterHeavy)
 from boostbench.rankers.depth import TWITTER_HEAVY_WEIGHTS, half_views
 from boostbench.rankers.real_interaction import view_completion
-from boostbench.world import HOUR
+from boostbench._core.units import HOUR
 from helpers import make_obs
 
 ONLY = dict(completion=0.0, comment=0.0, share=0.0, like=0.0, negative=0.0, volume=0.0)

@@ -5,13 +5,13 @@ from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind as K
 from boostbench.plugins import ATTACKS, METRICS, RANKERS
 from boostbench.simulate import closed_loop, replay
-from boostbench.world import HOUR
+from boostbench._core.units import HOUR
 
 
 def _buy(base, budget, **kw):
     attack = ATTACKS.get("top_up")(**kw) if kw else ATTACKS.get("top_up")()
     w = base.world
-    window = (w.t0, w.t0 + base.scenario.attack_hours * HOUR)
+    window = base.plan.attack_window
     return attack(base.observation_at_start(), base.targets, budget, window, 11)
 
 
@@ -55,7 +55,7 @@ def test_only_acts_in_the_attack_window_and_never_likes_twice(tiny_base):
     mine = acc >= len(tiny_base.world.accounts)
     w = tiny_base.world
     assert t[mine].min() >= w.t0
-    assert t[mine].max() < w.t0 + tiny_base.scenario.attack_hours * HOUR
+    assert t[mine].max() < tiny_base.plan.attack_window[1]
     likes = mine & (kind == K.LIKE)
     pairs = acc[likes].astype(np.int64) * len(w.items) + item[likes]
     assert np.unique(pairs).size == pairs.size
@@ -75,7 +75,7 @@ def test_an_own_farm_pays_to_replace_banned_accounts(tiny_base):
     from boostbench.runner import ban_replacement_cost
     aged = ATTACKS.get("aged_bots")()
     w = tiny_base.world
-    window = (w.t0, w.t0 + tiny_base.scenario.attack_hours * HOUR)
+    window = tiny_base.plan.attack_window
     c = aged(tiny_base.observation_at_start(), tiny_base.targets, 2.0, window, 3)
     cost = CostModel()
     oracle = build_ranker("like_count+calibrated_detector")   # tpr 0.8, fpr 0.001

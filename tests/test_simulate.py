@@ -10,13 +10,13 @@ from boostbench.plugins import ATTACKS, RANKERS
 from boostbench.report import _clean, _default
 from boostbench.runner import RunSpec, run_seed
 from boostbench.simulate import replay
-from boostbench.world import HOUR
+from boostbench._core.units import HOUR
 
 
 def _campaign(base, name, budget, seed=0):
     obs = base.observation_at_start()
     t0 = base.world.t0
-    return ATTACKS.get(name)()(obs, base.targets, budget, (t0, t0 + base.scenario.attack_hours * HOUR),
+    return ATTACKS.get(name)()(obs, base.targets, budget, base.plan.attack_window,
                                np.random.default_rng(seed))
 
 
@@ -38,14 +38,14 @@ def test_attack_changes_the_ranking_and_leaves_organic_exposure_alone(tiny_base)
     r = RANKERS.get("like_count")()
     clean = replay(tiny_base, r)
     att = replay(tiny_base, r, _campaign(tiny_base, "bot_farm", 10.0))
-    ev = tiny_base.scenario.eval_round
+    ev = tiny_base.plan.eval_round
     assert np.all(att.ranks[ev, tiny_base.targets] < clean.ranks[ev, tiny_base.targets])
     np.testing.assert_array_equal(att.exposure, clean.exposure)  # replay: organic is fixed
     assert att.spend > 0 and att.fake_actions > 0
 
 
 def test_trajectory_shape_and_eligibility(tiny_base):
-    sc = tiny_base.scenario
+    sc = tiny_base.plan
     tr = replay(tiny_base, RANKERS.get("like_count")())
     assert tr.ranks.shape == (sc.n_rounds, len(tiny_base.world.items))
     created = tiny_base.world.items.created_at

@@ -49,7 +49,7 @@ def test_measure_rise_pairs_the_attacked_run_with_its_clean_twin(world):
     assert isinstance(r, RiseResult) and r.ranker == "like_count" and r.mode == "closed"
     # the clean twin is the plain clean run of the same world and seed
     sc = default_scenario(world, k=10)
-    clean = simulate("closed", RunBase(world, sc, seed_streams(0)[1]), LikeCount())
+    clean = simulate("closed", sc.run_base(world, seed_streams(0)[1]), LikeCount())
     assert r.clean_rank == float(np.mean(target_ranks(clean, targets=np.array(r.targets))))
     assert r.attacked_rank < r.clean_rank and r.rank_lift == r.clean_rank - r.attacked_rank
     assert r.entered_top_k and r.hit_at_k == 1.0 and r.extra_organic_impressions > 0

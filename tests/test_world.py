@@ -2,10 +2,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from boostbench.behaviour import BehaviourParams, hash_uniforms
+from boostbench.behaviour import BehaviourParams
+
+from boostbench._core.random import hash_uniforms
 from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind
-from boostbench.world import DAY, WorldConfig, make_world, organic_events, world_config
+from boostbench.world import WorldConfig, make_world, organic_events, world_config
+from boostbench._core.units import DAY
 
 
 def test_tiny_world_shape(tiny_world):

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..behaviour import hash_uniforms
+from .._core.arrays import distinct, rank_within_runs
+from .._core.random import STREAMS, hash_uniforms
+from .._core.units import DAY, HOUR
 from ..errors import InvalidParameter, check_choice, check_int, check_real
-from ..events import EventKind as K, distinct
+from ..events import EventKind as K
 from ..observation import Observation
-from ..world import DAY, HOUR, Origin
+from ..world import Origin
 from .base import CostModel, Campaign, check_attack_args, empty_campaign
 
 __all__ = ["SignalMix", "Pacing", "Supplier", "Recipe", "PRICINGS", "VIEW_STYLES", "PACINGS"]
@@ -34,6 +36,19 @@ PRICINGS = ("bot_service", "human_service", "crowd_task", "own_farm", "shadow")
 PACINGS = ("burst", "even", "cold_start", "under_cap", "tasks")
 _ACTIONS = (("like", K.LIKE), ("comment", K.COMMENT), ("share", K.SHARE), ("follow", K.FOLLOW),
             ("report", K.REPORT), ("not_interested", K.NOT_INTERESTED))
+# Stream ids of the per-bundle draws, keyed by the campaign's key.
+_C = "campaign"
+_S_RING_ORDER = STREAMS.claim(_C, "ring.order", 11)
+_S_CROWD_ORDER = STREAMS.claim(_C, "crowd.order", 12)
+_S_TIME, _S_TASK, _S_ACCOUNT_CLOCK = STREAMS.claim_block(_C, "pacing", 21, ("time", "task",
+                                                                             "account_clock"))
+_S_DWELL = STREAMS.claim(_C, "dwell", 31)
+_S_ACTS = STREAMS.claim_block(_C, "acts", 40, [name for name, _ in _ACTIONS])
+_S_COMMENT_LENGTH = STREAMS.claim(_C, "comment_length", 50)
+_S_NEW_AGE, _S_NEW_TOPIC = STREAMS.claim_block(_C, "new_account", 60, ("age", "topic"))
+_S_RECIPROCITY = STREAMS.claim(_C, "reciprocity_delay", 70)
+_S_CAMO_TIME, _S_CAMO_ITEM, _S_CAMO_COMPLETION = STREAMS.claim_block(
+    _C, "camouflage", 80, ("time", "item", "completion"))
 # seconds after the view at which each action happens (plus the dwell)
 _DELAY = {K.LIKE: 1.0, K.COMMENT: 8.0, K.SHARE: 3.0, K.FOLLOW: 4.0, K.REPORT: 2.0,
           K.NOT_INTERESTED: 1.5}
@@ -258,11 +273,11 @@ class Recipe:
         if s.accounts == "ring":
             posted = np.flatnonzero(items.created_at <= start)
             others = np.setdiff1d(distinct(items.creator[posted]), creators)
-            ring = np.concatenate([distinct(creators), _shuffle(others, key, 11)])
+            ring = np.concatenate([distinct(creators), _shuffle(others, key, _S_RING_ORDER)])
             return [ring[ring != c] for c in creators]   # nobody likes their own post
         t, account, _, _, _ = obs.events
         active = distinct(account[t > obs.now - DAY])
-        active = _shuffle(active[active < obs.n_accounts], key, 12)
+        active = _shuffle(active[active < obs.n_accounts], key, _S_CROWD_ORDER)
         if s.accounts == "matched":
             return [active[(obs.accounts.topic[active] == items.topic[x]) & (active != c)]
                     for x, c in zip(targets, creators)]
@@ -292,18 +307,16 @@ class Recipe:
                 account[m] = pool[slot[m]]
             new_index = np.full(j.size, -1)
         tgt = targets[k]
-        u1 = hash_uniforms(key, 21, j)
-        u2 = hash_uniforms(key, 22, j)
+        u1 = hash_uniforms(key, _S_TIME, j)
+        u2 = hash_uniforms(key, _S_TASK, j)
         base = np.maximum(start, obs.items.created_at[tgt])
         if self.pacing.kind == "under_cap":  # one clock per account, once every target is up
             base = np.full(j.size, max(start, float(obs.items.created_at[targets].max())))
         order = np.argsort(account, kind="stable")            # plan order within an account
-        acc_sorted = account[order]
-        first = np.searchsorted(acc_sorted, acc_sorted, side="left")
         rank = np.empty(j.size, np.int64)
-        rank[order] = np.arange(j.size) - first
-        t = self.pacing.times(base, end, rank, u1, u2, hash_uniforms(key, 23, account))
-        acts = np.stack([hash_uniforms(key, 40 + i, j) < getattr(self.mix, name)
+        rank[order] = rank_within_runs(account[order])
+        t = self.pacing.times(base, end, rank, u1, u2, hash_uniforms(key, _S_ACCOUNT_CLOCK, account))
+        acts = np.stack([hash_uniforms(key, _S_ACTS[i], j) < getattr(self.mix, name)
                          for i, (name, _) in enumerate(_ACTIONS)], axis=1)
         prices = np.array([s.unit(kind, self.mix.view, cost)[1] for _, kind in _ACTIONS])
         c = acts @ prices
@@ -356,7 +369,7 @@ class Recipe:
 
         dwell = np.zeros(n)
         if mix.view != "none":
-            u = hash_uniforms(key, 31, b)
+            u = hash_uniforms(key, _S_DWELL, b)
             if mix.view == "short":
                 lo, hi = mix.short_seconds
                 dwell = lo + u * (hi - lo)
@@ -373,7 +386,7 @@ class Recipe:
                 continue
             value = 0.0
             if kind == K.COMMENT:
-                pick = (hash_uniforms(key, 50, b) * lengths.size).astype(np.int64)
+                pick = (hash_uniforms(key, _S_COMMENT_LENGTH, b) * lengths.size).astype(np.int64)
                 value = lengths[np.minimum(pick, lengths.size - 1)]
             emit(m, p.t + dwell + _DELAY[kind], kind, value)
         if s.pricing == "own_farm":
@@ -405,7 +418,7 @@ class Recipe:
             newest[items.creator[posted]] = posted  # items are time-sorted: last is newest
             back_item = newest[p.account]
             ok = back_item >= 0
-            t = p.t[ok] + 3600.0 * (1 + hash_uniforms(key, 70, np.flatnonzero(ok)))
+            t = p.t[ok] + 3600.0 * (1 + hash_uniforms(key, _S_RECIPROCITY, np.flatnonzero(ok)))
             acc = items.creator[p.target[ok]].astype(np.int64)
             _push(out, t, acc, back_item[ok], K.VIEW, 0.8)
             _push(out, t + 20.0, acc, back_item[ok], K.LIKE, 0.0)
@@ -422,12 +435,12 @@ class Recipe:
                 per = int(np.ceil(rate * (end - first) / DAY))
                 a = np.repeat(accs, per)
                 k = np.tile(np.arange(per), accs.size)
-                u = hash_uniforms(key, 80, a, k)
-                itm = popular[(hash_uniforms(key, 81, a, k) * popular.size).astype(np.int64)
+                u = hash_uniforms(key, _S_CAMO_TIME, a, k)
+                itm = popular[(hash_uniforms(key, _S_CAMO_ITEM, a, k) * popular.size).astype(np.int64)
                               % popular.size]
                 posted = np.maximum(items.created_at[itm], first)   # not before the item exists
                 t = posted + u * (end - posted)
-                comp = 0.3 + 0.7 * hash_uniforms(key, 82, a, k)
+                comp = 0.3 + 0.7 * hash_uniforms(key, _S_CAMO_COMPLETION, a, k)
                 _push(out, t, a, itm, K.VIEW, comp)
                 _push(out, t + 15.0, a, itm, K.LIKE, 0.0)
         dtypes = {"t": np.float64, "account": np.int64, "item": np.int64, "kind": np.int8,
@@ -443,11 +456,11 @@ def new_accounts(obs, key: int, n: int, start: float, age_days, accounts_per_dev
     """
     idx = np.arange(n)
     lo, hi = age_days
-    created = start - (lo + hash_uniforms(key, 60, idx) * (hi - lo)) * DAY
+    created = start - (lo + hash_uniforms(key, _S_NEW_AGE, idx) * (hi - lo)) * DAY
     device = (int(obs.accounts.device.max(initial=-1)) + 1
               + idx // accounts_per_device).astype(np.int32)
     n_topics = int(obs.accounts.topic.max(initial=0)) + 1
-    topic = (hash_uniforms(key, 61, idx) * n_topics).astype(np.int16)
+    topic = (hash_uniforms(key, _S_NEW_TOPIC, idx) * n_topics).astype(np.int16)
     return created, device, topic
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from ..errors import check_int, check_real
 from ..events import EventKind as K
 from ..plugins import ATTACKS
-from ..world import HOUR, Origin
+from .._core.units import HOUR
+from ..world import Origin
 from .base import Campaign, CostModel, check_attack_args, empty_campaign
 from .compose import new_accounts
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..events import ENGAGEMENT, distinct, kind_table
-from ..world import DAY, HOUR
+from .._core.arrays import distinct
+from .._core.units import DAY, HOUR
+from ..events import ENGAGEMENT, kind_table
 from .base import metric
 
 __all__ = ["SEGMENTS", "segment_masks", "detection_time", "UNDEFINED_WITHOUT_DETECTION"]

@@ -11,10 +11,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy.stats import rankdata
 
+from .._core.arrays import run_starts
 from ..errors import InvalidParameter
 from ..observation import Observation
 
-__all__ = ["Ranker", "rank_items", "score_items"]
+__all__ = ["Ranker", "rank_items", "score_items", "with_oracle"]
 
 
 @runtime_checkable
@@ -63,13 +64,18 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     if n == 0 or np.isnan(x).any():
         return rankdata(x, method="average")
     j = np.argsort(x)
-    y = x[j]
-    first = np.empty(n, bool)
-    first[0] = True
-    np.not_equal(y[:-1], y[1:], out=first[1:])
-    starts = np.flatnonzero(first)
+    starts = np.flatnonzero(run_starts(x[j]))
     counts = np.diff(starts, append=n)
     per_group = (starts + 1).astype(np.float64) + (counts.astype(np.float64) - 1) / 2
     out = np.empty(n, np.float64)
     out[j] = np.repeat(per_group, counts)
     return out
+
+
+def with_oracle(ranker, fake: np.ndarray, since: float | None = None):
+    """``ranker`` with fake-account labels (and the window start ``since``, if given) bound
+    if it is an oracle pipeline, else ``ranker``."""
+    if not getattr(ranker, "oracle", False):
+        return ranker
+    return ranker.bind(fake) if since is None else ranker.bind(fake, since=since)
+

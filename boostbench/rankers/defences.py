@@ -28,13 +28,13 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from ..behaviour import hash_uniforms
+from .._core.arrays import KeySet, distinct, first_occurrence, rank_within_runs, run_starts
+from .._core.random import STREAMS, hash_uniforms
+from .._core.units import DAY, HOUR
 from ..errors import InvalidParameter, check_choice, check_int, check_real
-from ..events import (ENGAGEMENT, N_KINDS, EventKind, KeySet, distinct, first_occurrence,
-                      kind_table)
+from ..events import ENGAGEMENT, N_KINDS, EventKind, kind_table
 from ..observation import Observation
 from ..plugins import DEFENCES
-from ..world import DAY, HOUR
 from .fraudar import densest_block
 
 __all__ = ["Schedule", "Detection", "VelocityCap", "AccountTrust", "DeviceDedup", "RequireView",
@@ -46,6 +46,7 @@ K = EventKind
 ACTS = ENGAGEMENT
 _NEGATIVE = (K.REPORT, K.NOT_INTERESTED)
 ACTIONS = ("discount", "ban", "penalise")
+_S_CAUGHT = STREAMS.claim("detector", "calibrated_detector.caught", 41)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class VelocityCap:
         # one window apart, differently from one call to the next.
         m = tt.size
         vals, rank = np.unique(np.concatenate([tt, tt - window]), return_inverse=True)
-        group = np.concatenate([[0], np.cumsum(a[1:] != a[:-1])]).astype(np.int64)
+        group = (np.cumsum(run_starts(a)) - 1).astype(np.int64)
         base = group * np.int64(vals.size + 1)
         key = base + rank[:m]
         in_window = np.arange(m) - np.searchsorted(key, base + rank[m:], side="right") + 1
@@ -188,7 +189,7 @@ class AccountTrust:
         order = np.argsort(acc, kind="stable")
         a_sorted, v_sorted = acc[order], is_view[order].astype(np.int64)
         csum = np.cumsum(v_sorted) - v_sorted
-        first = np.searchsorted(a_sorted, a_sorted, side="left")
+        first = np.arange(a_sorted.size) - rank_within_runs(a_sorted)
         before = np.empty(acc.size, np.int64)
         before[order] = csum - (csum[first] if first.size else 0) + views[a_sorted]
         views = views + np.bincount(acc[is_view], minlength=n_acc)
@@ -512,7 +513,7 @@ class CalibratedDetector:
         np.minimum.at(first, a, ta)
         fake = np.zeros(n, bool)
         fake[: min(n, self.fake.size)] = self.fake[:n]
-        u = hash_uniforms(self.seed, 41, np.arange(n, dtype=np.int64))
+        u = hash_uniforms(self.seed, _S_CAUGHT, np.arange(n, dtype=np.int64))
         caught = np.where(fake, u < self.tpr, u < self.fpr)
         due = first + np.where(fake, self.latency_hours * HOUR, 0.0)
         return Detection(accounts=np.flatnonzero(caught & (due <= obs.now)))

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidParameter, check_choice, check_real
+from .._core.units import HOUR
 from ..events import EventKind
 from ..observation import Observation
 from ..plugins import RANKERS
-from ..world import HOUR
 
 __all__ = [
     "reddit_hot",

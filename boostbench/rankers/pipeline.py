@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidParameter
-from ..events import append_grown
+from .._core.arrays import append_grown
+from .._core.units import HOUR
 from ..observation import AGGREGATES, Observation, aggregate, aggregate_index
 from ..plugins import DEFENCES, RANKERS
-from ..world import HOUR
 
-__all__ = ["Pipeline", "Audit", "build_ranker", "with_oracle"]
+__all__ = ["Pipeline", "Audit", "build_ranker"]
 
 _MAX_STREAMS = 2
 
@@ -286,12 +286,3 @@ def build_ranker(spec: str):
     if len(set(parts[1:])) != len(parts) - 1:
         raise InvalidParameter(f"Defences must not repeat in {spec!r}.", name="ranker")
     return Pipeline(*(DEFENCES.get(p)() for p in parts[1:]), scorer)
-
-
-def with_oracle(ranker, fake: np.ndarray, since: float | None = None):
-    """``ranker`` with fake-account labels (and the window start ``since``, if given) bound
-    if it is an oracle pipeline, else ``ranker``."""
-    if not getattr(ranker, "oracle", False):
-        return ranker
-    return ranker.bind(fake) if since is None else ranker.bind(fake, since=since)
-

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import check_real
-from ..events import N_KINDS, EventKind, first_occurrence, pair_keys
+from .._core.arrays import first_occurrence, pair_keys
+from ..events import N_KINDS, EventKind
 from ..observation import Observation, aggregate
 from ..plugins import RANKERS
 

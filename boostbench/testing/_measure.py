@@ -22,7 +22,8 @@ from ..plugins import ATTACKS, METRICS
 from ..runner import RunSpec, _seed_setup, attack_stream, seed_streams
 from ..scenario import SCENARIOS, Scenario
 from ..simulate import MODES, RunBase, simulate
-from ..world import HOUR, SIZES, World, WorldConfig, make_world
+from .._core.units import HOUR
+from ..world import SIZES, World, WorldConfig, make_world
 from ._plan import AttackPlan, describe_attack
 
 __all__ = ["WORLD_SIZES", "SeededWorld", "build_world", "default_scenario", "AttackPlan",
@@ -255,7 +256,7 @@ def _setup(world, scenario, *, k, seed, mode, cost) -> _Setup:
     key = ("world", id(world), sc, seed, mode, cost)
 
     def make():
-        base = RunBase(world, sc, seed_streams(seed)[1])
+        base = sc.run_base(world, seed_streams(seed)[1])
         obs0 = base.observation_at_start()
         window = (world.t0, world.t0 + sc.attack_hours * HOUR)
 

@@ -1,0 +1,394 @@
+"""The state of one run: its plan, what its twins share, the growing log, the trajectory.
+
+Every attacked run has a clean twin built from the same :class:`RunBase`; a
+zero-budget campaign reproduces the clean trajectory bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .._core.arrays import KeySet, append_grown, pair_keys
+from .._core.units import HOUR
+from ..attacks.base import Campaign
+from ..errors import InvalidParameter
+from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_table, merge_logs
+from ..observation import AGGREGATES, Observation, aggregate, aggregate_index, viewed_before
+from ..world import World, organic_events
+
+__all__ = ["RunPlan", "Trajectory", "DefenceRecord", "RunBase", "fake_accounts"]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Per-round record of one run: enough for every metric without re-running.
+
+    Attributes
+    ----------
+    ranks : float32[n_rounds, n_items]
+        Rank of each eligible item at the end of each round (1 = top, ties
+        mid-ranked), NaN if ineligible. In the closed loop the ranking made at the
+        end of round r serves the feeds of round r + 1.
+    exposure : float32[n_rounds, n_items]
+        Organic impressions each item received during the round.
+    engagement : float32[n_rounds, n_items]
+        Organic likes + comments + shares each item received during the round.
+    round_times : float64[n_rounds]
+        End of each round.
+    targets : int64[n_targets]
+    eval_round : int
+        Last round of the attack window: end-of-campaign metrics are read here;
+        later rounds are "after the campaign".
+    k, low_quality_quantile :
+        The run plan's feed length and low-quality threshold, carried for the metrics.
+    mode : {"closed", "replay"}
+    spend : float
+        Money the campaign spent (0 for a clean run); ``spend_items`` itemises it.
+    fake_actions : int
+        Campaign events other than impressions and views.
+    """
+
+    ranker: str
+    attack: str | None
+    seed: int
+    budget: float
+    ranks: np.ndarray
+    exposure: np.ndarray
+    engagement: np.ndarray
+    round_times: np.ndarray
+    targets: np.ndarray
+    eval_round: int
+    k: int
+    low_quality_quantile: float
+    mode: str = "replay"
+    spend: float = 0.0
+    spend_items: dict = field(default_factory=dict)
+    fake_actions: int = 0
+    shadow_priced: bool = False
+    defence: "DefenceRecord | None" = None
+
+    @property
+    def n_rounds(self) -> int:
+        return self.ranks.shape[0]
+
+
+@dataclass(frozen=True)
+class DefenceRecord:
+    """What a defended ranker did in one run, for detection and collateral metrics.
+
+    Covers the *acts* of the run's window (every event with ``t >= t0`` except
+    impressions, which no defence weighs) plus the account and item columns the
+    segment metrics need. Public columns only, except ``fake`` and
+    ``fake_account`` (from the campaign, for the metrics).
+
+    Attributes
+    ----------
+    t, account, item, kind : the acts
+    weight : float32, the act's final weight (1 = untouched)
+    fake : bool, the act is a campaign event
+    banned_at : float64[n_accounts], first ban time (inf: never)
+    penalised : bool[n_items]
+    fake_account : bool[n_accounts], campaign accounts (new and recruited)
+    account_created_at, account_device : public account columns
+    item_created_at, item_creator : public item columns
+    t0 : start of the window
+    """
+
+    t: np.ndarray
+    account: np.ndarray
+    item: np.ndarray
+    kind: np.ndarray
+    weight: np.ndarray
+    fake: np.ndarray
+    banned_at: np.ndarray
+    penalised: np.ndarray
+    fake_account: np.ndarray
+    account_created_at: np.ndarray
+    account_device: np.ndarray
+    item_created_at: np.ndarray
+    item_creator: np.ndarray
+    t0: float
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What one run needs from the experiment around it: targets, rounds and readouts.
+
+    Built by the harness (:meth:`boostbench.scenario.Scenario.plan`); the loop
+    knows no scenario.
+
+    Attributes
+    ----------
+    targets : int64[n]
+        Low-quality items a promoting attack boosts.
+    rival_targets : int64[n]
+        Good items a demoting attack (mass reports) sinks.
+    round_times : float64[n_rounds]
+        End of each round (the ranker scores then), seconds from the epoch.
+    round_length : float
+        Seconds per round.
+    attack_window : (float, float)
+        Start and end of the attack window.
+    eval_round : int
+        Last round of the attack window (end-of-campaign readouts).
+    eligibility_hours : float
+        Items posted within this many hours are ranked.
+    k : int
+        Feed length the top-k metrics read.
+    low_quality_quantile : float
+        Quality quantile below which an item counts as low quality.
+    """
+
+    targets: np.ndarray
+    rival_targets: np.ndarray
+    round_times: np.ndarray
+    round_length: float
+    attack_window: tuple
+    eval_round: int
+    eligibility_hours: float
+    k: int
+    low_quality_quantile: float
+
+    @property
+    def n_rounds(self) -> int:
+        return len(self.round_times)
+
+    @property
+    def end(self) -> float:
+        """End of the horizon: the last round's end."""
+        return float(self.round_times[-1])
+
+
+class RunBase:
+    """What a clean run and its attacked twins share: world, plan, history aggregates.
+
+    Parameters
+    ----------
+    world : World
+    plan : RunPlan
+    rng : Generator or seed
+        Source of the replay window's organic events (drawn on first use).
+    """
+
+    def __init__(self, world: World, plan: RunPlan, rng):
+        self.world = world
+        self.plan = plan
+        self.end = plan.end
+        if self.end > world.config.t_end + 1e-6:
+            hours = (self.end - world.t0) / HOUR
+            raise InvalidParameter(f"The run's horizon ({hours:g} h after t0) needs a world with "
+                                   f"future_hours >= {hours:g}.", name="horizon_hours")
+        self._rng = np.random.default_rng(rng)
+        self.targets = plan.targets
+        self.rival_targets = plan.rival_targets
+        self.round_times = plan.round_times
+        _, acc, itm, kind, value = world.history.columns()
+        self.n_items = n_items = len(world.items)
+        universe = len(world.accounts) * n_items
+        keys = pair_keys(acc, itm, n_items)
+        self.history_seen = KeySet(keys[kind == EventKind.IMPRESSION], universe=universe)
+        self.history_viewed = KeySet(keys[kind == EventKind.VIEW], universe=universe)
+        self.history_liked = KeySet(keys[kind == EventKind.LIKE], universe=universe)
+        # viewed-before can only hold for pairs with a VIEW: sort just their events
+        # (all of them, VIEWs included, in log order: the same answer as the whole log)
+        maybe = np.flatnonzero(self.history_viewed.contains(keys))
+        del keys
+        vb = np.zeros(acc.size, bool)
+        vb[maybe] = viewed_before(acc[maybe], itm[maybe], kind[maybe], n_items)
+        del maybe
+        vb.flags.writeable = False
+        self.history_vb = vb
+        index = aggregate_index(itm, kind)
+        self.history_aggs = {name: aggregate(name, itm, kind, value, vb, None, n_items,
+                                             index=index) for name in AGGREGATES}
+        del index
+        for a in self.history_aggs.values():
+            a.flags.writeable = False
+
+    @cached_property
+    def window(self) -> EventLog:
+        """Open-loop organic events of the whole horizon (replay only)."""
+        return organic_events(self.world, self.world.t0, self.end, self._rng,
+                              seen=self.history_seen)
+
+    def targets_for(self, goal: str):
+        """Targets of an attack with this goal (low-quality posts, or a rival's good posts)."""
+        return self.targets if goal == "promote" else self.rival_targets
+
+    def observation_at_start(self) -> Observation:
+        """The public view at ``t0``, which a fixed attacker sees before buying."""
+        w = self.world
+        cache = dict(self.history_aggs, viewed_before=self.history_vb)
+        return Observation(w.items, w.accounts, w.history, w.t0, n=len(w.history),
+                           eligibility_hours=self.plan.eligibility_hours, cache=cache)
+
+
+class _State:
+    """The growing log of a run with its incremental aggregates (unit weights).
+
+    Observations share everything with the state instead of copying it, so a
+    round costs its new events, not the history: the log and the viewed-before
+    column are append-only buffers (an observation's prefix view never changes),
+    and an aggregate is never modified in place — each round replaces it with a
+    new array (old one + the round's increment), which past observations keep.
+    """
+
+    def __init__(self, base: RunBase, campaign: Campaign | None, expected_events: int = 0):
+        w = base.world
+        self.base = base
+        pre = _pre_window(campaign, w.t0)
+        n_hist = len(w.history) + len(pre)
+        # room for the expected window up front: growing a log by doubling would copy
+        # the whole history again and hold both buffers at once
+        capacity = n_hist + max(int(expected_events), 0)
+        self.log = EventLog(capacity=max(capacity, 1))
+        self.aggs = dict(base.history_aggs)   # read-only arrays, replaced (never mutated) later
+        self._vb = np.empty(max(capacity, 1024), bool)
+        self._fake = np.zeros(max(capacity, 1024), bool)   # campaign events (history: none)
+        if not len(pre):
+            self.log._write(list(w.history.columns()))  # already validated and sorted
+            self._vb[:n_hist] = base.history_vb
+        else:  # campaign events before the window (camouflage history) join the history
+            log, from_pre = merge_logs(w.history, pre)
+            self.log._write(list(log.columns()))
+            _, p_acc, p_itm, p_kind, p_val = pre.columns()
+            vb_pre = viewed_before(p_acc, p_itm, p_kind, base.n_items)  # new accounts only
+            self._vb[:n_hist][~from_pre] = base.history_vb
+            self._vb[:n_hist][from_pre] = vb_pre
+            self._fake[:n_hist] = from_pre
+            for name in AGGREGATES:
+                self.aggs[name] = self.aggs[name] + aggregate(name, p_itm, p_kind, p_val, vb_pre,
+                                                              None, base.n_items)
+        self.accounts = w.accounts
+        if campaign is not None and campaign.n_new_accounts:
+            self.accounts = w.accounts.extend(campaign.new_created_at, campaign.new_device,
+                                              campaign.new_topic)
+
+    def append(self, cols, vb, fake) -> None:
+        """Append time-sorted columns whose viewed-before flags are ``vb``."""
+        self.append_flags(cols, vb, self.append_log(cols, fake))
+
+    def append_log(self, cols, fake) -> int:
+        """First half of :meth:`append`: the events and their campaign flags; returns the
+        log length before."""
+        n0 = len(self.log)
+        self.log.append(*cols)
+        self._fake = append_grown(self._fake, n0, fake)
+        return n0
+
+    def append_flags(self, cols, vb, n0: int) -> None:
+        """Second half of :meth:`append`: viewed-before flags and aggregates of the events."""
+        self._vb = append_grown(self._vb, n0, vb)
+        _, _, item, kind, value = cols
+        index = aggregate_index(item, kind)
+        for name in AGGREGATES:
+            new = self.aggs[name] + aggregate(name, item, kind, value, vb, None, self.base.n_items,
+                                              index=index)
+            new.flags.writeable = False
+            self.aggs[name] = new
+
+    def defence_record(self, ranker, obs: Observation, campaign) -> "DefenceRecord | None":
+        """The :class:`DefenceRecord` of a ranker that offers ``audit`` (a Pipeline), else None."""
+        if not hasattr(ranker, "audit"):
+            return None
+        audit = ranker.audit(obs)
+        w = self.base.world
+        t, acc, itm, kind, _ = obs.events
+        lo = int(np.searchsorted(t, w.t0, side="left"))
+        acts = lo + np.flatnonzero(kind[lo:] != EventKind.IMPRESSION)
+        return DefenceRecord(
+            t=t[acts], account=acc[acts], item=itm[acts], kind=kind[acts],
+            weight=audit.weight[acts], fake=self._fake[acts].copy(),
+            banned_at=audit.banned_at, penalised=audit.penalised,
+            fake_account=fake_accounts(len(w.accounts), obs.n_accounts, campaign),
+            account_created_at=obs.accounts.created_at, account_device=obs.accounts.device,
+            item_created_at=w.items.created_at, item_creator=w.items.creator, t0=w.t0)
+
+    def observation(self, now: float) -> Observation:
+        cache = dict(self.aggs)
+        cache["viewed_before"] = self._vb[: len(self.log)]  # a view: later appends go past it
+        w = self.base.world
+        return Observation(w.items, self.accounts, self.log, now, n=len(self.log),
+                           eligibility_hours=self.base.plan.eligibility_hours, cache=cache)
+
+
+def fake_accounts(n_organic: int, n_accounts: int, campaign: Campaign | None) -> np.ndarray:
+    """bool per account: a campaign account (new, or an organic account it recruited)."""
+    out = np.zeros(n_accounts, bool)
+    if campaign is not None:
+        out[n_organic:] = True
+        out[np.asarray(campaign.recruited, np.int64)] = True
+    return out
+
+
+def _campaign_log(c: Campaign | None, t0: float) -> EventLog:
+    """The campaign's events in the window (``t >= t0``); earlier ones join the history."""
+    if c is None or c.n_events == 0:
+        return EventLog()
+    m = c.t >= t0
+    return EventLog.from_arrays(c.t[m], c.account[m], c.item[m], c.kind[m], c.value[m])
+
+
+def _pre_window(c: Campaign | None, t0: float) -> EventLog:
+    """The campaign's events before the window (e.g. aged bots' camouflage history)."""
+    if c is None or c.n_events == 0 or not (c.t < t0).any():
+        return EventLog()
+    m = c.t < t0
+    return EventLog.from_arrays(c.t[m], c.account[m], c.item[m], c.kind[m], c.value[m])
+
+
+_IMPRESSION_KINDS = kind_table([EventKind.IMPRESSION])
+_ENGAGEMENT_KINDS = kind_table(ENGAGEMENT)
+
+
+def _per_round(item, kind, organic, kinds, n_items) -> np.ndarray:
+    """Per-item count of the organic events whose kind is in ``kinds`` (a kind list or mask)."""
+    table = kinds if isinstance(kinds, np.ndarray) and kinds.dtype == bool else kind_table(kinds)
+    m = organic & table[kind]
+    return np.bincount(item[m], minlength=n_items)
+
+
+_ROUND_CLASS = np.zeros(N_KINDS, np.int64)  # 1: an impression, 2: engagement, 0: neither
+_ROUND_CLASS[_IMPRESSION_KINDS] = 1
+_ROUND_CLASS[_ENGAGEMENT_KINDS] = 2
+
+
+def _organic_counts(item, kind, fake, n_items):
+    """Per-item organic impressions and engagement (likes, comments, shares): one bincount."""
+    cls = _ROUND_CLASS[kind]
+    cls[fake] = 0
+    both = np.bincount(item.astype(np.int64) * 3 + cls, minlength=3 * n_items)
+    return both[1::3], both[2::3]
+
+
+def _n_actions(kind, t, end) -> int:
+    """Events other than impressions and views, delivered before ``end``."""
+    return int(np.count_nonzero((kind != EventKind.IMPRESSION) & (kind != EventKind.VIEW)
+                                & (t < end)))
+
+
+def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
+                reactive=None, defence=None) -> Trajectory:
+    """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions) of a policy."""
+    plan = base.plan
+    fake = 0 if campaign is None else _n_actions(campaign.kind, campaign.t, base.end)
+    spend = {} if campaign is None else dict(campaign.spend)
+    if reactive is not None:
+        for unit, v in reactive[0].items():
+            spend[unit] = spend.get(unit, 0.0) + v
+        fake += reactive[1]
+    return Trajectory(
+        ranker=getattr(ranker, "name", str(ranker)),
+        attack=None if campaign is None else campaign.attack,
+        seed=seed, budget=0.0 if campaign is None else campaign.budget,
+        ranks=ranks, exposure=exposure, engagement=engagement, round_times=base.round_times,
+        targets=base.targets if campaign is None else campaign.targets,
+        eval_round=plan.eval_round, k=plan.k,
+        low_quality_quantile=plan.low_quality_quantile, mode=mode,
+        spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake,
+        shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence)
+
+
