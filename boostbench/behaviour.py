@@ -17,19 +17,33 @@ Uniforms come from a caller-supplied source, so the same code serves the open lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import expit, ndtri
 
 from ._core.arrays import KeySet, first_occurrence, pair_keys
 from ._core.random import STREAMS
-from .errors import InvalidParameter, check_real
+from .errors import InvalidParameter
+from ._core.params import Interval, declare
 from .events import EventKind
 
 __all__ = ["BehaviourParams", "Behaviour", "Response", "concat_responses", "drop_repeat_likes"]
 
+_SHARE = Interval(float, 0.0, 1.0, closed="neither")
+_POSITIVE = Interval(float, 0.0, None, closed="neither")
+_REAL = Interval(float)
+
+
 @dataclass(frozen=True)
+@declare(**{name: _SHARE for name in (
+    "view_rate", "like_rate", "comment_rate", "share_rate", "not_interested_rate",
+    "report_rate", "follow_rate", "mean_completion")},
+    **{name: _POSITIVE for name in ("skip_seconds", "hazard", "comment_median", "comment_sigma")},
+    **{name: _REAL for name in (
+        "beta_view_appeal", "beta_topic", "beta_skip_quality", "beta_skip_clickbait",
+        "beta_hazard_quality", "beta_like_quality", "beta_like_completion",
+        "beta_comment_quality", "beta_share_quality", "beta_negative_clickbait", "herding")})
 class BehaviourParams:
     """Calibrated organic behaviour (short-video defaults).
 
@@ -85,15 +99,6 @@ class BehaviourParams:
     herding: float = 0.40
 
     def __post_init__(self):
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name.endswith("_rate") or f.name == "mean_completion":
-                check_real(f.name, v, low=0.0, high=1.0, low_open=True, high_open=True,
-                           where="BehaviourParams")
-            elif f.name in ("skip_seconds", "hazard", "comment_median", "comment_sigma"):
-                check_real(f.name, v, low=0.0, low_open=True, where="BehaviourParams")
-            else:
-                check_real(f.name, v, where="BehaviourParams")
         if self.like_rate >= self.view_rate:
             raise InvalidParameter("BehaviourParams needs like_rate < view_rate "
                                    f"(likes follow views). Got {self.like_rate} >= {self.view_rate}.",

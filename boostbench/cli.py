@@ -22,7 +22,7 @@ from . import attacks as _attacks  # noqa: F401  (registers built-ins)
 from . import metrics as _metrics  # noqa: F401
 from . import rankers as _rankers  # noqa: F401
 from .attacks.base import CostModel
-from .errors import BoostbenchError
+from .errors import BoostbenchError, UsageError
 from .plugins import ATTACKS, DEFENCES, METRICS, RANKERS
 from .report import format_table, manifest, summarize, write_csv_atomic, write_json_atomic
 from .runner import (COLLATERAL_METRICS, RUNNER_DIRECTIONS, TABLE_METRICS, RunSpec, describe,
@@ -32,10 +32,6 @@ from .scenario import SCENARIOS
 from .world import SIZES
 
 __all__ = ["main"]
-
-
-class UsageError(Exception):
-    """A bad command-line value; the message is the one line the user sees."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._core.random import STREAMS, hash_uniforms
-from .errors import InvalidParameter, check_choice, check_int, check_real
+from .errors import InvalidParameter
+from ._core.params import InstanceOf, Interval, Options, check_choice, check_int, declare
 
 __all__ = ["CTR_BY_POSITION", "FeedConfig", "examination_curve", "poisson_inverse", "draw_feeds",
            "plan_sessions", "Sessions"]
@@ -88,6 +89,9 @@ def poisson_inverse(u: np.ndarray, lam: np.ndarray, kmax: int = 200) -> np.ndarr
 
 
 @dataclass(frozen=True)
+@declare(slots=Interval(int, 1, 200), layout=InstanceOf(str, "a string"),
+         examination=Options("ctr", "dcg"), trending_size=Interval(int, 1, None),
+         pool_decay=Interval(float, 0.0, None), cold_start_impressions=Interval(int, 0, None))
 class FeedConfig:
     """How feeds are assembled. Defaults are assumptions [?] except the examination curve.
 
@@ -117,16 +121,10 @@ class FeedConfig:
     cold_start_impressions: int = 200
 
     def __post_init__(self):
-        w = "FeedConfig"
-        check_int("slots", self.slots, low=1, high=200, where=w)
         if len(self.layout) != self.slots or set(self.layout) - set("TRF"):
             raise InvalidParameter(f"The 'layout' parameter of FeedConfig must have one letter "
                                    f"of T, R, F per slot ({self.slots}). Got {self.layout!r}.",
                                    name="layout")
-        check_choice("examination", self.examination, ("ctr", "dcg"), where=w)
-        check_int("trending_size", self.trending_size, low=1, where=w)
-        check_real("pool_decay", self.pool_decay, low=0.0, where=w)
-        check_int("cold_start_impressions", self.cold_start_impressions, low=0, where=w)
 
     @property
     def curve(self) -> np.ndarray:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import InvalidParameter, check_real
+from .errors import InvalidParameter
+
+from ._core.params import check_real
 from ._core.arrays import packed_sort, run_starts
 from ._core.units import HOUR
 from .events import N_KINDS, EventKind, EventLog

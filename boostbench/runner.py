@@ -11,7 +11,8 @@ from functools import partial
 import numpy as np
 
 from .attacks.base import CostModel
-from .errors import InvalidParameter, check_choice, check_int, check_real
+from .errors import InvalidParameter
+from ._core.params import check_choice, check_int, check_real
 from ._core.arrays import distinct
 from ._core.units import HOUR
 from .feed import FeedConfig

@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .errors import InvalidParameter, check_choice, check_int, check_real
+from .errors import InvalidParameter
+
+from ._core.params import InstanceOf, Interval, Options, check_choice, declare
 from ._core.units import HOUR
 from .simulate import RunBase, RunPlan
 from .world import SIZES, World, WorldConfig, world_config
@@ -17,6 +19,14 @@ TARGET_CHOICES = ("low_quality",)
 
 
 @dataclass(frozen=True)
+@declare(name=InstanceOf(str, "a string"), version=Interval(int, 1, None),
+         size=Options(*SIZES), attack_hours=Interval(int, 1, 24 * 90),
+         horizon_hours=Interval(int, 1, 24 * 365), round_hours=Interval(int, 1, 24 * 90),
+         n_targets=Interval(int, 1, 1000), target_choice=Options(*TARGET_CHOICES),
+         low_quality_quantile=Interval(float, 0.0, 1.0, closed="neither"),
+         budget=Interval(float, 0.0, None), eligibility_hours=Interval(float, 0.0, None,
+                                                                        closed="right"),
+         k=Interval(int, 1, None))
 class Scenario:
     """Everything that defines an experiment except the ranker, the attack and the seed.
 
@@ -62,18 +72,9 @@ class Scenario:
     k: int = 10
 
     def __post_init__(self):
-        w = "Scenario"
-        check_choice("size", self.size, tuple(SIZES), where=w)
-        check_int("attack_hours", self.attack_hours, low=1, high=24 * 90, where=w)
-        check_int("horizon_hours", self.horizon_hours, low=self.attack_hours, high=24 * 365, where=w)
-        check_int("round_hours", self.round_hours, low=1, high=self.attack_hours, where=w)
-        check_int("n_targets", self.n_targets, low=1, high=1000, where=w)
-        check_choice("target_choice", self.target_choice, TARGET_CHOICES, where=w)
-        check_real("low_quality_quantile", self.low_quality_quantile, low=0.0, high=1.0,
-                   low_open=True, high_open=True, where=w)
-        check_real("budget", self.budget, low=0.0, where=w)
-        check_real("eligibility_hours", self.eligibility_hours, low=0.0, low_open=True, where=w)
-        check_int("k", self.k, low=1, where=w)
+        Interval(int, self.attack_hours, 24 * 365).check("horizon_hours", self.horizon_hours,
+                                                          "Scenario")
+        Interval(int, 1, self.attack_hours).check("round_hours", self.round_hours, "Scenario")
 
     def world_config(self, **overrides) -> WorldConfig:
         """The world this scenario runs on: the size preset, long enough for the horizon."""

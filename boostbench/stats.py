@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from .errors import InvalidParameter, check_choice, check_int, check_real
+from .errors import InvalidParameter
+
+from ._core.params import check_choice, check_int, check_real
 
 __all__ = ["Interval", "t_interval", "holm", "sign_flip_pvalue", "RegressionTest",
            "regression_test", "REGRESSION_TESTS"]

@@ -29,7 +29,7 @@ import numpy as np
 
 from ._core.random import STREAMS, CounterUniforms, hash_uniforms
 from .behaviour import Behaviour, BehaviourParams
-from .errors import check_choice
+from ._core.params import check_choice
 from .events import EventKind
 from .feed import examination_curve
 

@@ -16,7 +16,8 @@ import numpy as np
 from ._core.arrays import KeySet, distinct, first_occurrence, pair_keys
 from ._core.units import DAY, HOUR
 from .behaviour import Behaviour, BehaviourParams
-from .errors import InvalidParameter, check_choice, check_int, check_real
+from ._core.params import InstanceOf, Interval, SequenceOf, check_choice, declare
+from .errors import InvalidParameter
 from .events import EventLog
 
 __all__ = ["Origin", "WorldConfig", "Items", "Accounts", "Truth", "World", "make_world",
@@ -120,7 +121,21 @@ class Truth:
                 self.account_origin, self.account_campaign)
 
 
+_POSITIVE = Interval(float, 0.0, None, closed="neither")
+
+
 @dataclass(frozen=True)
+@declare(n_accounts=Interval(int, 10, 50_000_000), n_items=Interval(int, 10, 50_000_000),
+         n_topics=Interval(int, 1, 10_000), history_hours=Interval(int, 1, 24 * 365),
+         future_hours=Interval(int, 0, 24 * 365),
+         **{name: _POSITIVE for name in (
+             "impressions_median", "impressions_sigma", "decay_hours", "age_median_days",
+             "duration_median", "duration_sigma", "reach_sigma", "creator_sigma", "age_sigma")},
+         reach_quality=Interval(float), reach_appeal=Interval(float),
+         creator_share=Interval(float, 0.0, 1.0, closed="right"),
+         topic_pool_share=Interval(float, 0.0, 1.0),
+         device_shares=SequenceOf(Interval(float, 0.0, 1.0), min_len=1),
+         behaviour=InstanceOf(BehaviourParams))
 class WorldConfig:
     """Size and calibration of a world.
 
@@ -181,28 +196,11 @@ class WorldConfig:
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
 
     def __post_init__(self):
-        w = "WorldConfig"
-        check_int("n_accounts", self.n_accounts, low=10, high=50_000_000, where=w)
-        check_int("n_items", self.n_items, low=10, high=50_000_000, where=w)
-        check_int("n_topics", self.n_topics, low=1, high=10_000, where=w)
-        check_int("history_hours", self.history_hours, low=1, high=24 * 365, where=w)
-        check_int("future_hours", self.future_hours, low=0, high=24 * 365, where=w)
-        for name in ("impressions_median", "impressions_sigma", "decay_hours", "age_median_days",
-                     "duration_median", "duration_sigma", "reach_sigma", "creator_sigma",
-                     "age_sigma"):
-            check_real(name, getattr(self, name), low=0.0, low_open=True, where=w)
-        for name in ("reach_quality", "reach_appeal"):
-            check_real(name, getattr(self, name), where=w)
-        check_real("creator_share", self.creator_share, low=0.0, high=1.0, low_open=True, where=w)
-        check_real("topic_pool_share", self.topic_pool_share, low=0.0, high=1.0, where=w)
         shares = tuple(self.device_shares)
         if len(shares) == 0 or any(s < 0 for s in shares) or not np.isclose(sum(shares), 1.0):
             raise InvalidParameter("The 'device_shares' parameter of WorldConfig must be "
                                    f"non-negative shares summing to 1. Got {shares!r} instead.",
                                    name="device_shares")
-        if not isinstance(self.behaviour, BehaviourParams):
-            raise InvalidParameter("The 'behaviour' parameter of WorldConfig must be a "
-                                   "BehaviourParams.", name="behaviour")
 
     @property
     def t0(self) -> float:

@@ -4,7 +4,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from boostbench.errors import InvalidParameter, check_int, check_real
+from boostbench.errors import InvalidParameter
+
+from boostbench._core.params import check_int, check_real
 from boostbench.events import EventKind, EventLog, merge_logs
 from boostbench._core.arrays import KeySet, distinct, first_occurrence, stable_argsort
 

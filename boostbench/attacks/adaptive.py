@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..errors import check_choice, check_int, check_real
+from .._core.params import check_choice, check_int, check_real
 from .._core.units import HOUR
 from .bots import AGED_BOTS, API_CLIENT, FRESH_BOTS
 from .compose import Pacing, Recipe, SignalMix

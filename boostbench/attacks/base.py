@@ -13,7 +13,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import InvalidParameter, check_real
+from ..errors import InvalidParameter
+
+from .._core.params import check_real
 from ..events import EventKind
 from ..observation import Observation
 

@@ -23,7 +23,8 @@ import numpy as np
 from .._core.arrays import distinct, rank_within_runs
 from .._core.random import STREAMS, hash_uniforms
 from .._core.units import DAY, HOUR
-from ..errors import InvalidParameter, check_choice, check_int, check_real
+from ..errors import InvalidParameter
+from .._core.params import check_choice, check_int, check_real
 from ..events import EventKind as K
 from ..observation import Observation
 from ..world import Origin

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import check_int, check_real
+from .._core.params import check_int, check_real
 from ..events import EventKind as K
 from ..plugins import ATTACKS
 from .._core.units import HOUR

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InvalidParameter, check_int
+from ..errors import InvalidParameter
+
+from .._core.params import check_int
 from .base import metric
 
 __all__ = ["topk_membership", "quality_ndcg_at_k", "low_quality_mask", "feed_quality_per_round"]

@@ -31,7 +31,8 @@ from scipy.sparse.csgraph import connected_components
 from .._core.arrays import KeySet, distinct, first_occurrence, rank_within_runs, run_starts
 from .._core.random import STREAMS, hash_uniforms
 from .._core.units import DAY, HOUR
-from ..errors import InvalidParameter, check_choice, check_int, check_real
+from ..errors import InvalidParameter
+from .._core.params import check_choice, check_int, check_real
 from ..events import ENGAGEMENT, N_KINDS, EventKind, kind_table
 from ..observation import Observation
 from ..plugins import DEFENCES

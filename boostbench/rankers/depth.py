@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import check_choice, check_real
+from .._core.params import check_choice, check_real
 from ..events import EventKind
 from ..observation import Observation
 from ..plugins import RANKERS

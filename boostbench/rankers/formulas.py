@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidParameter, check_choice, check_real
+from ..errors import InvalidParameter
+
+from .._core.params import check_choice, check_real
 from .._core.units import HOUR
 from ..events import EventKind
 from ..observation import Observation

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import check_real
+from .._core.params import check_real
 from .._core.arrays import first_occurrence, pair_keys
 from ..events import N_KINDS, EventKind
 from ..observation import Observation, aggregate

@@ -12,7 +12,7 @@ round times, readouts).
 from __future__ import annotations
 
 from ..attacks.base import Campaign
-from ..errors import check_choice
+from .._core.params import check_choice
 from .closed_loop import RoundInfo, closed_loop, closed_loop_rounds
 from .replay import replay
 from .state import DefenceRecord, RunBase, RunPlan, Trajectory, fake_accounts

@@ -16,7 +16,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..attacks.base import Campaign, CostModel
-from ..errors import InvalidParameter, check_choice, check_int, check_real
+from ..errors import InvalidParameter
+from .._core.params import check_choice, check_int, check_real
 from ..metrics.rise import target_ranks
 from ..plugins import ATTACKS, METRICS
 from ..runner import RunSpec, _seed_setup, attack_stream, seed_streams

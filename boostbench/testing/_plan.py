@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import InvalidParameter, check_real
+from ..errors import InvalidParameter
+
+from .._core.params import check_real
 
 __all__ = ["AttackPlan", "describe_attack"]
 

@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 from ..attacks.adaptive import DELAYS_HOURS, MIXES, PACINGS as NAMED_PACINGS, SUPPLIERS, Candidate
 from ..attacks.adaptive import candidates as _candidates
 from ..attacks.compose import PACINGS, VIEW_STYLES, Pacing, Recipe, SignalMix, Supplier
-from ..errors import InvalidParameter, check_choice, check_int, check_real
+from ..errors import InvalidParameter
+from .._core.params import check_choice, check_int, check_real
 from ..plugins import ATTACKS
 from ..world import World, WorldConfig
 from ._measure import WORLD_SIZES, AttackPlan, build_world
