@@ -1,4 +1,4 @@
-"""FRAUDAR's greedy peeling (boostbench.rankers.fraudar) and the dense_block defence."""
+"""FRAUDAR's greedy peeling (boostbench.rankers.defences.fraudar) and the dense_block defence."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from boostbench.events import EventKind as K, EventLog
 from boostbench.observation import Observation
 from boostbench.rankers.defences import DenseBlock
-from boostbench.rankers.fraudar import block_density, column_weights, densest_block
+from boostbench.rankers.defences.fraudar import block_density, column_weights, densest_block
 from boostbench.world import Accounts, Items
 from boostbench._core.units import HOUR
 

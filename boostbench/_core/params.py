@@ -30,7 +30,7 @@ from numbers import Integral, Real
 
 from ..errors import InvalidParameter
 
-__all__ = ["Constraint", "Interval", "Options", "Boolean", "InstanceOf", "SequenceOf",
+__all__ = ["Constraint", "Interval", "Options", "Boolean", "InstanceOf", "SequenceOf", "OrNone",
            "declare", "params_of", "check_params", "check_int", "check_real", "check_choice",
            "SEED", "SEED_COUNT", "SeedList", "parse_seeds"]
 
@@ -305,6 +305,37 @@ class SequenceOf(Constraint):
         return out
 
 
+class OrNone(Constraint):
+    """None, or a value meeting ``inner`` (None means "not set": see the component).
+
+    Examples
+    --------
+    >>> OrNone(Interval(float, 0.0, None)).describe()
+    'None or a finite real in [0, inf)'
+    """
+
+    def __init__(self, inner: Constraint):
+        self.inner = inner
+
+    def describe(self) -> str:
+        return f"None or {self.inner.describe()}"
+
+    def ok(self, value) -> bool:
+        return value is None or self.inner.ok(value)
+
+    def coerce(self, value):
+        return None if value is None else self.inner.coerce(value)
+
+    def _from_text(self, text: str):
+        return None if text.lower() == "none" else self.inner._from_text(text)
+
+    def invalid_values(self) -> list:
+        return [v for v in self.inner.invalid_values() if v is not None]
+
+    def invalid_texts(self) -> list[str]:
+        return [t for t in self.inner.invalid_texts() if t.lower() != "none"]
+
+
 # --- declaring a component's parameters ----------------------------------------------------
 
 def declare(**constraints):
@@ -313,7 +344,9 @@ def declare(**constraints):
     The class gets ``PARAMS`` (its declarations merged over its bases') and a
     ``__post_init__`` that checks every declared field, stores coerced values
     (an int for an int interval, a tuple for a sequence) and then runs the
-    class's own ``__post_init__`` (relations between fields).
+    class's own ``__post_init__`` body (relations between fields), or else the
+    nearest base's. A subclass that is not decorated inherits the check of its
+    nearest declared base, so its inherited parameters are still checked.
     """
     def deco(cls):
         params = {}
@@ -321,19 +354,18 @@ def declare(**constraints):
             params.update(getattr(base, "PARAMS", {}))
         params.update(constraints)
         cls.PARAMS = params
-        own = cls.__dict__.get("__post_init__")
-        inherited = None if own is not None else next(
-            (b.__dict__["__post_init__"] for b in cls.__mro__[1:]
-             if "__post_init__" in b.__dict__ and not getattr(b.__dict__["__post_init__"],
-                                                                "_declared", False)), None)
+        body = cls.__dict__.get("__post_init__")
+        if body is None:
+            body = next((getattr(b.__dict__["__post_init__"], "_body", b.__dict__["__post_init__"])
+                         for b in cls.__mro__[1:] if "__post_init__" in b.__dict__), None)
+        else:
+            body = getattr(body, "_body", body)
 
         def __post_init__(self):
             check_params(self)
-            body = own or inherited
             if body is not None:
                 body(self)
-        __post_init__._declared = True
-        __post_init__.__doc__ = (own.__doc__ if own is not None else None)
+        __post_init__._body = body
         cls.__post_init__ = __post_init__
         return cls
     return deco
@@ -351,7 +383,7 @@ def check_params(obj) -> None:
     for name, constraint in params_of(obj).items():
         value = getattr(obj, name)
         coerced = constraint.check(name, value, where)
-        if coerced is not value and (type(coerced) is not type(value) or coerced != value):
+        if coerced is not value:
             object.__setattr__(obj, name, coerced)
 
 

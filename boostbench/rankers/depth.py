@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.params import check_choice, check_real
+from .._core.params import InstanceOf, Interval, check_choice, declare
 from ..events import EventKind
 from ..observation import Observation
 from ..plugins import RANKERS
@@ -31,6 +31,7 @@ TWITTER_HEAVY_WEIGHTS = {
 }
 
 _W = TWITTER_HEAVY_WEIGHTS
+_WEIGHT = Interval(float, 0.0, None)
 
 #: Raw-count :class:`EngagementDepth` presets, by name (keyword arguments of the constructor).
 DEPTH_PRESETS = {
@@ -43,6 +44,8 @@ DEPTH_PRESETS = {
 
 @RANKERS.register("engagement_depth")
 @dataclass(frozen=True)
+@declare(**{f: _WEIGHT for f in ("like", "comment", "share", "completion", "not_interested",
+                                 "report")}, name=InstanceOf(str, "a string"))
 class EngagementDepth:
     """Weighted engagement: likes, comments, shares, completion, minus negative feedback.
 
@@ -65,10 +68,6 @@ class EngagementDepth:
     not_interested: float = 20.0
     report: float = 180.0
     name: str = "engagement_depth"
-
-    def __post_init__(self):
-        for f in ("like", "comment", "share", "completion", "not_interested", "report"):
-            check_real(f, getattr(self, f), low=0.0, where="EngagementDepth")
 
     @classmethod
     def preset(cls, preset: str, **overrides) -> "EngagementDepth":
@@ -106,6 +105,10 @@ def half_views(obs: Observation, threshold: float = 0.5) -> np.ndarray:
 
 @RANKERS.register("twitter_heavy")
 @dataclass(frozen=True)
+@declare(**{f: _WEIGHT for f in ("fav", "retweet", "reply", "video_playback50")},
+         **{f: Interval(float, None, 0.0) for f in ("negative_feedback", "report")},
+         prior_impressions=Interval(float, 0.0, None, closed="neither"),
+         name=InstanceOf(str, "a string"))
 class TwitterHeavy:
     """X/Twitter's heavy-ranker weights on smoothed per-impression engagement rates.
 
@@ -160,14 +163,6 @@ class TwitterHeavy:
     report: float = _W["report"]
     prior_impressions: float = 100.0
     name: str = "twitter_heavy"
-
-    def __post_init__(self):
-        for f in ("fav", "retweet", "reply", "video_playback50"):
-            check_real(f, getattr(self, f), low=0.0, where="TwitterHeavy")
-        for f in ("negative_feedback", "report"):
-            check_real(f, getattr(self, f), high=0.0, where="TwitterHeavy")
-        check_real("prior_impressions", self.prior_impressions, low=0.0, low_open=True,
-                   where="TwitterHeavy")
 
     def __call__(self, obs: Observation) -> np.ndarray:
         K = EventKind

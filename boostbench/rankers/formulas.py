@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import InvalidParameter
 
-from .._core.params import check_choice, check_real
+from .._core.params import (InstanceOf, Interval, Options, OrNone, check_choice, check_real,
+                            declare)
 from .._core.units import HOUR
 from ..events import EventKind
 from ..observation import Observation
@@ -39,6 +40,7 @@ REDDIT_EPOCH = 1134028003
 #: Seconds per order of magnitude of votes in Reddit's hot formula.
 REDDIT_SECONDS_PER_DECADE = 45000.0
 HN_FORMS = ("arc", "simple")
+_NAME = InstanceOf(str, "a string")
 
 
 # --- argument checks ---------------------------------------------------------------------
@@ -307,6 +309,7 @@ def _likes_and_views(obs: Observation) -> tuple[np.ndarray, np.ndarray]:
 
 @RANKERS.register("like_velocity")
 @dataclass(frozen=True)
+@declare(window_hours=Interval(float, 0.0, None, closed="neither"), name=_NAME)
 class LikeVelocity:
     """Weighted likes in the trailing window ``(now - window_hours, now]``: a "trending" ranker.
 
@@ -324,10 +327,6 @@ class LikeVelocity:
     window_hours: float = 6.0
     name: str = "like_velocity"
 
-    def __post_init__(self):
-        check_real("window_hours", self.window_hours, low=0.0, low_open=True,
-                   where="LikeVelocity")
-
     def __call__(self, obs: Observation) -> np.ndarray:
         t, _, item, kind, _ = obs.events
         lo = np.searchsorted(t, obs.now - self.window_hours * HOUR, side="right")
@@ -339,6 +338,7 @@ class LikeVelocity:
 
 @RANKERS.register("hacker_news")
 @dataclass(frozen=True)
+@declare(gravity=Interval(float, 0.0, None), form=Options(*HN_FORMS), name=_NAME)
 class HackerNews:
     """Hacker News' front-page rank (:func:`hacker_news`) over weighted likes.
 
@@ -359,10 +359,6 @@ class HackerNews:
     form: str = "arc"
     name: str = "hacker_news"
 
-    def __post_init__(self):
-        check_real("gravity", self.gravity, low=0.0, where="HackerNews")
-        check_choice("form", self.form, HN_FORMS, where="HackerNews")
-
     def __call__(self, obs: Observation) -> np.ndarray:
         points = obs.count(EventKind.LIKE) + 1.0
         age = np.maximum(obs.now - obs.items.created_at, 0.0) / HOUR
@@ -371,6 +367,7 @@ class HackerNews:
 
 @RANKERS.register("reddit_hot")
 @dataclass(frozen=True)
+@declare(epoch_offset=Interval(float), name=_NAME)
 class RedditHot:
     """Reddit's "hot" (:func:`reddit_hot`) over weighted events.
 
@@ -392,9 +389,6 @@ class RedditHot:
     epoch_offset: float = 1_700_000_000.0
     name: str = "reddit_hot"
 
-    def __post_init__(self):
-        check_real("epoch_offset", self.epoch_offset, where="RedditHot")
-
     def __call__(self, obs: Observation) -> np.ndarray:
         counts = obs.counts()
         downs = counts[:, EventKind.REPORT] + counts[:, EventKind.NOT_INTERESTED]
@@ -404,6 +398,7 @@ class RedditHot:
 
 @RANKERS.register("wilson")
 @dataclass(frozen=True)
+@declare(z=Interval(float, 0.0, None, closed="neither"), name=_NAME)
 class Wilson:
     """Reddit's "best": the Wilson lower bound (:func:`wilson_lower_bound`) of likes per view.
 
@@ -421,9 +416,6 @@ class Wilson:
     z: float = 1.281551565545
     name: str = "wilson"
 
-    def __post_init__(self):
-        check_real("z", self.z, low=0.0, low_open=True, where="Wilson")
-
     def __call__(self, obs: Observation) -> np.ndarray:
         likes, views = _likes_and_views(obs)
         return wilson_lower_bound(likes, views, z=self.z)
@@ -431,6 +423,8 @@ class Wilson:
 
 @RANKERS.register("bayesian_average")
 @dataclass(frozen=True)
+@declare(prior_weight=Interval(float, 0.0, None, closed="neither"),
+         prior_mean=OrNone(Interval(float, 0.0, 1.0)), name=_NAME)
 class BayesianAverage:
     """Likes per view shrunk toward a prior (:func:`bayesian_average`).
 
@@ -451,12 +445,6 @@ class BayesianAverage:
     prior_weight: float = 50.0
     prior_mean: float | None = None
     name: str = "bayesian_average"
-
-    def __post_init__(self):
-        check_real("prior_weight", self.prior_weight, low=0.0, low_open=True,
-                   where="BayesianAverage")
-        if self.prior_mean is not None:
-            check_real("prior_mean", self.prior_mean, low=0.0, high=1.0, where="BayesianAverage")
 
     def __call__(self, obs: Observation) -> np.ndarray:
         likes, views = _likes_and_views(obs)

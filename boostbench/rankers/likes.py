@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.params import InstanceOf, declare
 from ..events import EventKind
 from ..observation import Observation
 from ..plugins import RANKERS
@@ -15,6 +16,7 @@ __all__ = ["LikeCount"]
 
 @RANKERS.register("like_count")
 @dataclass(frozen=True)
+@declare(name=InstanceOf(str, "a string"))
 class LikeCount:
     """Weighted number of likes an item has received (all time; only eligible items are ranked)."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.params import check_real
+from .._core.params import InstanceOf, Interval, declare
 from .._core.arrays import first_occurrence, pair_keys
 from ..events import N_KINDS, EventKind
 from ..observation import Observation, aggregate
@@ -63,6 +63,8 @@ def _signals(counts, sums, verified_counts, verified_log_sums) -> dict:
 
 @RANKERS.register("real_interaction")
 @dataclass(frozen=True)
+@declare(**{f: Interval(float, 0.0, None) for f in _WEIGHTS},
+         prior_views=Interval(float, 0.0, None, closed="neither"), name=InstanceOf(str, "a string"))
 class RealInteraction:
     """Smoothed per-view rates against the platform average, on a log scale (a proxy).
 
@@ -90,12 +92,6 @@ class RealInteraction:
     volume: float = 0.15
     prior_views: float = 50.0
     name: str = "real_interaction"
-
-    def __post_init__(self):
-        where = type(self).__name__
-        for f in _WEIGHTS:
-            check_real(f, getattr(self, f), low=0.0, where=where)
-        check_real("prior_views", self.prior_views, low=0.0, low_open=True, where=where)
 
     def __call__(self, obs: Observation) -> np.ndarray:
         return self._score(obs, self._signals(obs))
