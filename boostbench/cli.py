@@ -199,8 +199,9 @@ def _cmd_list(out) -> int:
             print(f"  {name:<28} {doc}", file=out)
         for name, message in reg.broken().items():
             print(f"  {name:<28} BROKEN plug-in: {message}", file=out)
-    from .attacks.compose import PACINGS
-    print(f"pacings (usable with any supplier): {', '.join(PACINGS)}", file=out)
+    from .plugins import PACINGS, SUPPLIERS
+    print(f"pacings (usable with any supplier): {', '.join(PACINGS.names())}", file=out)
+    print(f"suppliers: {', '.join(SUPPLIERS.names())}", file=out)
     print("metrics:", file=out)
     for name, m in METRICS.items():
         arrow = "higher is better" if m.greater_is_better else "lower is better"

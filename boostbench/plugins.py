@@ -43,7 +43,8 @@ import threading
 
 from .errors import InvalidParameter
 
-__all__ = ["Registry", "RANKERS", "DEFENCES", "ATTACKS", "METRICS", "resolve_spec"]
+__all__ = ["Registry", "RANKERS", "DEFENCES", "ATTACKS", "METRICS", "PACINGS", "SUPPLIERS",
+           "resolve_spec"]
 
 
 def _entry_points(group: str):
@@ -71,7 +72,7 @@ def _qualname(obj) -> str:
     return f"{mod}:{name}"
 
 
-def resolve_spec(spec: str, family: str = "plug-in"):
+def resolve_spec(spec: str, family: str = "plug-in", *, need_callable: bool = True):
     """Import ``module:attr`` and return the attribute (``attr`` may be dotted).
 
     Parameters
@@ -80,11 +81,14 @@ def resolve_spec(spec: str, family: str = "plug-in"):
         ``"package.module:attribute"``; both parts must be dotted Python identifiers.
     family : str
         Used in error messages ("ranker", "attack", ...).
+    need_callable : bool
+        The attribute must be callable (a factory); False for families that
+        register instances.
 
     Returns
     -------
     object
-        The resolved attribute; it must be callable.
+        The resolved attribute.
 
     Raises
     ------
@@ -119,7 +123,7 @@ def resolve_spec(spec: str, family: str = "plug-in"):
             where = module_name if i == 0 else f"{module_name}:{'.'.join(parts[:i])}"
             raise InvalidParameter(f"Cannot load {family} {spec!r}: {where!r} has no attribute "
                                    f"{part!r}.", name=family) from None
-    if not callable(obj):
+    if need_callable and not callable(obj):
         raise InvalidParameter(f"The {family} {spec!r} must be callable (a class or a function "
                                f"that makes a {family}). Got {type(obj).__name__} "
                                f"{obj!r:.60} instead.", name=family)
@@ -140,11 +144,15 @@ class Registry:
     entry_points : callable, optional
         ``group -> iterable of importlib.metadata.EntryPoint``; defaults to
         :func:`importlib.metadata.entry_points` (tests pass a fake).
+    instances : bool
+        The family registers instances (suppliers), not factories: a plug-in need
+        not be callable.
     """
 
     def __init__(self, family: str, group: str | None = None, *, builtins: str | None = None,
-                 entry_points=None):
+                 entry_points=None, instances: bool = False):
         self.family = family
+        self.instances = instances
         self.group = group or f"boostbench.{family}s"
         self._builtins = builtins
         self._builtins_done = builtins is None
@@ -200,7 +208,7 @@ class Registry:
                                    name=self.family)
         spec = spec.strip()
         if ":" in spec:
-            return resolve_spec(spec, self.family)
+            return resolve_spec(spec, self.family, need_callable=not self.instances)
         self._ensure_builtins()
         with self._lock:
             if spec in self._items:
@@ -222,7 +230,7 @@ class Registry:
         spec = spec.strip()
         if ":" in spec:
             try:
-                resolve_spec(spec, self.family)
+                resolve_spec(spec, self.family, need_callable=not self.instances)
             except InvalidParameter:
                 return False
             return True
@@ -334,7 +342,7 @@ class Registry:
             msg = f"{what} failed to load: {type(e).__name__}: {e}"
         else:
             msg = None
-            if not callable(obj):
+            if not callable(obj) and not self.instances:
                 msg = (f"{what} must name something callable (a class or a function that "
                        f"makes a {self.family}). Got {type(obj).__name__} instead.")
             elif name in self._items and self._items[name] is not obj:
@@ -358,6 +366,9 @@ RANKERS = Registry("ranker", "boostbench.rankers", builtins="boostbench.rankers"
 DEFENCES = Registry("defence", "boostbench.defences", builtins="boostbench.rankers")
 ATTACKS = Registry("attack", "boostbench.attacks", builtins="boostbench.attacks")
 METRICS = Registry("metric", "boostbench.metrics", builtins="boostbench.metrics")
+PACINGS = Registry("pacing", "boostbench.pacings", builtins="boostbench.attacks")
+SUPPLIERS = Registry("supplier", "boostbench.suppliers", builtins="boostbench.attacks",
+                     instances=True)
 
 
 def _identity(obj) -> str:

@@ -192,7 +192,7 @@ def ban_replacement_cost(att, attack, campaign, cost: CostModel) -> float:
     """
     supplier = getattr(attack, "supplier", None)
     d = att.defence
-    if d is None or supplier is None or supplier.pricing != "own_farm":
+    if d is None or supplier is None or not supplier.own_farm:
         return 0.0
     new = d.banned_at[d.banned_at.size - campaign.n_new_accounts:]   # new accounts come last
     banned = int(np.count_nonzero(np.isfinite(new)))

@@ -75,7 +75,7 @@ def test_defence_aware_space_adds_moves_just_below_known_thresholds():
     assert capped and all(c.cap == 7 and c.cap_hours == 2.0 for c in capped)
     assert {c.targets_per_account for c in aware} == {0, 3}
     r = capped[0].recipe()
-    assert r.knowledge == "defence_aware" and r.pacing.kind == "under_cap" and r.pacing.cap == 7
+    assert r.knowledge == "defence_aware" and r.pacing.name == "under_cap" and r.pacing.cap == 7
 
 
 def test_knowledge_flag_when_the_weaker_attacker_wins():

@@ -3,12 +3,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from boostbench.attacks import CostModel, Pacing, Recipe, SignalMix, Supplier
+from boostbench.attacks import Burst, ColdStart, CostModel, Recipe, SignalMix, Supplier, UnderCap
 from boostbench.attacks.bots import FRESH_BOTS
 from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind as K
 from boostbench.observation import viewed_before
-from boostbench.plugins import ATTACKS
+from boostbench.plugins import ATTACKS, PACINGS
 from boostbench.world import Origin
 from boostbench._core.units import DAY, HOUR
 
@@ -179,7 +179,7 @@ def test_mass_report_targets_good_posts_with_negative_feedback(tiny_base):
 
 
 def test_under_cap_pacing_stays_below_the_cap(tiny_base):
-    r = Recipe("capped", FRESH_BOTS, SignalMix(), Pacing("under_cap", cap=2, cap_hours=1.0))
+    r = Recipe("capped", FRESH_BOTS, SignalMix(), UnderCap(cap=2, cap_hours=1.0))
     c = _run(r, tiny_base, 5.0)
     likes = c.kind == K.LIKE
     for a in np.unique(c.account[likes])[:50]:
@@ -189,7 +189,7 @@ def test_under_cap_pacing_stays_below_the_cap(tiny_base):
 
 
 def test_cold_start_pacing_concentrates_in_the_first_hours(tiny_base):
-    r = Recipe("ignite", FRESH_BOTS, SignalMix(), Pacing("cold_start", hours=1.0))
+    r = Recipe("ignite", FRESH_BOTS, SignalMix(), ColdStart(hours=1.0))
     c = _run(r, tiny_base, 5.0)
     posted = np.maximum(tiny_base.world.t0, tiny_base.world.items.created_at[c.item])
     assert np.median(c.t - posted) < HOUR and np.all(c.t < tiny_base.world.t0 + 12 * HOUR + 60)
@@ -211,7 +211,8 @@ def test_attack_arguments_validated(kw, match, tiny_base):
     (lambda: SignalMix(view="stare"), "view"),
     (lambda: SignalMix(like=1.5), "like"),
     (lambda: SignalMix(view="none", like=0.0), "must do something"),
-    (lambda: Pacing("sometimes"), "kind"),
+    (lambda: Burst(hours=0.0), "hours"),
+    (lambda: PACINGS.get("sometimes"), "Unknown pacing 'sometimes'"),
     (lambda: Supplier("x", Origin.CROWD, accounts="crowd", pricing="own_farm"), "own farm"),
 ])
 def test_parts_validate(make, match):

@@ -1,8 +1,12 @@
-"""Boosting attacks. Each recipe is registered by name in :data:`boostbench.plugins.ATTACKS`."""
+"""Boosting attacks: suppliers x signal mixes x pacings make recipes; each recipe is
+registered by name in :data:`boostbench.plugins.ATTACKS`, each supplier in
+:data:`~boostbench.plugins.SUPPLIERS` and each pacing in :data:`~boostbench.plugins.PACINGS`."""
 
-from . import bots, crowds, reactive, rings  # noqa: F401  (register the recipes)
+from . import bots, crowds, pacing, reactive, rings  # noqa: F401  (register the built-ins)
 from .base import Attack, Campaign, CostModel, empty_campaign
-from .compose import PACINGS, Pacing, Recipe, SignalMix, Supplier
+from .compose import Recipe, SignalMix
+from .pacing import Burst, ColdStart, Even, Pacing, Tasks, UnderCap
+from .supply import Supplier
 
 __all__ = ["Attack", "Campaign", "CostModel", "empty_campaign", "Recipe", "Supplier",
-           "SignalMix", "Pacing", "PACINGS"]
+           "SignalMix", "Pacing", "Burst", "Even", "ColdStart", "UnderCap", "Tasks"]

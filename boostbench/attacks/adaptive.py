@@ -22,16 +22,16 @@ import numpy as np
 
 from .._core.params import check_choice, check_int, check_real
 from .._core.units import HOUR
-from .bots import AGED_BOTS, API_CLIENT, FRESH_BOTS
-from .compose import Pacing, Recipe, SignalMix
-from .crowds import MATCHED_USERS, PAID_CROWD
-from .rings import RING_MEMBERS
+from ..plugins import SUPPLIERS as _SUPPLIER_REGISTRY
+from .compose import Recipe, SignalMix
+from .pacing import Burst, ColdStart, Even, Tasks, UnderCap
 
 __all__ = ["SEARCH_SPACE", "Candidate", "SearchResult", "candidates", "search", "space",
            "known_thresholds", "knowledge_flags", "aware_variants"]
 
-SUPPLIERS = {s.name: s for s in (FRESH_BOTS, AGED_BOTS, PAID_CROWD, RING_MEMBERS, API_CLIENT,
-                                  MATCHED_USERS)}
+# the search's suppliers, in the order its draws index them
+SUPPLIERS = {name: _SUPPLIER_REGISTRY.get(name) for name in (
+    "fresh_bots", "aged_bots", "paid_crowd", "ring_members", "api_client", "matched_users")}
 MIXES = {
     "likes_short": SignalMix(view="short", short_seconds=(2.0, 6.0)),
     "likes_real": SignalMix(view="real"),
@@ -41,10 +41,10 @@ MIXES = {
     "shares": SignalMix(view="real", like=0.3, share=1.0),
 }
 PACINGS = {
-    "burst": Pacing("burst", hours=2.0),
-    "even": Pacing("even"),
-    "cold_start": Pacing("cold_start", hours=1.0),
-    "tasks": Pacing("tasks"),
+    "burst": Burst(hours=2.0),
+    "even": Even(),
+    "cold_start": ColdStart(hours=1.0),
+    "tasks": Tasks(),
 }
 DELAYS_HOURS = (0.0, 3.0)
 SEARCH_SPACE = {"supplier": tuple(SUPPLIERS), "mix": tuple(MIXES), "pacing": tuple(PACINGS),
@@ -77,7 +77,7 @@ class Candidate:
         return f"{self.supplier}/{self.mix}/{pacing}{d}{tpa}"
 
     def recipe(self) -> Recipe:
-        pacing = (Pacing("under_cap", cap=self.cap, cap_hours=self.cap_hours) if self.cap
+        pacing = (UnderCap(cap=self.cap, cap_hours=self.cap_hours) if self.cap
                   else PACINGS[self.pacing])
         return _Delayed(f"{self.knowledge}:{self.label}", SUPPLIERS[self.supplier],
                         MIXES[self.mix], pacing, reciprocity=self.supplier == "ring_members",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InvalidParameter
 
-from .._core.params import check_real
+from .._core.params import Interval, check_real, declare
 from ..events import EventKind
 from ..observation import Observation
 
@@ -23,6 +23,9 @@ __all__ = ["CostModel", "Campaign", "Attack", "empty_campaign", "check_attack_ar
 
 
 @dataclass(frozen=True)
+@declare(**{name: Interval(float, 0.0, None, closed="neither") for name in (
+    "like_bot", "like_real", "view_bot", "view_complete", "comment_bot", "comment_human", "share",
+    "account_fresh", "account_aged", "crowd_task", "koc_post")})
 class CostModel:
     """Retail prices in USD per unit (2024 basis), "typical" column of CALIBRATION.md.
 
@@ -60,15 +63,15 @@ class CostModel:
     crowd_task: float = 0.05
     koc_post: float = 30.0
 
-    def __post_init__(self):
-        for f in fields(self):
-            check_real(f.name, getattr(self, f.name), low=0.0, low_open=True, where="CostModel")
-
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@dataclass(frozen=True)
+def _empty(dtype) -> np.ndarray:
+    return np.empty(0, dtype)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Campaign:
     """What an attack did: new accounts, recruited organic accounts, events, spend.
 
@@ -85,17 +88,17 @@ class Campaign:
     attack: str
     budget: float
     targets: np.ndarray
-    new_created_at: np.ndarray
-    new_device: np.ndarray
-    new_topic: np.ndarray
-    new_origin: np.ndarray
-    recruited: np.ndarray
-    recruited_origin: int
-    t: np.ndarray
-    account: np.ndarray
-    item: np.ndarray
-    kind: np.ndarray
-    value: np.ndarray
+    new_created_at: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    new_device: np.ndarray = field(default_factory=lambda: _empty(np.int32))
+    new_topic: np.ndarray = field(default_factory=lambda: _empty(np.int16))
+    new_origin: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    recruited: np.ndarray = field(default_factory=lambda: _empty(np.int64))
+    recruited_origin: int = 0
+    t: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    account: np.ndarray = field(default_factory=lambda: _empty(np.int64))
+    item: np.ndarray = field(default_factory=lambda: _empty(np.int64))
+    kind: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    value: np.ndarray = field(default_factory=lambda: _empty(np.float64))
     spend: dict = field(default_factory=dict)
     shadow_priced: bool = False
     policy: object = None
@@ -124,10 +127,7 @@ class Campaign:
 
 def empty_campaign(attack: str, budget: float, targets) -> Campaign:
     """A campaign that does nothing (what a zero budget buys)."""
-    z = np.empty(0)
-    return Campaign(attack, float(budget), np.asarray(targets, np.int64), z, z.astype(np.int32),
-                    z.astype(np.int16), z.astype(np.int8), z.astype(np.int64), 0, z,
-                    z.astype(np.int64), z.astype(np.int64), z.astype(np.int8), z, {})
+    return Campaign(attack=attack, budget=float(budget), targets=np.asarray(targets, np.int64))
 
 
 def check_attack_args(obs, targets, budget, window):

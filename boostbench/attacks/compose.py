@@ -1,5 +1,8 @@
 """Composable attacks: a supplier, a signal mix and a pacing make a recipe.
 
+Suppliers are in :mod:`.supply`, pacings in :mod:`.pacing`; this module holds the
+signal mix and the recipe that turns the three into a campaign.
+
 A recipe turns (public view, targets, window, seed) into an ordered *plan* of
 bundles: bundle j is one account engaging with target ``j % n_targets`` with the
 recipe's signal mix, at the time its pacing gives. A budget buys the longest
@@ -7,11 +10,6 @@ prefix of the plan it can pay for, so with the same seed a smaller budget's
 actions are a prefix of a larger one's (nested campaigns, never a bisection).
 Every random choice is a counter-based uniform keyed by (seed, bundle), so the
 plan does not depend on how far it is unrolled.
-
-Price accounting (CALIBRATION.md): service suppliers pay retail per-action
-prices; an own-farm attacker pays per account (amortised over ``uses``
-campaigns) and nothing per action; rings pay in reciprocity and are
-shadow-priced at the crowd-task price. Never two of these at once.
 """
 
 from __future__ import annotations
@@ -21,26 +19,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._core.arrays import distinct, rank_within_runs
+from .._core.params import Boolean, InstanceOf, Interval, Options, SequenceOf, declare
 from .._core.random import STREAMS, hash_uniforms
-from .._core.units import DAY, HOUR
+from .._core.units import DAY
 from ..errors import InvalidParameter
-from .._core.params import check_choice, check_int, check_real
 from ..events import EventKind as K
 from ..observation import Observation
-from ..world import Origin
-from .base import CostModel, Campaign, check_attack_args, empty_campaign
+from .base import Campaign, CostModel, check_attack_args, empty_campaign
+from .pacing import Burst, Pacing
+from .supply import Supplier
 
-__all__ = ["SignalMix", "Pacing", "Supplier", "Recipe", "PRICINGS", "VIEW_STYLES", "PACINGS"]
+__all__ = ["SignalMix", "Recipe", "VIEW_STYLES", "GOALS", "KNOWLEDGE", "new_accounts"]
 
 VIEW_STYLES = ("none", "short", "real", "complete")
-PRICINGS = ("bot_service", "human_service", "crowd_task", "own_farm", "shadow")
-PACINGS = ("burst", "even", "cold_start", "under_cap", "tasks")
+GOALS = ("promote", "demote")
+#: Attacker knowledge levels, weakest first.
+KNOWLEDGE = ("fixed", "adaptive", "defence_aware")
 _ACTIONS = (("like", K.LIKE), ("comment", K.COMMENT), ("share", K.SHARE), ("follow", K.FOLLOW),
             ("report", K.REPORT), ("not_interested", K.NOT_INTERESTED))
 # Stream ids of the per-bundle draws, keyed by the campaign's key.
 _C = "campaign"
-_S_RING_ORDER = STREAMS.claim(_C, "ring.order", 11)
-_S_CROWD_ORDER = STREAMS.claim(_C, "crowd.order", 12)
 _S_TIME, _S_TASK, _S_ACCOUNT_CLOCK = STREAMS.claim_block(_C, "pacing", 21, ("time", "task",
                                                                              "account_clock"))
 _S_DWELL = STREAMS.claim(_C, "dwell", 31)
@@ -56,6 +54,9 @@ _DELAY = {K.LIKE: 1.0, K.COMMENT: 8.0, K.SHARE: 3.0, K.FOLLOW: 4.0, K.REPORT: 2.
 
 
 @dataclass(frozen=True)
+@declare(view=Options(*VIEW_STYLES), **{name: Interval(float, 0.0, 1.0) for name, _ in _ACTIONS},
+         short_seconds=SequenceOf(Interval(float, 0.0, None, closed="neither"), min_len=2,
+                                  max_len=2, increasing=True))
 class SignalMix:
     """What each bundle does to its target.
 
@@ -81,147 +82,9 @@ class SignalMix:
     short_seconds: tuple = (2.0, 2.0)
 
     def __post_init__(self):
-        check_choice("view", self.view, VIEW_STYLES, where="SignalMix")
-        for name, _ in _ACTIONS:
-            check_real(name, getattr(self, name), low=0.0, high=1.0, where="SignalMix")
-        lo, hi = self.short_seconds
-        check_real("short_seconds[0]", lo, low=0.0, low_open=True, where="SignalMix")
-        check_real("short_seconds[1]", hi, low=lo, where="SignalMix")
         if self.view == "none" and not any(getattr(self, n) for n, _ in _ACTIONS):
             raise InvalidParameter("A SignalMix must do something: a view or some action.",
                                    name="view")
-
-
-@dataclass(frozen=True)
-class Pacing:
-    """When bundles happen, relative to ``base = max(window start, target posted)``.
-
-    Parameters
-    ----------
-    kind : {"burst", "even", "cold_start", "under_cap", "tasks"}
-        ``burst``: uniform over ``hours`` after base. ``even``: uniform over the
-        rest of the window. ``cold_start``: spend concentrated in the target's
-        first hours, a truncated exponential with mean ``hours`` (ignites
-        trending/velocity signals). ``under_cap``: each account's k-th action
-        ``cap_hours / cap`` apart, so it never exceeds ``cap`` actions per
-        ``cap_hours`` (below a velocity cap it knows). ``tasks``: ``n_tasks``
-        task releases ``interval_hours`` apart, workers answer after an
-        exponential delay (mean ``response_minutes``).
-    """
-
-    kind: str = "burst"
-    hours: float = 2.0
-    cap: int = 10
-    cap_hours: float = 1.0
-    n_tasks: int = 4
-    interval_hours: float = 3.0
-    response_minutes: float = 15.0
-
-    def __post_init__(self):
-        w = "Pacing"
-        check_choice("kind", self.kind, PACINGS, where=w)
-        check_real("hours", self.hours, low=0.0, low_open=True, where=w)
-        check_int("cap", self.cap, low=1, where=w)
-        check_real("cap_hours", self.cap_hours, low=0.0, low_open=True, where=w)
-        check_int("n_tasks", self.n_tasks, low=1, where=w)
-        check_real("interval_hours", self.interval_hours, low=0.0, low_open=True, where=w)
-        check_real("response_minutes", self.response_minutes, low=0.0, low_open=True, where=w)
-
-    def times(self, base, end, rank, u1, u2, u_account):
-        """Bundle times; ``rank`` is the bundle's rank among its account's bundles and
-        ``u_account`` a uniform per account (used by ``under_cap``)."""
-        span = np.maximum(end - base, 1.0)
-        if self.kind == "burst":
-            return base + u1 * self.hours * HOUR
-        if self.kind == "even":
-            return base + u1 * span
-        if self.kind == "cold_start":
-            mean = self.hours * HOUR
-            return base - mean * np.log1p(-u1 * (1 - np.exp(-span / mean)))
-        if self.kind == "under_cap":
-            gap = self.cap_hours * HOUR / self.cap * 1.001
-            return base + u_account * gap + rank * gap
-        task = np.minimum((u2 * self.n_tasks).astype(np.int64), self.n_tasks - 1)
-        return base + task * self.interval_hours * HOUR - np.log1p(-u1) * self.response_minutes * 60
-
-
-@dataclass(frozen=True)
-class Supplier:
-    """Where the accounts come from and how they are paid for.
-
-    Parameters
-    ----------
-    name : str
-    origin : Origin
-        Hidden label of the accounts (Truth).
-    accounts : {"new", "crowd", "matched", "ring"}
-        New accounts the attacker creates or buys; organic accounts active in the
-        last day recruited by a crowd platform; organic accounts of the target's
-        topic (interest-matched paid users); or a ring around the target creators.
-    pricing : one of PRICINGS
-    age_days : (float, float)
-        Age range of new accounts at the window start.
-    accounts_per_device : int
-        Device fingerprints are shared by this many new accounts.
-    account_price : str
-        CostModel field an own farm pays per account (``account_fresh`` / ``account_aged``).
-    uses : float
-        Campaigns an own-farm account is amortised over (≈ 50 [?], CALIBRATION.md).
-    camouflage_per_day : float
-        Organic-looking views and likes per account per day on popular items (aged bots,
-        养号), from the start of the visible history — before the window — to its end.
-    """
-
-    name: str
-    origin: Origin
-    accounts: str = "new"
-    pricing: str = "bot_service"
-    age_days: tuple = (0.0, 3.0)
-    accounts_per_device: int = 20
-    account_price: str = "account_fresh"
-    uses: float = 50.0
-    camouflage_per_day: float = 0.0
-
-    def __post_init__(self):
-        w = "Supplier"
-        check_choice("accounts", self.accounts, ("new", "crowd", "matched", "ring"), where=w)
-        check_choice("pricing", self.pricing, PRICINGS, where=w)
-        check_choice("account_price", self.account_price, ("account_fresh", "account_aged"),
-                     where=w)
-        lo, hi = self.age_days
-        check_real("age_days[0]", lo, low=0.0, where=w)
-        check_real("age_days[1]", hi, low=lo, where=w)
-        check_int("accounts_per_device", self.accounts_per_device, low=1, where=w)
-        check_real("uses", self.uses, low=1.0, where=w)
-        check_real("camouflage_per_day", self.camouflage_per_day, low=0.0, where=w)
-        if self.pricing == "own_farm" and self.accounts != "new":
-            raise InvalidParameter("Only new accounts can be an own farm (pricing='own_farm' "
-                                   "needs accounts='new').", name="pricing")
-
-    def unit(self, kind: int, view: str, cost: CostModel) -> tuple[str, float]:
-        """(spend item, price) of one action of ``kind``."""
-        p = self.pricing
-        if p == "own_farm":
-            return "", 0.0
-        if p in ("crowd_task", "shadow"):
-            if kind == K.VIEW:
-                return "", 0.0  # the view is part of the task
-            return ("crowd_task (shadow)" if p == "shadow" else "crowd_task"), cost.crowd_task
-        if p == "bot_service":
-            table = {K.VIEW: ("view_bot", cost.view_bot) if view == "short"
-                     else ("view_complete", cost.view_complete),
-                     K.LIKE: ("like_bot", cost.like_bot), K.COMMENT: ("comment_bot", cost.comment_bot),
-                     K.SHARE: ("share", cost.share), K.FOLLOW: ("follow_bot", cost.like_bot),
-                     K.REPORT: ("report_bot", cost.like_bot),
-                     K.NOT_INTERESTED: ("not_interested_bot", cost.like_bot)}
-        else:
-            table = {K.VIEW: ("view_complete", cost.view_complete),
-                     K.LIKE: ("like_real", cost.like_real),
-                     K.COMMENT: ("comment_human", cost.comment_human), K.SHARE: ("share", cost.share),
-                     K.FOLLOW: ("follow_real", cost.like_real),
-                     K.REPORT: ("report_real", cost.like_real),
-                     K.NOT_INTERESTED: ("not_interested_real", cost.like_real)}
-        return table[kind]
 
 
 @dataclass(frozen=True)
@@ -238,6 +101,10 @@ class _Plan:
 
 
 @dataclass(frozen=True)
+@declare(name=InstanceOf(str, "a string"), supplier=InstanceOf(Supplier),
+         mix=InstanceOf(SignalMix), pacing=InstanceOf(Pacing), goal=Options(*GOALS),
+         reciprocity=Boolean(), knowledge=Options(*KNOWLEDGE),
+         targets_per_account=Interval(int, 0, None))
 class Recipe:
     """A named attack: supplier x signal mix x pacing. Callable as an Attack.
 
@@ -251,38 +118,11 @@ class Recipe:
     name: str
     supplier: Supplier
     mix: SignalMix = field(default_factory=SignalMix)
-    pacing: Pacing = field(default_factory=Pacing)
+    pacing: Pacing = field(default_factory=Burst)
     goal: str = "promote"
     reciprocity: bool = False
     knowledge: str = "fixed"
     targets_per_account: int = 0
-
-    def __post_init__(self):
-        check_choice("goal", self.goal, ("promote", "demote"), where="Recipe")
-        check_choice("knowledge", self.knowledge, ("fixed", "adaptive", "defence_aware"),
-                     where="Recipe")
-        check_int("targets_per_account", self.targets_per_account, low=0, where="Recipe")
-
-    # --- accounts ----------------------------------------------------------------
-    def _pools(self, obs: Observation, targets, start, key):
-        """Per target, the recruitable organic accounts in plan order (None: new accounts)."""
-        s = self.supplier
-        if s.accounts == "new":
-            return None
-        items = obs.items
-        creators = items.creator[targets]
-        if s.accounts == "ring":
-            posted = np.flatnonzero(items.created_at <= start)
-            others = np.setdiff1d(distinct(items.creator[posted]), creators)
-            ring = np.concatenate([distinct(creators), _shuffle(others, key, _S_RING_ORDER)])
-            return [ring[ring != c] for c in creators]   # nobody likes their own post
-        t, account, _, _, _ = obs.events
-        active = distinct(account[t > obs.now - DAY])
-        active = _shuffle(active[active < obs.n_accounts], key, _S_CROWD_ORDER)
-        if s.accounts == "matched":
-            return [active[(obs.accounts.topic[active] == items.topic[x]) & (active != c)]
-                    for x, c in zip(targets, creators)]
-        return [active[active != c] for c in creators]
 
     def _bundles(self, obs, targets, window, key, n, cost) -> _Plan:
         s, T = self.supplier, targets.size
@@ -294,7 +134,7 @@ class Recipe:
         tpa = self.targets_per_account if 0 < self.targets_per_account < T else T
         groups = -(-T // tpa)
         slot = (j // T) * groups + k // tpa
-        pools = self._pools(obs, targets, start, key)
+        pools = s.pools(obs, targets, start, key)
         if pools is None:
             new_index = slot
             account = obs.n_accounts + slot
@@ -311,7 +151,7 @@ class Recipe:
         u1 = hash_uniforms(key, _S_TIME, j)
         u2 = hash_uniforms(key, _S_TASK, j)
         base = np.maximum(start, obs.items.created_at[tgt])
-        if self.pacing.kind == "under_cap":  # one clock per account, once every target is up
+        if self.pacing.per_account_clock:  # one clock per account, once every target is up
             base = np.full(j.size, max(start, float(obs.items.created_at[targets].max())))
         order = np.argsort(account, kind="stable")            # plan order within an account
         rank = np.empty(j.size, np.int64)
@@ -323,7 +163,7 @@ class Recipe:
         c = acts @ prices
         if self.mix.view != "none":
             c = c + s.unit(K.VIEW, self.mix.view, cost)[1]
-        if s.pricing == "own_farm":  # an account's first bundle: the first target of its group
+        if s.own_farm:  # an account's first bundle: the first target of its group
             c = c + (k % tpa == 0) * getattr(cost, s.account_price) / s.uses
         return _Plan(j, tgt, account.astype(np.int64), new_index.astype(np.int64), t, acts, c)
 
@@ -390,7 +230,7 @@ class Recipe:
                 pick = (hash_uniforms(key, _S_COMMENT_LENGTH, b) * lengths.size).astype(np.int64)
                 value = lengths[np.minimum(pick, lengths.size - 1)]
             emit(m, p.t + dwell + _DELAY[kind], kind, value)
-        if s.pricing == "own_farm":
+        if s.own_farm:
             spend = {f"{s.account_price} (amortised)": float(p.cost.sum())}
         extra = self._extras(obs, targets, window, key, p)
         for k_, v in extra.items():
@@ -399,15 +239,17 @@ class Recipe:
         n_new = int(new_ids.max()) + 1 if new_ids.size else 0
         created, device, topic = new_accounts(obs, key, n_new, window[0], s.age_days,
                                               s.accounts_per_device)
-        recruited = distinct(p.account[p.new_index < 0]) if s.accounts != "new" else \
+        recruited = distinct(p.account[p.new_index < 0]) if not s.source.new else \
             np.empty(0, np.int64)
-        if s.accounts == "ring":
+        if s.source.recruits_creators:
             recruited = np.union1d(recruited, distinct(obs.items.creator[targets]))
-        return Campaign(self.name, budget, targets, created, device, topic,
-                        np.full(n_new, s.origin, np.int8), recruited.astype(np.int64),
-                        int(s.origin), *(np.concatenate(cols[c]) for c in
-                                         ("t", "account", "item", "kind", "value")),
-                        spend=spend, shadow_priced=s.pricing == "shadow", goal=self.goal)
+        return Campaign(attack=self.name, budget=budget, targets=targets, new_created_at=created,
+                        new_device=device, new_topic=topic,
+                        new_origin=np.full(n_new, s.origin, np.int8),
+                        recruited=recruited.astype(np.int64), recruited_origin=int(s.origin),
+                        **{c: np.concatenate(cols[c]) for c in ("t", "account", "item", "kind",
+                                                                 "value")},
+                        spend=spend, shadow_priced=s.shadow_priced, goal=self.goal)
 
     def _extras(self, obs, targets, window, key, p: _Plan) -> dict:
         """Unpaid events: ring reciprocity and aged bots' camouflage."""
@@ -471,12 +313,6 @@ def _push(out, t, acc, itm, kind, value):
     out["item"].append(np.asarray(itm, np.int64))
     out["kind"].append(np.full(np.size(t), kind, np.int8))
     out["value"].append(np.broadcast_to(np.asarray(value, np.float64), np.shape(t)).copy())
-
-
-def _shuffle(a, key, stream):
-    """A fixed pseudo-random order of ``a`` (by hashed keys)."""
-    a = np.asarray(a, np.int64)
-    return a[np.argsort(hash_uniforms(key, stream, a), kind="stable")]
 
 
 def _organic_comment_lengths(obs) -> np.ndarray:

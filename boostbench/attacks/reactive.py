@@ -11,11 +11,11 @@ for nothing it could not have seen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.params import check_int, check_real
+from .._core.params import Interval, declare
 from ..events import EventKind as K
 from ..plugins import ATTACKS
 from .._core.units import HOUR
@@ -28,6 +28,9 @@ __all__ = ["TopUp"]
 
 @ATTACKS.register("top_up")
 @dataclass(frozen=True)
+@declare(k=Interval(int, 1, None), margin=Interval(float, 1.0, None),
+         eligibility_hours=Interval(float, 0.0, None, closed="neither"),
+         short_seconds=Interval(float, 0.0, None), accounts_per_device=Interval(int, 1, None))
 class TopUp:
     """Online-reactive bot likes: each round, top each target up to the visible top-k like count.
 
@@ -54,14 +57,6 @@ class TopUp:
     knowledge: str = "adaptive"
     closed_loop_only: bool = True
 
-    def __post_init__(self):
-        check_int("k", self.k, low=1, where="TopUp")
-        check_real("margin", self.margin, low=1.0, where="TopUp")
-        check_real("eligibility_hours", self.eligibility_hours, low=0.0, low_open=True,
-                   where="TopUp")
-        check_real("short_seconds", self.short_seconds, low=0.0, where="TopUp")
-        check_int("accounts_per_device", self.accounts_per_device, low=1, where="TopUp")
-
     def __call__(self, obs, targets, budget, window, rng, cost: CostModel = CostModel()
                  ) -> Campaign:
         targets, budget, (start, end) = check_attack_args(obs, targets, budget, window)
@@ -73,14 +68,12 @@ class TopUp:
         first = obs.n_accounts                  # the pool's global ids: first .. first+n_pool-1
         created, device, topic = new_accounts(obs, key, n_pool, start, (0.0, 3.0),  # fresh
                                               self.accounts_per_device)
-        z = np.empty(0)
-        base = Campaign(self.name, budget, targets, created, device, topic,
-                        np.full(n_pool, Origin.BOT, np.int8), z.astype(np.int64),
-                        int(Origin.BOT), z, z.astype(np.int64), z.astype(np.int64),
-                        z.astype(np.int8), z, {}, goal=self.goal)
         policy = _TopUpPolicy(self, targets, budget, start, end, first, n_pool,
                               cost.view_bot, cost.like_bot)
-        return replace(base, policy=policy)
+        return Campaign(attack=self.name, budget=budget, targets=targets, new_created_at=created,
+                        new_device=device, new_topic=topic,
+                        new_origin=np.full(n_pool, Origin.BOT, np.int8),
+                        recruited_origin=int(Origin.BOT), policy=policy, goal=self.goal)
 
 
 @dataclass(frozen=True)

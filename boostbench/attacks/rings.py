@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from ..plugins import ATTACKS
+from ..plugins import ATTACKS, SUPPLIERS
 from ..world import Origin
-from .compose import Pacing, Recipe, SignalMix, Supplier
+from .compose import Recipe, SignalMix
+from .pacing import Even
+from .supply import Supplier
 
 __all__ = ["RING_MEMBERS", "mutual_like_ring"]
 
 RING_MEMBERS = Supplier("ring_members", Origin.RING, accounts="ring", pricing="shadow")
+
+SUPPLIERS.register(RING_MEMBERS.name)(RING_MEMBERS)
 
 
 @ATTACKS.register("mutual_like_ring")
@@ -18,5 +22,5 @@ def mutual_like_ring() -> Recipe:
     Members watch like real people (completion ~ Beta(5, 2)); timing is spread over the
     window. Rings pay in reciprocity: spend is a shadow price (crowd-task price per like).
     """
-    return Recipe("mutual_like_ring", RING_MEMBERS, SignalMix(view="real"), Pacing("even"),
+    return Recipe("mutual_like_ring", RING_MEMBERS, SignalMix(view="real"), Even(),
                   reciprocity=True)

@@ -15,16 +15,6 @@ from .._core.params import check_real
 __all__ = ["AttackPlan", "describe_attack"]
 
 
-def _pacing_text(p) -> str:
-    if p.kind in ("burst", "cold_start"):
-        return f"{p.kind} {p.hours:g}h"
-    if p.kind == "under_cap":
-        return f"under_cap {p.cap}/{p.cap_hours:g}h"
-    if p.kind == "tasks":
-        return f"tasks {p.n_tasks}x{p.interval_hours:g}h"
-    return p.kind
-
-
 def describe_attack(attack) -> str:
     """One line: name, supplier, what each bundle does, pacing (and start delay)."""
     name = getattr(attack, "name", type(attack).__name__)
@@ -35,7 +25,7 @@ def describe_attack(attack) -> str:
                                    ("like", "comment", "share", "follow", "report",
                                     "not_interested") if getattr(mix, a)]
     delay = getattr(attack, "delay_hours", 0.0)
-    when = _pacing_text(pacing) + (f" +{delay:g}h" if delay else "")
+    when = pacing.describe() + (f" +{delay:g}h" if delay else "")
     label = name.split(":", 1)[1] if name.startswith("adaptive:") else name
     parts = [f"{supplier.name} ({supplier.pricing})", " ".join(acts), when]
     return f"{label}[{'; '.join(parts)}]"

@@ -31,10 +31,12 @@ from hypothesis import strategies as st
 
 from ..attacks.adaptive import DELAYS_HOURS, MIXES, PACINGS as NAMED_PACINGS, SUPPLIERS, Candidate
 from ..attacks.adaptive import candidates as _candidates
-from ..attacks.compose import PACINGS, VIEW_STYLES, Pacing, Recipe, SignalMix, Supplier
+from ..attacks.compose import VIEW_STYLES, Recipe, SignalMix
+from ..attacks.pacing import Pacing
+from ..attacks.supply import Supplier
 from ..errors import InvalidParameter
 from .._core.params import check_choice, check_int, check_real
-from ..plugins import ATTACKS
+from ..plugins import ATTACKS, PACINGS
 from ..world import World, WorldConfig
 from ._measure import WORLD_SIZES, AttackPlan, build_world
 
@@ -171,13 +173,11 @@ def signal_mixes() -> st.SearchStrategy[SignalMix]:
 
 
 def pacings() -> st.SearchStrategy[Pacing]:
-    """Named pacings of the adaptive search (a 2 h burst first), then any valid pacing."""
-    custom = st.builds(
-        Pacing, kind=st.sampled_from(PACINGS), hours=st.sampled_from((2.0, 1.0, 0.5, 6.0, 24.0)),
-        cap=st.sampled_from((10, 1, 5, 30)), cap_hours=st.sampled_from((1.0, 24.0)),
-        n_tasks=st.sampled_from((4, 1, 8)), interval_hours=st.sampled_from((3.0, 1.0, 6.0)),
-        response_minutes=st.sampled_from((15.0, 5.0, 60.0)))
-    return st.one_of(st.sampled_from([NAMED_PACINGS[n] for n in PACING_ORDER]), custom)
+    """Named pacings of the adaptive search (a 2 h burst first), then the variants of every
+    registered pacing (:meth:`Pacing.variants`)."""
+    variants = [v for _, cls in PACINGS.items() for v in cls.variants()]
+    return st.one_of(st.sampled_from([NAMED_PACINGS[n] for n in PACING_ORDER]),
+                     st.sampled_from(variants))
 
 
 def _named_recipes(goal: str, suppliers_: tuple) -> list:
