@@ -25,8 +25,8 @@ from .attacks.base import CostModel
 from .errors import BoostbenchError, UsageError
 from .plugins import ATTACKS, DEFENCES, METRICS, RANKERS
 from .report import format_table, manifest, summarize, write_csv_atomic, write_json_atomic
-from .runner import (COLLATERAL_METRICS, RUNNER_DIRECTIONS, TABLE_METRICS, RunSpec, describe,
-                     run_matrix)
+from .metrics.base import table_columns
+from .runner import RunSpec, describe, run_matrix
 from .simulate import MODES
 from .scenario import SCENARIOS
 from .world import SIZES
@@ -175,7 +175,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    "(default: the baseline's; others are compared unpaired unless --reference)")
     k.add_argument("--margin", action="extend", nargs="+", default=[], metavar="METRIC=VALUE",
                    help="tolerated degradation: absolute (rank_lift=25) or relative to the "
-                   "baseline mean (rank_lift=5%%); default: boostbench.gate.MARGINS")
+                   "baseline mean (rank_lift=5%%); default: each metric's declared margin "
+                   "(boostbench list)")
     k.add_argument("--reference", default=None, help="registered ranker or module:attr re-run on "
                    "the same seeds as the 'before' side instead of the stored numbers")
     k.add_argument("--alpha", default="0.05", help="family-wise error rate, Holm-corrected "
@@ -261,7 +262,7 @@ def _cmd_run(a, out) -> int:
     started = time.perf_counter()
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None)
     elapsed = time.perf_counter() - started
-    columns = TABLE_METRICS[a.mode]
+    columns = table_columns(a.mode)
     rows = summarize(records, tuple(METRICS.names()))
     print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
           f"${budget:g} per campaign over {sc.n_targets} low-quality targets, k={k}, "
@@ -270,8 +271,8 @@ def _cmd_run(a, out) -> int:
     if any(r["defences"] for r in records):
         print("\nWhat the defences catch and what they cost honest content (collateral from the "
               "clean twins; NaN: nothing was detected):", file=out)
-        print(format_table(summarize(records, DEFENCE_COLUMNS), DEFENCE_COLUMNS,
-                           RUNNER_DIRECTIONS), file=out)
+        defence = table_columns("defence")
+        print(format_table(summarize(records, defence), defence), file=out)
     if any(r["shadow_priced"] for r in records):
         print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes at "
               "the crowd-task price).", file=out)
@@ -284,12 +285,6 @@ def _cmd_run(a, out) -> int:
         write_csv_atomic(trace_path, trace)
         print(f"wrote {trace_path}", file=out)
     return 0
-
-
-# The second table of `run`: detection and collateral, next to the robustness table.
-DEFENCE_COLUMNS = ("detection_recall", "detection_precision", "time_to_detect_hours",
-                   "laundered_engagement", *COLLATERAL_METRICS[1:], "organic_accounts_banned",
-                   "fp_new_accounts", "fp_shared_devices", "fp_light_users", "fp_new_creators")
 
 
 def _grid_run(a, out, budgets, *, fmt) -> int:

@@ -7,9 +7,10 @@ one-sided test of H0 "worse by at most the margin" against H1 "worse by more tha
 the margin", Holm-corrected across all tests. The gate fails only on evidence of
 a regression beyond a declared margin, so seed noise alone does not fail it.
 
-Margins are declared here, per metric, in :data:`MARGINS`: a relative part (of
-the baseline mean's magnitude) with an absolute floor in the metric's units, so a
-metric whose baseline sits at 0 (a robust ranker's hit rate) still has a margin.
+Margins are declared with each metric (:attr:`boostbench.metrics.Metric.margin`): a
+relative part (of the baseline mean's magnitude) with an absolute floor in the
+metric's units, so a metric whose baseline sits at 0 (a robust ranker's hit rate)
+still has a margin.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ import numpy as np
 
 from .errors import BoostbenchError
 from .plugins import METRICS, RANKERS
-from .runner import TABLE_METRICS
+from .metrics.base import DEFAULT_MARGIN, Margin, table_columns
 from .stats import RegressionTest, holm, regression_test
 
-__all__ = ["GateError", "Margin", "MARGINS", "DEFAULT_RELATIVE_MARGIN", "margin_for",
+__all__ = ["GateError", "Margin", "margin_for",
            "parse_margins", "gated_metrics", "resolve_ranker", "baseline_payload",
            "load_baseline", "select_metrics", "GateRow", "compare", "format_check",
            "robustness_info", "FORMAT", "FORMAT_VERSION"]
@@ -40,58 +41,14 @@ class GateError(BoostbenchError):
     """A bad baseline file or gate option; the message is one line naming the input."""
 
 
-@dataclass(frozen=True)
-class Margin:
-    """Tolerated degradation of one metric: ``max(floor, relative * |baseline mean|)``.
-
-    Parameters
-    ----------
-    relative : float
-        Fraction of the baseline mean's magnitude, >= 0.
-    floor : float
-        Smallest margin, in the metric's units, >= 0.
-    """
-
-    relative: float = 0.0
-    floor: float = 0.0
-
-    def resolve(self, baseline_mean: float) -> float:
-        """The margin in the metric's units for a baseline mean."""
-        rel = self.relative * abs(baseline_mean) if math.isfinite(baseline_mean) else 0.0
-        return float(max(self.floor, rel))
-
-    def describe(self) -> str:
-        if self.relative and self.floor:
-            return f"{self.relative:.0%} (>= {self.floor:g})"
-        return f"{self.relative:.0%}" if self.relative else f"{self.floor:g}"
-
-
-DEFAULT_RELATIVE_MARGIN = 0.10
-
-# The one place where margins are declared. Floors are in each metric's units (see
-# `boostbench list`): ranks, probabilities, shares, impressions per target.
-MARGINS: dict[str, Margin] = {
-    "rank_lift": Margin(0.10, 5.0),
-    "log_rank_lift": Margin(0.10, 0.1),
-    "target_rank": Margin(0.10, 5.0),
-    "peak_rank": Margin(0.10, 5.0),
-    "hit_rate_at_k": Margin(0.10, 0.05),
-    "rounds_in_top_k": Margin(0.10, 0.5),
-    "low_quality_share_at_k": Margin(0.10, 0.02),
-    "quality_ndcg_at_k": Margin(0.05, 0.01),     # utility: a tighter tolerance
-    "feed_quality": Margin(0.02, 0.005),          # utility: a tighter tolerance
-    "low_quality_exposure_share": Margin(0.10, 0.01),
-    "extra_organic_impressions": Margin(0.10, 5.0),
-    "extra_organic_impressions_after": Margin(0.10, 5.0),
-    "amplification": Margin(0.10, 0.01),
-}
-
-
 def margin_for(metric: str, overrides: dict | None = None) -> Margin:
-    """The margin of ``metric``: an override, else its declaration, else 10% with no floor."""
+    """The margin of ``metric``: an override, else its declaration (:class:`Metric.margin`),
+    else :data:`~boostbench.metrics.base.DEFAULT_MARGIN` (10%, no floor)."""
     if overrides and metric in overrides:
         return overrides[metric]
-    return MARGINS.get(metric, Margin(DEFAULT_RELATIVE_MARGIN, 0.0))
+    if metric in METRICS.names():
+        return getattr(METRICS.get(metric), "margin", DEFAULT_MARGIN)
+    return DEFAULT_MARGIN
 
 
 def parse_margins(items) -> dict[str, Margin]:
@@ -127,7 +84,7 @@ def parse_margins(items) -> dict[str, Margin]:
 
 def gated_metrics(mode: str, extra=()) -> list[str]:
     """Metrics the gate tests in ``mode``: the ``run`` table's columns, plus ``extra``."""
-    names = [m for m in TABLE_METRICS[mode] if m in METRICS]
+    names = [m for m in table_columns(mode) if m in METRICS]
     return names + [m for m in extra if m not in names]
 
 

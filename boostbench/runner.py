@@ -13,33 +13,17 @@ import numpy as np
 from .attacks.base import CostModel
 from .errors import InvalidParameter
 from ._core.params import check_choice, check_int, check_real
-from ._core.arrays import distinct
 from ._core.units import HOUR
 from .feed import FeedConfig
-from .metrics.feed import feed_quality_per_round, topk_membership
+from .metrics.feed import feed_quality_per_round
 from .metrics.rise import target_ranks
 from .plugins import METRICS
 from .scenario import Scenario
-from .simulate import MODES, RunBase, simulate
+from .simulate import MODES, simulate
 from .world import make_world
 
-__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "TABLE_METRICS",
-           "COLLATERAL_METRICS", "RUNNER_DIRECTIONS", "collateral", "ban_replacement_cost",
-           "sweep_seed", "run_sweep", "adaptive_search"]
-
-# Columns of the printed table per mode; every registered metric goes into the JSON records.
-TABLE_METRICS = {
-    "replay": ("rank_lift", "log_rank_lift", "hit_rate_at_k", "low_quality_share_at_k",
-               "quality_ndcg_at_k"),
-    "closed": ("rank_lift", "hit_rate_at_k", "extra_organic_impressions",
-               "extra_organic_impressions_after", "amplification", "low_quality_exposure_share",
-               "feed_quality"),
-}
-# What a defence costs honest content, next to the robustness columns (see collateral()).
-COLLATERAL_METRICS = ("detection_recall", "organic_weight_removed", "clean_quality_ndcg_drop",
-                      "honest_demoted")
-#: Directions of the record fields computed here rather than registered as metrics.
-RUNNER_DIRECTIONS = {"clean_quality_ndcg_drop": False, "honest_demoted": False}
+__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "sweep_seed", "run_sweep",
+           "adaptive_search", "clean_twins", "describe_ranker", "measure"]
 
 
 def seed_streams(seed: int):
@@ -112,20 +96,6 @@ def _trace_rows(att, clean, truth) -> list[dict]:
     return rows
 
 
-def _side_lift(att, clean, campaign) -> dict:
-    """Lift of the non-target items a campaign touched (a ring's other members' posts,
-    aged bots' camouflage items): their count, and their mean extra organic impressions
-    and mean rank lift at the end of the attack window."""
-    side = np.setdiff1d(distinct(campaign.item), campaign.targets)
-    if side.size == 0:
-        return {"side_items": 0, "side_extra_organic_impressions": None, "side_rank_lift": None}
-    extra = att.exposure[:, side].sum(axis=0) - clean.exposure[:, side].sum(axis=0)
-    lift = target_ranks(clean, targets=side) - target_ranks(att, targets=side)
-    return {"side_items": int(side.size),
-            "side_extra_organic_impressions": float(np.mean(extra)),
-            "side_rank_lift": float(np.mean(lift))}
-
-
 def _seed_setup(spec: RunSpec, seed: int):
     """World, shared run base, a ``buy(attack, budget)`` for fixed campaigns, simulate kwargs."""
     sc = spec.scenario
@@ -141,102 +111,58 @@ def _seed_setup(spec: RunSpec, seed: int):
     return world, base, buy, ({"feed": spec.feed} if spec.mode == "closed" else {})
 
 
-def collateral(defended, undefended, truth) -> dict:
-    """What defences cost honest content, from two clean runs: the pipeline and its bare scorer.
+def clean_twins(spec: RunSpec, base, seed: int, kw):
+    """``clean_of(ranker)``: the ranker's clean twin, run once per distinct ranker. A
+    defended ranker's twin carries its bare scorer's clean run in ``bare`` (for the
+    collateral metrics); the bare scorer is often in the list too and runs once."""
+    cache = {}
 
-    ``clean_quality_ndcg_drop``: quality NDCG@k at the end of the attack window,
-    scorer alone minus pipeline (positive = the defence made the clean feed
-    worse). ``honest_demoted``: expected share of the scorer's clean top k (random
-    tie-breaking) that the pipeline's clean ranking no longer puts in its top k.
-    """
-    ndcg = METRICS.get("quality_ndcg_at_k")
-    r = defended.eval_round
-    before = topk_membership(undefended.ranks[r], undefended.k)
-    after = topk_membership(defended.ranks[r], defended.k)
-    lost = np.clip(before - after, 0.0, None).sum() / max(before.sum(), 1e-12)
-    return {"clean_quality_ndcg_drop": ndcg(undefended, undefended, truth)
-            - ndcg(defended, defended, truth), "honest_demoted": float(lost)}
-
-
-def _clean_runs(spec, base, seed, kw):
-    """``clean_run(ranker)``: the clean twin, run once per distinct ranker (a pipeline's bare
-    scorer is often in the list too)."""
-    cleans = {}
-
-    def clean_run(ranker):
+    def clean_of(ranker):
         key = (ranker.name, repr(ranker))
-        if key not in cleans:
-            cleans[key] = simulate(spec.mode, base, ranker, seed=seed, **kw)
-        return cleans[key]
-    return clean_run
+        if key not in cache:
+            tr = simulate(spec.mode, base, ranker, seed=seed, **kw)
+            scorer = getattr(ranker, "scorer", None)
+            cache[key] = tr if scorer is None else replace(tr, bare=clean_of(scorer))
+        return cache[key]
+    return clean_of
 
 
-def _clean_fields(ranker, clean_run, truth) -> dict:
-    """Record fields from clean runs: what the ranker's defences cost honest content."""
-    scorer = getattr(ranker, "scorer", None)
-    clean = clean_run(ranker)
-    out = (collateral(clean, clean_run(scorer), truth) if scorer is not None
-           else {"clean_quality_ndcg_drop": 0.0, "honest_demoted": 0.0})
-    out["organic_weight_removed"] = METRICS.get("organic_weight_removed")(clean, clean, truth)
-    return {**out, **_defence_fields(ranker)}
-
-
-def ban_replacement_cost(att, attack, campaign, cost: CostModel) -> float:
-    """What an own-farm attacker pays after the run to replace its banned accounts.
-
-    The campaign paid each account's amortised share (price / uses); a banned
-    account cannot be reused, so the rest of its price is lost:
-    ``banned x price x (1 - 1/uses)``. 0 for services (they pay per action and
-    the seller replaces its own accounts) and for rankers without bans. Reported
-    next to the spend, not in it: the budget bounds what the campaign spends.
-    """
-    supplier = getattr(attack, "supplier", None)
-    d = att.defence
-    if d is None or supplier is None or not supplier.own_farm:
-        return 0.0
-    new = d.banned_at[d.banned_at.size - campaign.n_new_accounts:]   # new accounts come last
-    banned = int(np.count_nonzero(np.isfinite(new)))
-    price = getattr(cost, supplier.account_price)
-    return banned * price * (1.0 - 1.0 / supplier.uses)
-
-
-def _defence_fields(ranker) -> dict:
+def describe_ranker(ranker) -> dict:
+    """The record fields naming a ranker's parts: its scorer, defences, oracle flag."""
     defences = getattr(ranker, "defences", ())
     return {"scorer": getattr(getattr(ranker, "scorer", ranker), "name", str(ranker)),
             "defences": [d.name for d in defences],
             "oracle": bool(getattr(ranker, "oracle", False))}
 
 
+def measure(att, clean, truth) -> dict:
+    """Every registered metric of one attacked run against its clean twin."""
+    return {name: m(att, clean, truth) for name, m in METRICS.items()}
+
+
 def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
     """All records of one seed: one per ranker x attack, each against the ranker's clean twin.
 
-    A defended ranker (a Pipeline) also gets its collateral against its bare
-    scorer's clean run (:func:`collateral`). Returns ``(records, trace_rows)``;
-    ``trace_rows`` is empty unless ``trace``.
+    A record holds what identifies the run (ranker, attack, seed, budget, targets),
+    what the campaign bought (spend, fake actions, side items) and every registered
+    metric. Returns ``(records, trace_rows)``; ``trace_rows`` is empty unless ``trace``.
     """
     world, base, buy, kw = _seed_setup(spec, seed)
     campaigns = [buy(a, spec.budget) for a in spec.attacks]
     truth = world.truth
     records, rows = [], []
-    clean_run = _clean_runs(spec, base, seed, kw)
+    clean_of = clean_twins(spec, base, seed, kw)
     for ranker in spec.rankers:
-        clean = clean_run(ranker)
-        clean_vals = {f"clean_{m}": METRICS.get(m)(clean, clean, truth)
-                      for m in ("quality_ndcg_at_k", "feed_quality", "low_quality_exposure_share")}
-        clean_vals.update(_clean_fields(ranker, clean_run, truth))
+        clean = clean_of(ranker)
         for attack, campaign in zip(spec.attacks, campaigns):
             att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
             rec = {"ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
-                   "mode": spec.mode, "clean_target_rank": float(np.mean(target_ranks(
-                       clean, targets=att.targets))),
-                   "budget": spec.budget, "seed": int(seed), "spend": att.spend,
-                   "spend_items": att.spend_items, "shadow_priced": att.shadow_priced,
-                   "fake_actions": att.fake_actions, "targets": [int(x) for x in base.targets],
-                   **clean_vals}
-            for name, m in METRICS.items():
-                rec[name] = m(att, clean, truth)
-            rec.update(_side_lift(att, clean, campaign))
-            rec["ban_replacement_cost"] = ban_replacement_cost(att, attack, campaign, spec.cost)
+                   "mode": spec.mode, "budget": spec.budget, "seed": int(seed),
+                   "spend": att.spend, "spend_items": att.spend_items,
+                   "shadow_priced": att.shadow_priced, "fake_actions": att.fake_actions,
+                   "side_items": int(np.setdiff1d(att.campaign_items, att.targets).size),
+                   "targets": [int(x) for x in base.targets], **describe_ranker(ranker),
+                   **measure(att, clean, truth)}
             records.append(rec)
             if trace:
                 rows.extend(_trace_rows(att, clean, truth))
@@ -264,10 +190,12 @@ def sweep_seed(spec: RunSpec, seed: int, budgets) -> list[dict]:
     sc = spec.scenario
     plans = {a.name: [buy(a, b) for b in budgets] for a in spec.attacks}
     records = []
-    clean_run = _clean_runs(spec, base, seed, kw)
+    clean_of = clean_twins(spec, base, seed, kw)
+    truth = world.truth
+    collateral = ("clean_quality_ndcg_drop", "honest_demoted", "organic_weight_removed")
     for ranker in spec.rankers:
-        clean = clean_run(ranker)
-        clean_vals = _clean_fields(ranker, clean_run, world.truth)
+        clean = clean_of(ranker)
+        clean_vals = {m: METRICS.get(m)(clean, clean, truth) for m in collateral}
         for attack in spec.attacks:
             for budget, campaign in zip(budgets, plans[attack.name]):
                 if campaign.n_events == 0 and campaign.policy is None:  # exactly the clean twin
@@ -275,16 +203,18 @@ def sweep_seed(spec: RunSpec, seed: int, budgets) -> list[dict]:
                                   targets=campaign.targets)
                 else:
                     att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
-                extra = METRICS.get("extra_organic_impressions")(att, clean, world.truth)
+                extra = METRICS.get("extra_organic_impressions")(att, clean, truth)
                 records.append({
                     "ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
-                    "knowledge": getattr(attack, "knowledge", "fixed"), "mode": spec.mode, "budget": float(budget), "k": sc.k,
-                    "seed": int(seed), "spend": att.spend, "fake_actions": att.fake_actions,
+                    "knowledge": getattr(attack, "knowledge", "fixed"), "mode": spec.mode,
+                    "budget": float(budget), "k": sc.k, "seed": int(seed), "spend": att.spend,
+                    "fake_actions": att.fake_actions,
                     "success": _success_for(att, clean, campaign.goal),
-                    "rank_lift": METRICS.get("rank_lift")(att, clean, world.truth),
-                    "log_rank_lift": METRICS.get("log_rank_lift")(att, clean, world.truth),
+                    "rank_lift": METRICS.get("rank_lift")(att, clean, truth),
+                    "log_rank_lift": METRICS.get("log_rank_lift")(att, clean, truth),
                     "extra_organic_impressions_total": extra * att.targets.size,
-                    "shadow_priced": att.shadow_priced, **clean_vals})
+                    "shadow_priced": att.shadow_priced, **clean_vals,
+                    **describe_ranker(ranker)})
     return records
 
 

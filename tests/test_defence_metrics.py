@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from boostbench.events import EventKind as K
-from boostbench.metrics.defence import (SEGMENTS, UNDEFINED_WITHOUT_DETECTION, detection_time,
+from boostbench.metrics.defence import (SEGMENTS, detection_time,
                                         segment_masks)
 from boostbench.plugins import METRICS
 from boostbench.simulate import DefenceRecord, Trajectory
@@ -18,6 +18,9 @@ DETECTION = ("detection_precision", "detection_recall", "fake_weight_removed",
 COLLATERAL = ("organic_weight_removed", "organic_accounts_banned") + tuple(
     f"fp_{s}" for s in SEGMENTS)
 ALL = DETECTION + ("laundered_engagement",) + COLLATERAL
+from boostbench.metrics import undefined_without_detection
+
+UNDEFINED_WITHOUT_DETECTION = tuple(undefined_without_detection())
 
 
 def record(events, banned_at, fake_account, *, created=None, device=None, item_created=None,

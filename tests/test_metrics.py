@@ -9,7 +9,6 @@ from scipy import stats
 
 from boostbench.errors import InvalidParameter
 from boostbench.metrics import quality_ndcg_at_k, topk_membership
-from boostbench.metrics.defence import UNDEFINED_WITHOUT_DETECTION
 from boostbench.plugins import METRICS
 from boostbench.simulate import Trajectory
 from boostbench.stats import t_interval
@@ -139,8 +138,8 @@ def test_loop_metrics_by_hand():
 def test_conformance_zero_attack_gives_no_rise(name):
     t = _traj([[3, 1, 2, np.nan]], targets=[0, 2], exposure=[[1, 2, 3, 0]], fake=1)
     v = METRICS.get(name)(t, t, _truth([0.1, 0.9, 0.5, 0.3]))
-    # ratios over detections are undefined (NaN) when nothing was detected
-    assert np.isfinite(v) or name in UNDEFINED_WITHOUT_DETECTION
+    # NaN only where the metric declares when it is undefined (ratios over detections, ...)
+    assert np.isfinite(v) or METRICS.get(name).nan_when, name
     if name in ("rank_lift", "log_rank_lift", "extra_organic_impressions",
                 "extra_organic_impressions_after", "amplification"):
         assert v == 0.0

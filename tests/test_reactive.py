@@ -72,9 +72,8 @@ def test_needs_the_closed_loop_and_checks_its_parameters(tiny_base):
 def test_an_own_farm_pays_to_replace_banned_accounts(tiny_base):
     from boostbench.attacks import CostModel
     from boostbench.rankers import build_ranker
-    from boostbench.runner import ban_replacement_cost
+    metric = METRICS.get("ban_replacement_cost")
     aged = ATTACKS.get("aged_bots")()
-    w = tiny_base.world
     window = tiny_base.plan.attack_window
     c = aged(tiny_base.observation_at_start(), tiny_base.targets, 2.0, window, 3)
     cost = CostModel()
@@ -83,8 +82,11 @@ def test_an_own_farm_pays_to_replace_banned_accounts(tiny_base):
     banned = int(np.isfinite(tr.defence.banned_at[-c.n_new_accounts:]).sum())
     assert banned > 0
     per = cost.account_aged * (1 - 1 / aged.supplier.uses)
-    assert ban_replacement_cost(tr, aged, c, cost) == pytest.approx(banned * per)
+    assert metric(tr, None, None) == pytest.approx(banned * per)
     bare = closed_loop(tiny_base, RANKERS.get("like_count")(), c)
-    assert ban_replacement_cost(bare, aged, c, cost) == 0.0          # no bans, nothing to replace
-    farm = ATTACKS.get("bot_farm")()                                  # a service: never
-    assert ban_replacement_cost(tr, farm, c, cost) == 0.0
+    assert metric(bare, None, None) == 0.0          # no bans, nothing to replace
+    farm = ATTACKS.get("bot_farm")()                # a service replaces its own accounts
+    cf = farm(tiny_base.observation_at_start(), tiny_base.targets, 2.0, window, 3)
+    tf = closed_loop(tiny_base, oracle, cf)
+    assert np.isfinite(tf.defence.banned_at[-cf.n_new_accounts:]).any()
+    assert metric(tf, None, None) == 0.0

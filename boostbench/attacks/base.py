@@ -83,6 +83,10 @@ class Campaign:
     public observation and returns ``(columns, spend)`` — event columns
     ``(t, account, item, kind, value)`` inside ``[start, end)`` and their itemised
     cost. The loop checks that the total spend stays within the budget.
+
+    ``account_price`` and ``account_uses``: what an own farm paid per new account
+    and over how many campaigns it amortises it (price 0 for services), so the
+    cost of replacing banned accounts can be reported.
     """
 
     attack: str
@@ -101,6 +105,8 @@ class Campaign:
     value: np.ndarray = field(default_factory=lambda: _empty(np.float64))
     spend: dict = field(default_factory=dict)
     shadow_priced: bool = False
+    account_price: float = 0.0
+    account_uses: float = 1.0
     policy: object = None
     goal: str = "promote"
 

@@ -249,7 +249,9 @@ class Recipe:
                         recruited=recruited.astype(np.int64), recruited_origin=int(s.origin),
                         **{c: np.concatenate(cols[c]) for c in ("t", "account", "item", "kind",
                                                                  "value")},
-                        spend=spend, shadow_priced=s.shadow_priced, goal=self.goal)
+                        spend=spend, shadow_priced=s.shadow_priced, goal=self.goal,
+                        **(dict(account_price=getattr(cost, s.account_price), account_uses=s.uses)
+                           if s.own_farm else {}))
 
     def _extras(self, obs, targets, window, key, p: _Plan) -> dict:
         """Unpaid events: ring reciprocity and aged bots' camouflage."""

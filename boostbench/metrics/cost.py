@@ -13,8 +13,10 @@ import numpy as np
 
 from ..errors import InvalidParameter
 from ..stats import t_interval
+from .base import metric
 
-__all__ = ["budget_grid", "SuccessCurve", "success_curve", "cost_to_top_k", "fraud_cpm"]
+__all__ = ["budget_grid", "SuccessCurve", "success_curve", "cost_to_top_k", "fraud_cpm",
+           "ban_replacement_cost"]
 
 
 def budget_grid(cap: float, *, low: float = 0.25, factor: float = 2.0) -> list[float]:
@@ -84,3 +86,17 @@ def fraud_cpm(spend: float, extra_organic_impressions: float):
     if extra_organic_impressions <= 0:
         return None
     return 1000.0 * spend / extra_organic_impressions
+
+
+@metric("ban_replacement_cost", greater_is_better=True,
+        definition="attacked run: what an own-farm attacker pays after the run to replace its "
+                   "banned new accounts, banned x price x (1 - 1/uses) (each account paid only "
+                   "its amortised share); 0 for services, which replace their own accounts, and "
+                   "for rankers that ban nobody. Reported next to the spend, not in it")
+def ban_replacement_cost(attacked, clean, truth) -> float:
+    d = attacked.defence
+    if d is None or attacked.account_price == 0.0:
+        return 0.0
+    new = d.banned_at[d.banned_at.size - attacked.new_accounts:]   # new accounts come last
+    banned = int(np.count_nonzero(np.isfinite(new)))
+    return banned * attacked.account_price * (1.0 - 1.0 / attacked.account_uses)

@@ -17,12 +17,9 @@ from .._core.arrays import distinct
 from .._core.units import DAY, HOUR
 from ..events import ENGAGEMENT, kind_table
 from .base import metric
+from .feed import quality_ndcg_metric, topk_membership
 
-__all__ = ["SEGMENTS", "segment_masks", "detection_time", "UNDEFINED_WITHOUT_DETECTION"]
-
-#: Ratios over detections: NaN when the run banned or removed nothing.
-UNDEFINED_WITHOUT_DETECTION = ("detection_precision", "removed_weight_precision",
-                               "time_to_detect_hours")
+__all__ = ["SEGMENTS", "segment_masks", "detection_time", "collateral"]
 
 
 _NEW_DAYS = 30.0
@@ -37,18 +34,9 @@ def _flagged(d) -> np.ndarray:
     return np.isfinite(d.banned_at)
 
 
-@metric("detection_precision", greater_is_better=True,
-        definition="attacked run: share of banned accounts that are campaign accounts "
-                   "(NaN when nobody is banned)")
-def detection_precision(att, clean, truth) -> float:
-    d = att.defence
-    if d is None or not _flagged(d).any():
-        return np.nan
-    f = _flagged(d)
-    return float(d.fake_account[f].mean())
-
-
 @metric("detection_recall", greater_is_better=True,
+        nan_when='no campaign account acted in the window (a clean run)', column=10,
+        tables=("defence",),
         definition="attacked run: share of campaign accounts that acted in the window and were "
                    "banned by the horizon (0 without defences; NaN without a campaign)")
 def detection_recall(att, clean, truth) -> float:
@@ -61,7 +49,20 @@ def detection_recall(att, clean, truth) -> float:
     return float(_flagged(d)[acting].mean())
 
 
+@metric("detection_precision", greater_is_better=True, column=20,
+        tables=("defence",), undefined_without_detection=True,
+        definition="attacked run: share of banned accounts that are campaign accounts "
+                   "(NaN when nobody is banned)")
+def detection_precision(att, clean, truth) -> float:
+    d = att.defence
+    if d is None or not _flagged(d).any():
+        return np.nan
+    f = _flagged(d)
+    return float(d.fake_account[f].mean())
+
+
 @metric("fake_weight_removed", greater_is_better=True,
+        nan_when='the campaign made no act in the window (a clean run)',
         definition="attacked run: event-level recall, the share of the campaign's act weight "
                    "(likes, comments, shares) the defences removed (0 without defences; NaN "
                    "without campaign acts)")
@@ -74,6 +75,7 @@ def fake_weight_removed(att, clean, truth) -> float:
 
 
 @metric("removed_weight_precision", greater_is_better=True,
+        undefined_without_detection=True,
         definition="attacked run: event-level precision, the share of all removed act weight "
                    "that was campaign weight (NaN when nothing was removed)")
 def removed_weight_precision(att, clean, truth) -> float:
@@ -92,7 +94,8 @@ def _first_fake_act(d) -> np.ndarray:
     return first
 
 
-@metric("time_to_detect_hours", greater_is_better=False,
+@metric("time_to_detect_hours", greater_is_better=False, column=30,
+        tables=("defence",), undefined_without_detection=True,
         definition="attacked run: median hours from a campaign account's first fake act to its "
                    "ban, over banned campaign accounts (NaN when none is banned)")
 def time_to_detect_hours(att, clean, truth) -> float:
@@ -114,7 +117,8 @@ def detection_time(d) -> float:
     return float(banned.min()) if banned.size else np.inf
 
 
-@metric("laundered_engagement", greater_is_better=False,
+@metric("laundered_engagement", greater_is_better=False, column=40,
+        tables=("defence",),
         definition="extra organic likes+comments+shares per target (attacked - clean) earned "
                    "before the first ban of a campaign account; all of it without a detection. "
                    "Organic engagement survives a ban: it is the snowball a slow detector lets "
@@ -127,7 +131,8 @@ def laundered_engagement(att, clean, truth) -> float:
     return float(np.mean(extra)) if tg.size else np.nan
 
 
-@metric("organic_weight_removed", greater_is_better=False,
+@metric("organic_weight_removed", greater_is_better=False, column=50,
+        tables=("defence",),
         definition="clean twin: share of honest act weight (likes, comments, shares, views, "
                    "reports in the window) the defences removed")
 def organic_weight_removed(att, clean, truth) -> float:
@@ -137,7 +142,42 @@ def organic_weight_removed(att, clean, truth) -> float:
     return float(1.0 - d.weight.astype(np.float64).mean())
 
 
-@metric("organic_accounts_banned", greater_is_better=False,
+def collateral(defended, undefended, truth) -> dict:
+    """What defences cost honest content, from two clean runs: the pipeline and its bare scorer.
+
+    ``clean_quality_ndcg_drop``: quality NDCG@k at the end of the attack window,
+    scorer alone minus pipeline (positive = the defence made the clean feed
+    worse). ``honest_demoted``: expected share of the scorer's clean top k (random
+    tie-breaking) that the pipeline's clean ranking no longer puts in its top k.
+    """
+    r = defended.eval_round
+    before = topk_membership(undefended.ranks[r], undefended.k)
+    after = topk_membership(defended.ranks[r], defended.k)
+    lost = np.clip(before - after, 0.0, None).sum() / max(before.sum(), 1e-12)
+    return {"clean_quality_ndcg_drop": quality_ndcg_metric(undefended, undefended, truth)
+            - quality_ndcg_metric(defended, defended, truth), "honest_demoted": float(lost)}
+
+
+@metric("clean_quality_ndcg_drop", greater_is_better=False, column=60, tables=("defence",),
+        definition="clean twins, end of the attack window: quality NDCG@k of the bare scorer "
+                   "minus that of the defended ranker (positive = the defences made the clean "
+                   "feed worse; 0 for a ranker without defences)")
+def clean_quality_ndcg_drop(att, clean, truth) -> float:
+    bare = getattr(clean, "bare", None)
+    return 0.0 if bare is None else collateral(clean, bare, truth)["clean_quality_ndcg_drop"]
+
+
+@metric("honest_demoted", greater_is_better=False, column=70, tables=("defence",),
+        definition="clean twins, end of the attack window: expected share of the bare scorer's "
+                   "top k (random tie-breaking) that the defended ranker no longer puts in its "
+                   "top k (0 for a ranker without defences)")
+def honest_demoted(att, clean, truth) -> float:
+    bare = getattr(clean, "bare", None)
+    return 0.0 if bare is None else collateral(clean, bare, truth)["honest_demoted"]
+
+
+@metric("organic_accounts_banned", greater_is_better=False, column=80,
+        tables=("defence",),
         definition="clean twin: share of organic accounts acting in the window that were banned")
 def organic_accounts_banned(att, clean, truth) -> float:
     d = clean.defence
@@ -183,7 +223,8 @@ def _segment_metric(segment):
 
 
 for _seg in SEGMENTS:
-    metric(f"fp_{_seg}", greater_is_better=False,
+    metric(f"fp_{_seg}", greater_is_better=False, tables=("defence",),
+           column=90 + SEGMENTS.index(_seg), nan_when="the segment has no act in the window",
            definition=f"clean twin: share of honest act weight removed in the segment {_seg} "
                       "(see segment_masks; 0 without defences, NaN when the segment has no "
                       "act)")(_segment_metric(_seg))

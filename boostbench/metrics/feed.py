@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import InvalidParameter
 
 from .._core.params import check_int
-from .base import metric
+from .base import Margin, metric
 
 __all__ = ["topk_membership", "quality_ndcg_at_k", "low_quality_mask", "feed_quality_per_round"]
 
@@ -90,7 +90,8 @@ def low_quality_mask(quality: np.ndarray, quantile: float) -> np.ndarray:
     return quality <= np.quantile(quality, quantile)
 
 
-@metric("low_quality_share_at_k", greater_is_better=False,
+@metric("low_quality_share_at_k", greater_is_better=False, column=60,
+        margin=Margin(0.10, 0.02), tables=("replay",),
         definition="attacked run, end of the attack window: expected share of the top k "
                    "(random tie-breaking) held by items in the bottom low_quality_quantile of quality")
 def low_quality_share_at_k(attacked, clean, truth) -> float:
@@ -100,7 +101,8 @@ def low_quality_share_at_k(attacked, clean, truth) -> float:
     return float(np.sum(m * low) / max(np.sum(m), 1e-12))
 
 
-@metric("quality_ndcg_at_k", greater_is_better=True,
+@metric("quality_ndcg_at_k", greater_is_better=True, column=70,
+        margin=Margin(0.05, 0.01), tables=("replay",),
         definition="attacked run, end of the attack window: NDCG@k of the eligible items "
                    "ranked by the ranker, gains = true quality")
 def quality_ndcg_metric(attacked, clean, truth) -> float:
@@ -117,19 +119,22 @@ def feed_quality_per_round(traj, truth) -> np.ndarray:
         return (exp @ truth.quality.astype(np.float64)) / tot
 
 
-@metric("feed_quality", greater_is_better=True,
-        definition="attacked run, whole horizon: mean over rounds of the mean true quality of "
-                   "what organic users were shown")
-def feed_quality(attacked, clean, truth) -> float:
-    q = feed_quality_per_round(attacked, truth)
-    q = q[np.isfinite(q)]
-    return float(q.mean()) if q.size else float("nan")
-
-
-@metric("low_quality_exposure_share", greater_is_better=False,
+@metric("low_quality_exposure_share", greater_is_better=False, column=80,
+        margin=Margin(0.10, 0.01), tables=("closed",),
         definition="attacked run, whole horizon: share of organic impressions that went to "
                    "items in the bottom low_quality_quantile of quality")
 def low_quality_exposure_share(attacked, clean, truth) -> float:
     exp = attacked.exposure.sum(axis=0).astype(np.float64)
     low = low_quality_mask(truth.quality, attacked.low_quality_quantile)
     return float(exp[low].sum() / max(exp.sum(), 1e-12))
+
+
+@metric("feed_quality", greater_is_better=True,
+        nan_when='no round had an organic impression', column=90,
+        margin=Margin(0.02, 0.005), tables=("closed",),
+        definition="attacked run, whole horizon: mean over rounds of the mean true quality of "
+                   "what organic users were shown")
+def feed_quality(attacked, clean, truth) -> float:
+    q = feed_quality_per_round(attacked, truth)
+    q = q[np.isfinite(q)]
+    return float(q.mean()) if q.size else float("nan")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import metric
+from .base import Margin, metric
 from .feed import topk_membership
 
 __all__ = ["target_ranks"]
@@ -22,20 +22,23 @@ def target_ranks(traj, round_index: int | None = None, targets=None) -> np.ndarr
 
 
 @metric("target_rank", greater_is_better=True,
+        margin=Margin(0.10, 5.0), tables=(),
         definition="attacked run, end of the attack window: mean over targets of the target's "
                    "rank (1 = top; larger means the attack did worse)")
 def target_rank(attacked, clean, truth) -> float:
     return float(np.mean(target_ranks(attacked)))
 
 
-@metric("rank_lift", greater_is_better=False,
+@metric("rank_lift", greater_is_better=False, column=10,
+        margin=Margin(0.10, 5.0), tables=("closed", "replay"),
         definition="end of the attack window: mean over targets of clean-twin rank minus "
                    "attacked rank (positive = the target rose)")
 def rank_lift(attacked, clean, truth) -> float:
     return float(np.mean(target_ranks(clean, targets=attacked.targets) - target_ranks(attacked)))
 
 
-@metric("log_rank_lift", greater_is_better=False,
+@metric("log_rank_lift", greater_is_better=False, column=15,
+        margin=Margin(0.10, 0.1), tables=("replay",),
         definition="end of the attack window: mean over targets of log2(clean rank / attacked "
                    "rank); 1 = the target's rank halved")
 def log_rank_lift(attacked, clean, truth) -> float:
@@ -43,7 +46,8 @@ def log_rank_lift(attacked, clean, truth) -> float:
                                  / target_ranks(attacked))))
 
 
-@metric("hit_rate_at_k", greater_is_better=False,
+@metric("hit_rate_at_k", greater_is_better=False, column=20,
+        margin=Margin(0.10, 0.05), tables=("closed", "replay"),
         definition="attacked run, end of the attack window: mean over targets of the "
                    "probability of being in the top k (random tie-breaking)")
 def hit_rate_at_k(attacked, clean, truth) -> float:
@@ -56,7 +60,8 @@ def _target_sum(arr, targets, rounds: slice) -> np.ndarray:
     return arr[rounds][:, targets].sum(axis=0).astype(np.float64)
 
 
-@metric("extra_organic_impressions", greater_is_better=False,
+@metric("extra_organic_impressions", greater_is_better=False, column=30,
+        margin=Margin(0.10, 5.0), tables=("closed",),
         definition="whole horizon: mean over targets of organic impressions in the attacked run "
                    "minus in the clean twin (closed loop; 0 by construction in replay)")
 def extra_organic_impressions(attacked, clean, truth) -> float:
@@ -65,7 +70,8 @@ def extra_organic_impressions(attacked, clean, truth) -> float:
                          - _target_sum(clean.exposure, attacked.targets, s)))
 
 
-@metric("extra_organic_impressions_after", greater_is_better=False,
+@metric("extra_organic_impressions_after", greater_is_better=False, column=40,
+        margin=Margin(0.10, 5.0), tables=("closed",),
         definition="rounds after the attack window: mean over targets of organic impressions "
                    "attacked minus clean (does the bought start keep paying?)")
 def extra_organic_impressions_after(attacked, clean, truth) -> float:
@@ -75,6 +81,8 @@ def extra_organic_impressions_after(attacked, clean, truth) -> float:
 
 
 @metric("amplification", greater_is_better=False,
+        nan_when='the campaign bought no fake action', column=50,
+        margin=Margin(0.10, 0.01), tables=("closed",),
         definition="whole horizon: extra organic likes + comments + shares on the targets "
                    "(attacked minus clean, summed over targets) per fake action bought; NaN "
                    "without fake actions")
@@ -88,6 +96,7 @@ def amplification(attacked, clean, truth) -> float:
 
 
 @metric("peak_rank", greater_is_better=True,
+        margin=Margin(0.10, 5.0), tables=(),
         definition="attacked run, whole horizon: mean over targets of the best (lowest) rank "
                    "reached in any round")
 def peak_rank(attacked, clean, truth) -> float:
@@ -96,9 +105,40 @@ def peak_rank(attacked, clean, truth) -> float:
 
 
 @metric("rounds_in_top_k", greater_is_better=False,
+        margin=Margin(0.10, 0.5), tables=(),
         definition="attacked run, whole horizon: mean over targets of the expected number of "
                    "rounds spent in the top k (random tie-breaking)")
 def rounds_in_top_k(attacked, clean, truth) -> float:
     total = sum(topk_membership(attacked.ranks[r], attacked.k)[attacked.targets]
                 for r in range(attacked.n_rounds))
     return float(np.mean(total))
+
+
+def _side_items(attacked) -> np.ndarray:
+    """Items the campaign touched other than its targets (a ring's other posts, aged bots'
+    camouflage items)."""
+    return np.setdiff1d(attacked.campaign_items, attacked.targets)
+
+
+@metric("side_extra_organic_impressions", greater_is_better=False,
+        nan_when='the campaign touched no item besides its targets',
+        definition="whole horizon: mean over the non-target items the campaign touched (a "
+                   "ring's other members' posts, camouflage items) of organic impressions "
+                   "attacked minus clean (NaN when it touched none)")
+def side_extra_organic_impressions(attacked, clean, truth) -> float:
+    side = _side_items(attacked)
+    if side.size == 0:
+        return float("nan")
+    extra = attacked.exposure[:, side].sum(axis=0) - clean.exposure[:, side].sum(axis=0)
+    return float(np.mean(extra))
+
+
+@metric("side_rank_lift", greater_is_better=False,
+        nan_when='the campaign touched no item besides its targets',
+        definition="end of the attack window: mean over the non-target items the campaign "
+                   "touched of clean rank minus attacked rank (NaN when it touched none)")
+def side_rank_lift(attacked, clean, truth) -> float:
+    side = _side_items(attacked)
+    if side.size == 0:
+        return float("nan")
+    return float(np.mean(target_ranks(clean, targets=side) - target_ranks(attacked, targets=side)))

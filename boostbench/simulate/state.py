@@ -11,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .._core.arrays import KeySet, append_grown, pair_keys
+from .._core.arrays import KeySet, append_grown, distinct, pair_keys
 from .._core.units import HOUR
 from ..attacks.base import Campaign
 from ..errors import InvalidParameter
@@ -49,6 +49,20 @@ class Trajectory:
         Money the campaign spent (0 for a clean run); ``spend_items`` itemises it.
     fake_actions : int
         Campaign events other than impressions and views.
+    shadow_priced : bool
+        The spend is a shadow price (a ring pays in reciprocity).
+    defence : DefenceRecord or None
+        What a defended ranker did (None without defences).
+    campaign_items : int64[m]
+        Distinct items the campaign acted on (targets, camouflage, reciprocity).
+    new_accounts : int
+        Accounts the campaign created (numbered after the organic ones).
+    account_price, account_uses : float
+        An own farm's price per account and the campaigns it is amortised over
+        (price 0 for a service, which replaces its own banned accounts).
+    bare : Trajectory or None
+        On the clean twin of a defended ranker: the clean run of its bare scorer
+        (set by the runner, for the collateral metrics).
     """
 
     ranker: str
@@ -69,6 +83,11 @@ class Trajectory:
     fake_actions: int = 0
     shadow_priced: bool = False
     defence: "DefenceRecord | None" = None
+    campaign_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    new_accounts: int = 0
+    account_price: float = 0.0
+    account_uses: float = 1.0
+    bare: "Trajectory | None" = None
 
     @property
     def n_rounds(self) -> int:
@@ -389,6 +408,9 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         eval_round=plan.eval_round, k=plan.k,
         low_quality_quantile=plan.low_quality_quantile, mode=mode,
         spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake,
-        shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence)
+        shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence,
+        **({} if campaign is None else dict(
+            campaign_items=distinct(campaign.item), new_accounts=campaign.n_new_accounts,
+            account_price=campaign.account_price, account_uses=campaign.account_uses)))
 
 
