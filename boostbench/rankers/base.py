@@ -2,6 +2,16 @@
 
 A ranker is any callable ``Observation -> float64[n_items]`` with a ``name``;
 higher is better. Only eligible items are ranked; ties get mid-ranks.
+
+Personalised rankers extend the same contract instead of replacing it: a ranker
+may *also* offer ``score_pairs(obs, account, item) -> float64[n]``, scores of
+(account, candidate item) pairs (a collaborative-filtering model, a learned
+pLike per viewer). Its plain call still returns one global score per item, which
+is what the tables, the metrics and the global (trending) pool read; a feed that
+fills a viewer's personalised candidates orders them by ``score_pairs`` when the
+ranker has it, and by the global scores otherwise. So every global ranker is a
+personalised one whose pair score is its item score, and no caller needs a
+second code path: :func:`score_pairs` answers for both.
 """
 
 from __future__ import annotations
@@ -15,7 +25,8 @@ from .._core.arrays import run_starts
 from ..errors import InvalidParameter
 from ..observation import Observation
 
-__all__ = ["Ranker", "rank_items", "score_items", "with_oracle"]
+__all__ = ["Ranker", "PersonalisedRanker", "rank_items", "score_items", "score_pairs",
+           "with_oracle"]
 
 
 @runtime_checkable
@@ -25,6 +36,36 @@ class Ranker(Protocol):
     name: str
 
     def __call__(self, obs: Observation) -> np.ndarray: ...
+
+
+@runtime_checkable
+class PersonalisedRanker(Ranker, Protocol):
+    """A ranker that also scores (account, candidate item) pairs; higher is better."""
+
+    def score_pairs(self, obs: Observation, account: np.ndarray, item: np.ndarray
+                    ) -> np.ndarray: ...
+
+
+def score_pairs(ranker, obs: Observation, account, item, scores: np.ndarray | None = None
+                ) -> np.ndarray:
+    """Scores of (account, item) pairs: the ranker's ``score_pairs`` if it has one, else its
+    item scores (``scores``, or a fresh call) at ``item``. Checked: float64, one per pair,
+    finite."""
+    account = np.asarray(account, np.int64)
+    item = np.asarray(item, np.int64)
+    if account.shape != item.shape:
+        raise InvalidParameter(f"score_pairs needs account and item arrays of one shape. Got "
+                               f"{account.shape} and {item.shape}.", name="account")
+    fn = getattr(ranker, "score_pairs", None)
+    if fn is None:
+        s = score_items(ranker, obs) if scores is None else np.asarray(scores, np.float64)
+        return s[item]
+    out = np.asarray(fn(obs, account, item), dtype=np.float64)
+    if out.shape != item.shape or not np.all(np.isfinite(out)):
+        raise InvalidParameter(f"Ranker {getattr(ranker, 'name', ranker)!r}: score_pairs must "
+                               f"return finite float scores of shape {item.shape}.",
+                               name="ranker")
+    return out
 
 
 def score_items(ranker, obs: Observation) -> np.ndarray:
