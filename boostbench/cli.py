@@ -1,102 +1,94 @@
-"""The ``boostbench`` command.
+"""The ``boostbench`` command: it parses options, calls the harness and prints.
 
-``boostbench run`` compares rankers against attacks on a scenario and prints one
-table; ``boostbench list`` shows what is registered; ``boostbench baseline`` and
-``boostbench check`` are the regression gate (:mod:`boostbench.gate`). Bad option
-values print one line naming the option and its allowed range and exit with
-status 2, before any work starts and without writing a file.
+``boostbench run`` compares rankers against attacks on a scenario and prints
+tables; ``cost`` and ``sweep`` read budgets; ``validate`` compares the world model
+with published experiments; ``list`` shows what is registered; ``baseline`` and
+``check`` are the regression gate (:mod:`boostbench.gate`). Option values are
+parsed with the same declared constraints the Python API validates with
+(:mod:`boostbench._core.params`), so a bad value prints one line naming the option
+and its real range and exits with status 2, before any work starts and without
+writing a file.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import attacks as _attacks  # noqa: F401  (registers built-ins)
 from . import metrics as _metrics  # noqa: F401
 from . import rankers as _rankers  # noqa: F401
-from .attacks.base import CostModel
-from .errors import BoostbenchError, UsageError
-from .plugins import ATTACKS, DEFENCES, METRICS, RANKERS
-from .report import format_table, manifest, summarize, write_csv_atomic, write_json_atomic
+from ._core.params import SEED, Constraint, Interval, Options, SeedList
+from .errors import BoostbenchError, InvalidParameter, UsageError
+from .gate import ALPHA
 from .metrics.base import table_columns
-from .runner import RunSpec, describe, run_matrix
+from .plugins import ATTACKS, DEFENCES, METRICS, PACINGS, RANKERS, SUPPLIERS
+from .rankers.pipeline import build_ranker
+from .report import format_table, manifest, summarize, write_csv_atomic, write_json_atomic
+from .runner import BUDGETS, JOBS, build_spec, describe, run_matrix
+from .scenario import SCENARIOS, Scenario
 from .simulate import MODES
-from .scenario import SCENARIOS
-from .world import SIZES
 
 __all__ = ["main"]
 
+# one undefended and one defended pipeline per family (DESIGN §4: what a defence buys and costs)
+DEFAULT_RANKERS = ("like_count", "like_count+require_view+lockstep",
+                   "engagement_depth", "engagement_depth+account_trust+lockstep",
+                   "real_interaction", "real_interaction+device_dedup+lockstep")
+DEFAULT_ATTACKS = ("bot_farm", "mutual_like_ring", "task_crowd")
+
+_SC = Scenario.PARAMS
+CAP = Interval(float, 0.25, None)
+CANDIDATES = Interval(int, 1, 200)
+SEARCH_SEEDS = Interval(int, 1, 100)
+
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, status 2
+    def error(self, message):  # one line, status 2; "argument --k: must be" -> "--k must be"
+        message = re.sub(r"^argument (-[-\w]+)(?:/[-\w]+)?: (must be)", r"\1 \2", message)
         raise UsageError(f"{self.prog}: error: {message}")
 
 
-def _names(option: str, value: str, registry) -> list[str]:
+def _typed(constraint: Constraint):
+    """An argparse ``type`` parsing with a declared constraint (the message states its range)."""
+    def parse(text):
+        try:
+            return constraint.parse(text)
+        except InvalidParameter as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = type(constraint).__name__
+    return parse
+
+
+def _opt(p, option: str, constraint: Constraint | None, default, help_: str,
+         shown: str | None = None):
+    """Add an option whose help states its allowed values and its default (``shown``: the
+    default in words, when it is not a plain value)."""
+    allowed = f"{constraint.describe()}; " if constraint is not None else ""
+    if shown is None:
+        shown = ("none" if default is None else ",".join(f"{x:g}" for x in default)
+                 if isinstance(default, tuple) else str(default))
+    p.add_argument(option, default=default, help=f"{help_} ({allowed}default: {shown})",
+                   **({"type": _typed(constraint)} if constraint is not None else {}))
+
+
+def _names(option: str, value: str | None, registry, default, *, all_ok: bool = True) -> list:
+    """Names from a comma list (or 'all'): each registered, none repeated, at least one."""
+    if value is None:
+        return list(default)
+    if value.strip() == "all" and all_ok:
+        return registry.names()
     names = [v.strip() for v in value.split(",") if v.strip()]
     if not names:
-        raise UsageError(f"{option} needs at least one name; one of: {', '.join(registry.names())}.")
-    for n in names:
-        if n not in registry:
-            raise UsageError(f"{option}: unknown {registry.family} {n!r}; allowed: "
-                             f"{', '.join(registry.names())}.")
+        raise UsageError(f"{option} needs at least one name; one of: "
+                         f"{', '.join(registry.names())}.")
     if len(set(names)) != len(names):
         raise UsageError(f"{option}: names must not repeat. Got {value!r}.")
     return names
-
-
-def _ranker_specs(option: str, value: str) -> list:
-    """Rankers from a comma list of specs: ``name``, ``module:attr`` or ``scorer+defence+...``."""
-    from .rankers.pipeline import build_ranker
-    specs = [v.strip() for v in value.split(",") if v.strip()]
-    if not specs:
-        raise UsageError(f"{option} needs at least one ranker; one of: {', '.join(RANKERS.names())}"
-                         f" (defences to add with '+': {', '.join(DEFENCES.names())}).")
-    if len(set(specs)) != len(specs):
-        raise UsageError(f"{option}: names must not repeat. Got {value!r}.")
-    out = []
-    for spec in specs:
-        try:
-            out.append(build_ranker(spec))
-        except BoostbenchError as e:
-            raise UsageError(f"{option}: {spec!r}: {e}") from None
-    return out
-
-
-def _seeds(value: str) -> tuple[int, ...]:
-    try:
-        if "," in value:
-            seeds = tuple(int(v) for v in value.split(","))
-        else:
-            n = int(value)
-            if not 1 <= n <= 10_000:
-                raise ValueError
-            return tuple(range(n))
-    except ValueError:
-        raise UsageError("--seeds must be a count in [1, 10000] or a comma list of seeds in "
-                         f"[0, 2**63-1]. Got {value!r}.") from None
-    if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds must be distinct integers in [0, 2**63-1]. Got {value!r}.")
-    return seeds
-
-
-def _number(option: str, value: str, kind, low, high=None):
-    rng = f"[{low}, {'inf' if high is None else high}]"
-    what = "an int" if kind is int else "a number"
-    try:
-        x = kind(value)
-    except ValueError:
-        raise UsageError(f"{option} must be {what} in {rng}. Got {value!r}.") from None
-    if x != x or x < low or (high is not None and x > high) or x in (float("inf"),):
-        raise UsageError(f"{option} must be {what} in {rng}. Got {value!r}.")
-    return x
 
 
 def _out_path(option: str, value: str | None) -> Path | None:
@@ -113,82 +105,86 @@ def _out_path(option: str, value: str | None) -> Path | None:
     return p
 
 
-# one undefended and one defended pipeline per family (DESIGN §4: what a defence buys and costs)
-DEFAULT_RANKERS = ("like_count", "like_count+require_view+lockstep",
-                   "engagement_depth", "engagement_depth+account_trust+lockstep",
-                   "real_interaction", "real_interaction+device_dedup+lockstep")
-DEFAULT_ATTACKS = ("bot_farm", "mutual_like_ring", "task_crowd")
-
-
 def _common(p, *, seeds: str, attacks_default: str, with_json: bool = True):
-    p.add_argument("--scenario", default="default", help=f"one of {', '.join(SCENARIOS)}")
-    p.add_argument("--rankers", default=None, help="comma list of rankers, each a name, "
-                   "module:attr or scorer+defence+defence; or 'all' (default: "
-                   f"{', '.join(DEFAULT_RANKERS)})")
-    p.add_argument("--attacks", default=None, help=f"comma list or 'all' (default: "
-                   f"{attacks_default})")
-    p.add_argument("--seeds", default=seeds, help="number of seeds (0..N-1) or a comma list")
-    p.add_argument("--k", default=None, help="feed length for top-k metrics (default: scenario's)")
-    p.add_argument("--size", default=None, help=f"world size: {', '.join(SIZES)} "
-                   "(default: the scenario's)")
-    p.add_argument("--mode", default="closed", help="closed (feed loop, default) or replay "
-                   "(open loop)")
-    p.add_argument("--jobs", default=None, help="parallel processes (default: min(seeds, cores))")
+    _opt(p, "--scenario", None, "default", f"scenario: one of {', '.join(SCENARIOS)}")
+    _opt(p, "--rankers", None, None, "comma list of rankers, each a registered name, "
+         "module:attr or scorer+defence+defence, or 'all'", shown=", ".join(DEFAULT_RANKERS))
+    _opt(p, "--attacks", None, None, "comma list of attacks or 'all'", shown=attacks_default)
+    _opt(p, "--seeds", SeedList(), seeds, "number of seeds (0..N-1) or a comma list")
+    _opt(p, "--k", _SC["k"], None, "feed length of the top-k metrics", shown="the scenario's")
+    _opt(p, "--size", _SC["size"], None, "world size", shown="the scenario's")
+    _opt(p, "--mode", Options(*MODES), "closed", "closed: the feed loop; replay: open loop")
+    _opt(p, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
     if with_json:
-        p.add_argument("--json", default=None, help="write manifest + per-seed records here")
+        _opt(p, "--json", None, None, "write the manifest and per-seed records here")
 
 
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="boostbench", description="How far does bought engagement lift "
-                "low-quality content in your feed ranking?")
+                "low-quality content in your feed ranking?",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
-    r = sub.add_parser("run", help="compare rankers against attacks (the default comparison)")
+
+    def cmd(name, help_, example):
+        return sub.add_parser(name, help=help_, description=help_,
+                              epilog=f"example:\n  {example}",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    r = cmd("run", "compare rankers against attacks (the default comparison)",
+            "boostbench run --rankers like_count,real_interaction --attacks bot_farm --seeds 3")
     _common(r, seeds="5", attacks_default=", ".join(DEFAULT_ATTACKS))
-    r.add_argument("--budget", default=None, help="USD per campaign, split across targets "
-                   "(default: the scenario's)")
-    r.add_argument("--trace", default=None, help="write per-round trajectories (CSV) here")
-    c = sub.add_parser("cost", help="what it costs to get a low-quality post into the top k")
+    _opt(r, "--budget", _SC["budget"], None, "USD per campaign, split across targets",
+         shown="the scenario's")
+    _opt(r, "--trace", None, None, "write per-round trajectories (CSV) here")
+    c = cmd("cost", "what it costs to get a low-quality post into the top k",
+            "boostbench cost --rankers like_count --cap 4 --adaptive")
     _common(c, seeds="3", attacks_default="all")
-    c.add_argument("--cap", default="16", help="largest budget of the log-spaced grid (USD)")
+    _opt(c, "--cap", CAP, 16.0, "largest budget of the log-spaced grid (USD)")
     c.add_argument("--adaptive", action="store_true", help="also search the attack space per "
                    "ranker (chosen on search seeds, reported on the held-out --seeds)")
-    c.add_argument("--candidates", default="16", help="configurations the search starts from")
-    c.add_argument("--search-seeds", default="3", help="number of search seeds (10000, 10001, ...)")
-    w = sub.add_parser("sweep", help="rise and success probability against budget")
+    _opt(c, "--candidates", CANDIDATES, 16, "configurations the search starts from")
+    _opt(c, "--search-seeds", SEARCH_SEEDS, 3, "number of search seeds (10000, 10001, ...)")
+    w = cmd("sweep", "rise and success probability against budget",
+            "boostbench sweep --rankers like_count --attacks bot_farm --budgets 0,1,4")
     _common(w, seeds="3", attacks_default=", ".join(DEFAULT_ATTACKS))
-    w.add_argument("--budgets", default="0,1,4,16,64", help="comma list of budgets (USD)")
-    v = sub.add_parser("validate", help="compare the world model with published experiments")
+    _opt(w, "--budgets", BUDGETS, (0.0, 1.0, 4.0, 16.0, 64.0), "comma list of budgets (USD)")
+    v = cmd("validate", "compare the world model with published experiments",
+            "boostbench validate --quick")
     v.add_argument("--quick", action="store_true", help="small versions (seconds, noisier)")
-    v.add_argument("--experiments", default=None, help="comma list (default: all): "
-                   "herding, musiclab, position_bias, exposure_inequality")
-    v.add_argument("--seed", default="0", help="seed (default 0)")
-    v.add_argument("--json", default=None, help="write published and measured values here")
-    sub.add_parser("list", help="show registered rankers, attacks, pacings and metrics")
-    b = sub.add_parser("baseline", help="record robustness metrics per seed for `check`")
+    _opt(v, "--experiments", None, None, "comma list of herding, musiclab, position_bias, "
+         "exposure_inequality", shown="all")
+    _opt(v, "--seed", SEED, 0, "seed")
+    _opt(v, "--json", None, None, "write published and measured values here")
+    cmd("list", "show registered rankers, defences, attacks, suppliers, pacings and metrics",
+        "boostbench list")
+    b = cmd("baseline", "record robustness metrics per seed for `check`",
+            "boostbench baseline --scenario tiny --seeds 10 --out baseline.json")
     _common(b, seeds="5", attacks_default=", ".join(DEFAULT_ATTACKS), with_json=False)
-    b.add_argument("--out", required=True, help="baseline file to write (JSON)")
-    b.add_argument("--budget", default=None, help="USD per campaign, split across targets "
-                   "(default: the scenario's)")
-    k = sub.add_parser("check", help="re-run a baseline; exit 1 on a regression beyond a margin")
-    k.add_argument("--baseline", required=True, help="file written by `boostbench baseline`")
-    k.add_argument("--seeds", default=None, help="number of seeds (0..N-1) or a comma list "
-                   "(default: the baseline's; others are compared unpaired unless --reference)")
+    b.add_argument("--out", required=True, help="baseline file to write (JSON; required)")
+    _opt(b, "--budget", _SC["budget"], None, "USD per campaign, split across targets",
+         shown="the scenario's")
+    k = cmd("check", "re-run a baseline; exit 1 on a regression beyond a margin",
+            "boostbench check --baseline baseline.json")
+    k.add_argument("--baseline", required=True, help="file written by `boostbench baseline` "
+                   "(required)")
+    _opt(k, "--seeds", SeedList(2), None, "seeds to re-run; seeds the baseline lacks are "
+         "compared unpaired unless --reference", shown="the baseline's")
     k.add_argument("--margin", action="extend", nargs="+", default=[], metavar="METRIC=VALUE",
                    help="tolerated degradation: absolute (rank_lift=25) or relative to the "
-                   "baseline mean (rank_lift=5%%); default: each metric's declared margin "
-                   "(boostbench list)")
-    k.add_argument("--reference", default=None, help="registered ranker or module:attr re-run on "
-                   "the same seeds as the 'before' side instead of the stored numbers")
-    k.add_argument("--alpha", default="0.05", help="family-wise error rate, Holm-corrected "
-                   "(default 0.05)")
-    k.add_argument("--test", default="t", help="t (t-test, default) or sign-flip (exact, paired; "
-                   "can only fail when 2**seeds > tests / alpha)")
-    k.add_argument("--jobs", default=None, help="parallel processes (default: min(seeds, cores))")
-    k.add_argument("--json", default=None, help="write the comparison here")
+                   "baseline mean (rank_lift=5%%) (default: each metric's declared margin, "
+                   "see `boostbench list`)")
+    _opt(k, "--reference", None, None, "registered ranker or module:attr re-run on the same "
+         "seeds as the 'before' side instead of the stored numbers")
+    from .stats import REGRESSION_TESTS
+    _opt(k, "--alpha", ALPHA, 0.05, "family-wise error rate, Holm-corrected")
+    _opt(k, "--test", Options(*REGRESSION_TESTS), "t", "t: t-test; sign-flip: exact, paired "
+         "(can only fail when 2**seeds > tests / alpha)")
+    _opt(k, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
+    _opt(k, "--json", None, None, "write the comparison here")
     return p
 
 
-def _cmd_list(out) -> int:
+def _cmd_list(a, out) -> int:
     for title, reg in (("rankers", RANKERS), ("defences (compose as scorer+defence+...)",
                                                DEFENCES), ("attacks", ATTACKS)):
         print(f"{title}:", file=out)
@@ -200,7 +196,6 @@ def _cmd_list(out) -> int:
             print(f"  {name:<28} {doc}", file=out)
         for name, message in reg.broken().items():
             print(f"  {name:<28} BROKEN plug-in: {message}", file=out)
-    from .plugins import PACINGS, SUPPLIERS
     print(f"pacings (usable with any supplier): {', '.join(PACINGS.names())}", file=out)
     print(f"suppliers: {', '.join(SUPPLIERS.names())}", file=out)
     print("metrics:", file=out)
@@ -210,16 +205,17 @@ def _cmd_list(out) -> int:
     return 0
 
 
-def _spec(a, *, budget_opt: str | None, default_attacks):
-    """Validate the shared options (before any work) and build the RunSpec."""
-    if a.scenario not in SCENARIOS:
-        raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}. Got {a.scenario!r}.")
-    sc = SCENARIOS[a.scenario]
-    pick = lambda opt, val, reg, dflt: (reg.names() if val == "all" else  # noqa: E731
-                                        _names(opt, val, reg) if val else list(dflt))
-    rankers = (_ranker_specs("--rankers", ",".join(RANKERS.names()) if a.rankers == "all"
-                        else a.rankers or ",".join(DEFAULT_RANKERS)))
-    attacks = pick("--attacks", a.attacks, ATTACKS, default_attacks or ATTACKS.names())
+def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
+    """Check the shared options (before any work) and build the RunSpec; returns (spec, jobs)."""
+    name = a.scenario if scenario is None else scenario
+    if name not in SCENARIOS:
+        raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}. Got {name!r}.")
+    rankers = _names("--rankers", a.rankers, RANKERS, DEFAULT_RANKERS)
+    attacks = _names("--attacks", a.attacks, ATTACKS, default_attacks or ATTACKS.names())
+    for n in attacks:
+        if n not in ATTACKS:
+            raise UsageError(f"--attacks: unknown attack {n!r}; allowed: "
+                             f"{', '.join(ATTACKS.names())}.")
     loop_only = [n for n in attacks if getattr(ATTACKS.get(n), "closed_loop_only", False)]
     if loop_only and a.mode == "replay":
         if a.attacks not in ("all", None):
@@ -228,18 +224,17 @@ def _spec(a, *, budget_opt: str | None, default_attacks):
         attacks = [n for n in attacks if n not in loop_only]
         print(f"note: {', '.join(loop_only)} react to the feed (closed loop only): left out in "
               "replay mode.", file=sys.stderr)
-    budget = sc.budget if budget_opt is None else _number("--budget", budget_opt, float, 0.0)
-    k = sc.k if a.k is None else _number("--k", a.k, int, 1)
-    if a.size is not None and a.size not in SIZES:
-        raise UsageError(f"--size must be one of {', '.join(SIZES)}. Got {a.size!r}.")
-    if a.mode not in MODES:
-        raise UsageError(f"--mode must be one of {', '.join(MODES)}. Got {a.mode!r}.")
-    seeds = _seeds(a.seeds)
-    cores = os.cpu_count() or 1
-    jobs = min(len(seeds), cores) if a.jobs is None else _number("--jobs", a.jobs, int, 1, 64)
-    sc = sc.with_(k=k, budget=budget, **({"size": a.size} if a.size else {}))
-    spec = RunSpec(sc, tuple(rankers),
-                   tuple(ATTACKS.get(n)() for n in attacks), seeds, budget, CostModel(), a.mode)
+    for spec in rankers:   # name the failing spec (build_spec names only the parameter)
+        try:
+            build_ranker(spec)
+        except BoostbenchError as e:
+            raise UsageError(f"--rankers: {spec!r}: {e}") from None
+    try:
+        spec = build_spec(scenario=name, rankers=rankers, attacks=attacks, seeds=a.seeds,
+                          budget=budget, k=a.k, size=a.size, mode=a.mode)
+    except InvalidParameter as e:
+        raise UsageError(str(e)) from None
+    jobs = min(len(spec.seeds), os.cpu_count() or 1) if a.jobs is None else a.jobs
     return spec, jobs
 
 
@@ -253,21 +248,20 @@ def _manifest(a, spec, **extra):
 
 
 def _cmd_run(a, out) -> int:
-    spec, jobs = _spec(a, budget_opt=a.budget, default_attacks=DEFAULT_ATTACKS)
+    spec, jobs = _spec(a, budget=a.budget, default_attacks=DEFAULT_ATTACKS)
     path = _out_path("--json", a.json)
     trace_path = _out_path("--trace", a.trace)
     if path is not None and trace_path is not None and path.resolve() == trace_path.resolve():
         raise UsageError("--json and --trace must be different files.")
-    sc, seeds, budget, k = spec.scenario, spec.seeds, spec.budget, spec.scenario.k
+    sc, seeds = spec.scenario, spec.seeds
     started = time.perf_counter()
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None)
     elapsed = time.perf_counter() - started
-    columns = table_columns(a.mode)
     rows = summarize(records, tuple(METRICS.names()))
     print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
-          f"${budget:g} per campaign over {sc.n_targets} low-quality targets, k={k}, "
-          f"mode {a.mode}, {len(seeds)} seeds ({elapsed:.1f} s)", file=out)
-    print(format_table(rows, columns), file=out)
+          f"${spec.budget:g} per campaign over {sc.n_targets} low-quality targets, k={sc.k}, "
+          f"mode {spec.mode}, {len(seeds)} seeds ({elapsed:.1f} s)", file=out)
+    print(format_table(rows, table_columns(spec.mode)), file=out)
     if any(r["defences"] for r in records):
         print("\nWhat the defences catch and what they cost honest content (collateral from the "
               "clean twins; NaN: nothing was detected):", file=out)
@@ -277,9 +271,8 @@ def _cmd_run(a, out) -> int:
         print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes at "
               "the crowd-task price).", file=out)
     if path is not None:
-        payload = {"manifest": _manifest(a, spec, budget=budget),
-                   "records": records, "summary": rows}
-        write_json_atomic(path, payload)
+        write_json_atomic(path, {"manifest": _manifest(a, spec, budget=spec.budget),
+                                 "records": records, "summary": rows})
         print(f"wrote {path}", file=out)
     if trace_path is not None:
         write_csv_atomic(trace_path, trace)
@@ -287,39 +280,27 @@ def _cmd_run(a, out) -> int:
     return 0
 
 
-def _grid_run(a, out, budgets, *, fmt) -> int:
-    from dataclasses import replace
-
-    from .report import summarize_cost
-    from .runner import adaptive_search, run_sweep
-    default = None if a.command == "cost" else DEFAULT_ATTACKS
-    spec, jobs = _spec(a, budget_opt=None, default_attacks=default)
-    adaptive = getattr(a, "adaptive", False)
+def _knowledge(spec, adaptive: bool) -> str:
+    """The attacker knowledge levels a grid run covers, for its header line."""
+    levels = {getattr(x, "knowledge", "fixed") for x in spec.attacks}
     if adaptive:
-        n_cand = _number("--candidates", a.candidates, int, 1, 200)
-        n_search = _number("--search-seeds", a.search_seeds, int, 1, 100)
+        levels.add("adaptive")
+        if any(getattr(r, "defences", ()) for r in spec.rankers):
+            levels.add("defence_aware")
+    order = ("fixed", "adaptive", "defence_aware")
+    return " + ".join(k for k in order if k in levels)
+
+
+def _grid_run(a, out, budgets, *, fmt) -> int:
+    from .report import summarize_cost
+    from .runner import run_cost
+    spec, jobs = _spec(a, default_attacks=None if a.command == "cost" else DEFAULT_ATTACKS)
+    adaptive = getattr(a, "adaptive", False)
     path = _out_path("--json", a.json)
     started = time.perf_counter()
-    records = run_sweep(spec, budgets, jobs=jobs)
-    searches, flags = [], []
-    if adaptive:
-        from .attacks.adaptive import aware_variants, knowledge_flags
-        search_seeds = tuple(range(10_000, 10_000 + n_search))
-        for ranker in spec.rankers:
-            levels = ("adaptive", "defence_aware") if getattr(ranker, "defences", ()) else (
-                "adaptive",)
-            found = []
-            for knowledge in levels:   # the defence-aware search starts from the adaptive best
-                warm = (aware_variants(found[0].best, ranker.defences)
-                        if knowledge == "defence_aware" else ())
-                res = adaptive_search(spec, ranker, budget=budgets[-1],
-                                      search_seeds=search_seeds, n_candidates=n_cand,
-                                      knowledge=knowledge, include=warm)
-                found.append(res)
-                one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
-                records += run_sweep(one, budgets, jobs=jobs)
-            searches += found
-            flags += knowledge_flags(found)
+    records, searches, flags = run_cost(
+        spec, budgets, jobs=jobs, adaptive=adaptive,
+        n_candidates=getattr(a, "candidates", 16), n_search_seeds=getattr(a, "search_seeds", 3))
     rows = summarize_cost(records)
     sc = spec.scenario
     print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
@@ -344,52 +325,15 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     return 0
 
 
-def _knowledge(spec, adaptive: bool) -> str:
-    """The attacker knowledge levels a grid run covers, for its header line."""
-    levels = {getattr(x, "knowledge", "fixed") for x in spec.attacks}
-    if adaptive:
-        levels.add("adaptive")
-        if any(getattr(r, "defences", ()) for r in spec.rankers):
-            levels.add("defence_aware")
-    order = ("fixed", "adaptive", "defence_aware")
-    return " + ".join(k for k in order if k in levels)
-
-
 def _cmd_cost(a, out) -> int:
     from .metrics.cost import budget_grid
     from .report import format_cost_table
-    cap = _number("--cap", a.cap, float, 0.25)
-    return _grid_run(a, out, budget_grid(cap), fmt=format_cost_table)
+    return _grid_run(a, out, budget_grid(a.cap), fmt=format_cost_table)
 
 
 def _cmd_sweep(a, out) -> int:
     from .report import format_sweep_table
-    try:
-        budgets = [float(x) for x in a.budgets.split(",")]
-    except ValueError:
-        budgets = None
-    if (not budgets or any(not (b >= 0) or b == float("inf") for b in budgets)
-            or budgets != sorted(set(budgets))):
-        raise UsageError("--budgets must be a strictly increasing comma list of numbers in "
-                         f"[0, inf). Got {a.budgets!r}.")
-    return _grid_run(a, out, budgets, fmt=format_sweep_table)
-
-
-def _tokens(value: str | None, registry, default) -> str:
-    """The names an option stands for, as a comma list ('all' frozen to what is registered)."""
-    if value == "all":
-        return ",".join(registry.names())
-    if not value:
-        return ",".join(default)
-    return ",".join(v.strip() for v in value.split(",") if v.strip())
-
-
-def _gate_seeds(option: str, value: str) -> tuple[int, ...]:
-    seeds = _seeds(value)
-    if len(seeds) < 2:
-        raise UsageError(f"{option}: the gate compares across seeds and needs at least 2. "
-                         f"Got {value!r}.")
-    return seeds
+    return _grid_run(a, out, list(a.budgets), fmt=format_sweep_table)
 
 
 def _cmd_baseline(a, out) -> int:
@@ -400,17 +344,14 @@ def _cmd_baseline(a, out) -> int:
     if not names or len(set(names)) != len(names):
         raise UsageError(f"--scenario must be a comma list of distinct names from "
                          f"{', '.join(SCENARIOS)}. Got {a.scenario!r}.")
-    _gate_seeds("--seeds", a.seeds)
-    plans = []
-    for name in names:
-        ns = Namespace(**{**vars(a), "scenario": name})
-        spec, jobs = _spec(ns, budget_opt=a.budget, default_attacks=DEFAULT_ATTACKS)
-        plans.append((ns, spec, jobs))
+    if len(a.seeds) < 2:
+        raise UsageError(f"--seeds: the gate compares across seeds and needs at least 2. "
+                         f"Got {len(a.seeds)}.")
+    plans = [(name, *_spec(a, budget=a.budget, default_attacks=DEFAULT_ATTACKS, scenario=name))
+             for name in names]
     path = _out_path("--out", a.out)
-    rankers = _tokens(a.rankers, RANKERS, DEFAULT_RANKERS)
-    attacks = _tokens(a.attacks, ATTACKS, DEFAULT_ATTACKS)
     runs = []
-    for ns, spec, jobs in plans:
+    for name, spec, jobs in plans:
         sc = spec.scenario
         started = time.perf_counter()
         records, _ = run_matrix(spec, jobs=jobs)
@@ -421,133 +362,52 @@ def _cmd_baseline(a, out) -> int:
               f"${spec.budget:g}, k={sc.k}, mode {spec.mode}, {len(spec.seeds)} seeds "
               f"({time.perf_counter() - started:.1f} s)", file=out)
         print(format_table(summarize(records, gated), gated), file=out)
-        runs.append({"options": {"scenario": sc.name, "rankers": rankers, "attacks": attacks,
+        ranker_specs = _names("--rankers", a.rankers, RANKERS, DEFAULT_RANKERS)
+        runs.append({"options": {"scenario": sc.name, "rankers": ",".join(ranker_specs),
+                                 "attacks": ",".join(x.name for x in spec.attacks),
                                  "budget": spec.budget, "k": sc.k, "size": sc.size,
                                  "mode": spec.mode},
-                     "manifest": _manifest(ns, spec, budget=spec.budget), "records": records})
+                     "manifest": _manifest(Namespace(command="baseline"), spec,
+                                           budget=spec.budget),
+                     "records": records})
     write_json_atomic(path, baseline_payload(runs, manifest(command="baseline")))
     print(f"wrote {path}", file=out)
     return 0
 
 
 def _cmd_check(a, out) -> int:
-    from argparse import Namespace
-    from dataclasses import replace
+    import numpy as np
 
     from . import gate
-    from .report import _clean, _default
-    from .stats import REGRESSION_TESTS
-    base = gate.load_baseline(a.baseline)
-    try:
-        alpha = float(a.alpha)
-    except ValueError:
-        alpha = float("nan")
-    if not 0 < alpha < 1:
-        raise UsageError(f"--alpha must be a number in (0, 1). Got {a.alpha!r}.")
-    if a.test not in REGRESSION_TESTS:
-        raise UsageError(f"--test must be one of {', '.join(REGRESSION_TESTS)}. Got {a.test!r}.")
     margins = gate.parse_margins(a.margin)
-    seeds = None if a.seeds is None else _gate_seeds("--seeds", a.seeds)
     path = _out_path("--json", a.json)
-    reference = None if a.reference is None else gate.resolve_ranker(a.reference)
-    plans = []
-    for run in base["runs"]:
-        o, man = run["options"], run["manifest"]
-        run_seeds = seeds or tuple(man["seeds"])
-        ns = Namespace(command="check", scenario=o["scenario"], rankers=o["rankers"],
-                       attacks=o["attacks"], seeds=",".join(map(str, run_seeds)), k=str(o["k"]),
-                       size=o["size"], mode=o["mode"], jobs=a.jobs)
-        try:
-            spec, jobs = _spec(ns, budget_opt=repr(float(o["budget"])), default_attacks=None)
-        except UsageError as e:
-            raise UsageError(f"--baseline {a.baseline}: cannot rebuild its run here "
-                             f"({e})") from None
-        now = spec.scenario.to_dict()
-        diff = sorted(k for k in set(now) | set(man["scenario"])
-                      if now.get(k) != man["scenario"].get(k))
-        if diff:
-            raise UsageError(f"--baseline {a.baseline}: scenario {o['scenario']!r} differs from "
-                             f"this boostbench's in {', '.join(diff)}; re-record the baseline.")
-        metrics, skipped = gate.select_metrics(base, spec.mode, margins)
-        plans.append((run, spec, jobs, metrics))
-    paired = reference is not None or all(
-        set(spec.seeds) <= set(run["manifest"]["seeds"]) for run, spec, _, _ in plans)
-    if a.test == "sign-flip":
-        if not paired:
-            raise UsageError("--test sign-flip needs paired seeds: the baseline's seeds (or a "
-                             "subset) or --reference.")
-        m = sum(len(ms) * len(sp.rankers) * len(sp.attacks) for _, sp, _, ms in plans)
-        n = min(len(sp.seeds) for _, sp, _, _ in plans)
-        if m / 2 ** n >= alpha:  # the smallest Holm-adjusted p-value the test can reach
-            need = next(k for k in range(n, 64) if m / 2 ** k < alpha)
-            raise UsageError(f"--test sign-flip cannot fail with {n} seeds over {m} tests (its "
-                             f"smallest Holm-adjusted p is {m}/2^{n} = {m / 2 ** n:.3g} >= alpha "
-                             f"{alpha:g}); use --seeds {need} or more, or --test t.")
-
-    started = time.perf_counter()
-    before, after = [], []
-    notes = [f"note: not in the baseline, so not tested: {', '.join(skipped)} (re-record to "
-             "gate on them)."] if skipped else []
-    for run, spec, jobs, _ in plans:
-        sc = spec.scenario
-        records, _ = run_matrix(spec, jobs=jobs)
-        if reference is None:
-            before += [r for r in run["records"] if not paired or r["seed"] in spec.seeds]
-        else:  # a run of its own: it may share a ranker's name, never its clean twin
-            ref, _ = run_matrix(replace(spec, rankers=(reference,)), jobs=jobs)
-            for r in ref:
-                r["scenario"] = sc.name
-            before += [{**r, "ranker": name} for name in dict.fromkeys(x["ranker"] for x in records)
-                       for r in ref]
-        for r in records:
-            r["scenario"] = sc.name
-        after += records
-        world_now = json.loads(json.dumps(_clean(sc.world_config().to_dict()), default=_default))
-        if reference is None and world_now != run["manifest"].get("world"):
-            notes.append(f"note: the world model of scenario {sc.name!r} differs from the "
-                         "baseline's; stored numbers may not be comparable (re-record the "
-                         "baseline, or pass --reference).")
-    rows = gate.compare(before, after, plans[0][3], margins=margins, paired=paired,
-                        method=a.test, alpha=alpha)
-    elapsed = time.perf_counter() - started
-    if not any(r.verdict != "not tested" for r in rows):
-        raise UsageError(f"--baseline {a.baseline}: nothing to compare (no ranker x attack of "
-                         "the re-run matches the baseline's).")
-    bman = base["manifest"]
-    seeds_txt = ",".join(map(str, plans[0][1].seeds))
-    against = (f"reference {getattr(reference, 'name', a.reference)!r} ({a.reference}) re-run "
-               "on the same seeds" if reference is not None else
-               "the baseline's stored values, paired by seed" if paired else
-               "the baseline's stored values on other seeds (unpaired)")
-    if reference is None and bman.get("numpy") != np.__version__:
-        notes.append(f"note: the baseline was recorded with numpy {bman.get('numpy')}, this is "
-                     f"{np.__version__}; random streams may differ, pass --reference for a "
-                     "paired re-run.")
-    modes = ", ".join(dict.fromkeys(spec.mode for _, spec, _, _ in plans))
+    res = gate.check(a.baseline, seeds=a.seeds, margins=margins, reference=a.reference,
+                     alpha=a.alpha, test=a.test, jobs=a.jobs)
+    bman = res.baseline_manifest
+    many = len(res.scenarios) > 1
     print(f"boostbench check: baseline {a.baseline} (boostbench {bman.get('version')}, numpy "
-          f"{bman.get('numpy')}), scenario{'s' if len(plans) > 1 else ''} "
-          f"{', '.join(repr(p[1].scenario.name) for p in plans)}, mode {modes}, seeds "
-          f"{seeds_txt}, against {against}, alpha {alpha:g} ({elapsed:.1f} s)", file=out)
-    print(gate.format_check(rows, alpha=alpha), file=out)
-    for n in notes:
+          f"{bman.get('numpy')}), scenario{'s' if many else ''} "
+          f"{', '.join(repr(s) for s in res.scenarios)}, mode {', '.join(res.modes)}, seeds "
+          f"{','.join(map(str, res.seeds))}, against {res.against}, alpha {res.alpha:g} "
+          f"({res.elapsed:.1f} s)", file=out)
+    print(gate.format_check(res.rows, alpha=res.alpha), file=out)
+    for n in res.notes:
         print(n, file=out)
-    bad = [r for r in rows if r.verdict == "REGRESSION"]
-    n = sum(1 for r in rows if r.verdict != "not tested")
     if path is not None:
         write_json_atomic(path, {"manifest": manifest(command="check", baseline=str(a.baseline),
-                                                      seeds=list(plans[0][1].seeds),
-                                                      reference=a.reference, alpha=alpha,
-                                                      test=a.test, paired=paired),
-                                 "tests": [r.to_dict() for r in rows],
-                                 "regressions": len(bad)})
+                                                      seeds=list(res.seeds),
+                                                      reference=a.reference, alpha=res.alpha,
+                                                      test=res.test, paired=res.paired,
+                                                      numpy_now=np.__version__),
+                                 **res.to_dict()})
         print(f"wrote {path}", file=out)
-    if bad:
+    if not res.passed:
         which = "; ".join(f"{r.metric} ({r.ranker} x {r.attack}"
-                          f"{', ' + r.scenario if len(plans) > 1 else ''})" for r in bad)
-        print(f"FAIL: {len(bad)} of {n} tests show a regression beyond the margin: {which}.",
-              file=out)
+                          f"{', ' + r.scenario if many else ''})" for r in res.regressions)
+        print(f"FAIL: {len(res.regressions)} of {res.n_tested} tests show a regression beyond "
+              f"the margin: {which}.", file=out)
         return 1
-    print(f"PASS: none of {n} tests shows a regression beyond its margin.", file=out)
+    print(f"PASS: none of {res.n_tested} tests shows a regression beyond its margin.", file=out)
     return 0
 
 
@@ -557,12 +417,11 @@ def _cmd_validate(a, out) -> int:
     if a.experiments:
         names = [n.strip() for n in a.experiments.split(",") if n.strip()]
         bad = [n for n in names if n not in EXPERIMENTS]
-        if bad or not names:
-            raise UsageError(f"--experiments must name some of {', '.join(EXPERIMENTS)}. "
-                             f"Got {a.experiments!r}.")
-    seed = _number("--seed", a.seed, int, 0)
+        if bad or not names or len(set(names)) != len(names):
+            raise UsageError(f"--experiments must name some of {', '.join(EXPERIMENTS)}, each "
+                             f"once. Got {a.experiments!r}.")
     path = _out_path("--json", a.json)
-    exps = run_experiments(names, quick=a.quick, seed=seed)
+    exps = run_experiments(names, quick=a.quick, seed=a.seed)
     for e in exps:
         status = "as published" if e.direction_ok else "DIFFERS from published"
         print(f"{e.name}: {status} — {e.source}", file=out)
@@ -572,7 +431,7 @@ def _cmd_validate(a, out) -> int:
             print(f"  note: {e.notes}", file=out)
     if path is not None:
         write_json_atomic(path, {"manifest": manifest(command="validate", quick=a.quick,
-                                                      seed=seed),
+                                                      seed=a.seed),
                                  "experiments": [e.to_dict() for e in exps]})
         print(f"wrote {path}", file=out)
     return 0
@@ -589,18 +448,18 @@ def _short(d) -> str:
     return str(d)
 
 
+COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "cost": _cmd_cost, "sweep": _cmd_sweep,
+            "baseline": _cmd_baseline, "check": _cmd_check, "list": _cmd_list}
+
+
 def main(argv=None, out=None) -> int:
     """Entry point; returns the exit status."""
     out = out or sys.stdout
     parser = _build_parser()
     try:
         a = parser.parse_args(argv)
-        if a.command == "list":
-            return _cmd_list(out)
-        commands = {"run": _cmd_run, "validate": _cmd_validate, "cost": _cmd_cost,
-                    "sweep": _cmd_sweep, "baseline": _cmd_baseline, "check": _cmd_check}
-        if a.command in commands:
-            return commands[a.command](a, out)
+        if a.command in COMMANDS:
+            return COMMANDS[a.command](a, out)
         parser.print_help(out)
         return 2
     except UsageError as e:

@@ -15,23 +15,27 @@ still has a margin.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-from dataclasses import asdict, dataclass
+import os
+import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .errors import BoostbenchError
-from .plugins import METRICS, RANKERS
+from .errors import BoostbenchError, InvalidParameter
+from .plugins import METRICS
+from .rankers.pipeline import build_ranker
+from ._core.params import Interval, Options
+from .report import _clean, _default, format_rows, group_by
 from .metrics.base import DEFAULT_MARGIN, Margin, table_columns
-from .stats import RegressionTest, holm, regression_test
+from .stats import REGRESSION_TESTS, RegressionTest, holm, regression_test
 
 __all__ = ["GateError", "Margin", "margin_for",
            "parse_margins", "gated_metrics", "resolve_ranker", "baseline_payload",
            "load_baseline", "select_metrics", "GateRow", "compare", "format_check",
-           "robustness_info", "FORMAT", "FORMAT_VERSION"]
+           "robustness_info", "FORMAT", "FORMAT_VERSION", "check", "CheckResult"]
 
 FORMAT = "boostbench-baseline"
 FORMAT_VERSION = 1
@@ -92,67 +96,33 @@ def _one_line(e: BaseException) -> str:
     return " ".join(f"{type(e).__name__}: {e}".split())
 
 
-def _import_spec(spec: str, option: str):
-    """``module:attr`` -> the attribute, by import and ``getattr`` (never ``eval``)."""
-    mod, _, attr = spec.partition(":")
-    try:
-        obj = importlib.import_module(mod)
-    except Exception as e:  # noqa: BLE001  (any import-time failure of user code)
-        raise GateError(f"{option} {spec!r}: cannot import {mod!r} ({_one_line(e)}).") from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise GateError(f"{option} {spec!r}: {mod!r} has no attribute {attr!r}.")
-        obj = getattr(obj, part)
-    return obj
-
-
 def _is_ranker(obj) -> bool:
     return callable(obj) and not isinstance(obj, type) and isinstance(getattr(obj, "name", None),
                                                                       str)
 
 
 def resolve_ranker(spec: str, *, option: str = "--reference"):
-    """A ranker from a registered name or ``module:attr``.
+    """A ranker from a registered name, ``module:attr`` or ``scorer+defence+...``.
 
-    ``module:attr`` is imported with :func:`importlib.import_module` and looked up
-    with ``getattr`` (dotted attributes allowed) — never evaluated. As with the
-    registry, the attribute is a factory called without arguments (a class, or a
-    function returning a ranker); an object that already is a ranker (callable,
-    with a string ``name``) is used as it is. This resolves ``module:attr`` itself
-    so the gate does not depend on the registry doing it; once
-    ``RANKERS.get("mypkg:MyRanker")`` is the one way to resolve specs, this can
-    delegate to it.
+    Resolved as everywhere else (:func:`boostbench.rankers.build_ranker`: the
+    registries, :func:`importlib.import_module` for ``module:attr``, never
+    ``eval``); a factory is called without arguments, an object that already is
+    a ranker is used as it is.
 
     Raises
     ------
     GateError
-        One line naming ``option`` when the spec is malformed, the import fails or
-        the result is not a ranker (a callable with a string ``name``).
+        One line naming ``option`` when the spec does not resolve or the result is
+        not a ranker (a callable with a string ``name``).
     """
-    spec = spec.strip()
-    mod, sep, attr = spec.partition(":")
-    ident = lambda s: bool(s) and all(p.isidentifier() for p in s.split("."))  # noqa: E731
-    if not sep:
-        if spec not in RANKERS.names():
-            raise GateError(f"{option} must be a registered ranker ({', '.join(RANKERS.names())})"
-                            f" or module:attr, e.g. mypkg.ranking:MyRanker. Got {spec!r}.")
-        factory = RANKERS.get(spec)
-    elif ident(mod) and ident(attr):
-        factory = _import_spec(spec, option)
-    else:
-        raise GateError(f"{option} must be a registered ranker ({', '.join(RANKERS.names())}) "
-                        f"or module:attr, e.g. mypkg.ranking:MyRanker. Got {spec!r}.")
-    obj = factory
-    if not _is_ranker(obj) and callable(obj):
-        try:
-            obj = factory()
-        except Exception as e:  # noqa: BLE001  (user code)
-            raise GateError(f"{option} {spec!r}: calling it without arguments to make the ranker "
-                            f"failed ({_one_line(e)}).") from None
+    what = (f"{option} {spec!r} must be a ranker (a registered name, module:attr or "
+            "scorer+defence+...)")
+    try:
+        obj = build_ranker(spec)
+    except InvalidParameter as e:
+        raise GateError(f"{what}: {_one_line(e)}") from None
     if not _is_ranker(obj):
-        raise GateError(f"{option} {spec!r} must be a ranker: a callable Observation -> scores "
-                        "with a string 'name', or a class/function making one without "
-                        "arguments.")
+        raise GateError(f"{what}; it gave {type(obj).__name__} {obj!r:.40}.")
     return obj
 
 
@@ -295,10 +265,6 @@ class GateRow:
         return d
 
 
-def _key(r) -> tuple:
-    return (r.get("scenario", ""), r["ranker"], r["attack"])
-
-
 def compare(before: list[dict], after: list[dict], metrics, *, margins: dict | None = None,
             paired: bool = True, method: str = "t", alpha: float = 0.05) -> list[GateRow]:
     """Test every metric of every scenario x ranker x attack cell of ``after``.
@@ -324,12 +290,9 @@ def compare(before: list[dict], after: list[dict], metrics, *, margins: dict | N
     list of GateRow
         In the order of ``after``'s cells, metric by metric.
     """
-    groups_b: dict[tuple, dict[int, dict]] = {}
-    for r in before:
-        groups_b.setdefault(_key(r), {})[r["seed"]] = r
-    groups_a: dict[tuple, dict[int, dict]] = {}
-    for r in after:
-        groups_a.setdefault(_key(r), {})[r["seed"]] = r
+    keys = ("scenario", "ranker", "attack")
+    groups_b = {k: {r["seed"]: r for r in v} for k, v in group_by(before, *keys).items()}
+    groups_a = {k: {r["seed"]: r for r in v} for k, v in group_by(after, *keys).items()}
     pending = []
     for key, recs_a in groups_a.items():
         recs_b = groups_b.get(key, {})
@@ -379,30 +342,184 @@ def format_check(rows: list[GateRow], *, alpha: float) -> str:
                      *([r.scenario] if multi else []), r.ranker, r.attack, _g(t.mean_before),
                      _g(t.mean_after), _g(t.change, True), _g(allowed, True), _p(t.pvalue),
                      _p(r.pvalue_adjusted), r.verdict])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    def fmt(cells):
-        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
     n = sum(1 for r in rows if r.verdict != "not tested")
     test = rows[0].test if rows else None
     how = ("exact sign-flip test" if test and test.method == "sign-flip" else
            "paired t-test" if not test or test.paired else "Welch t-test (different seeds)")
-    lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body),
-             f"↑ higher is better, ↓ lower is better. change = current - baseline mean; margin = "
-             f"the largest change in the worse direction tolerated. p: one-sided {how} of "
-             f"H0 'worse by at most the margin' on per-seed values; adj. p: Holm over {n} tests; "
-             f"REGRESSION when adj. p < {alpha:g}."]
-    return "\n".join(lines)
+    return format_rows(head, body, [
+        f"↑ higher is better, ↓ lower is better. change = current - baseline mean; margin = "
+        f"the largest change in the worse direction tolerated. p: one-sided {how} of "
+        f"H0 'worse by at most the margin' on per-seed values; adj. p: Holm over {n} tests; "
+        f"REGRESSION when adj. p < {alpha:g}."])
 
 
 def robustness_info(records: list[dict], metrics) -> dict:
     """Flat ``{"<ranker>/<attack>/<metric>": mean over seeds}`` for pytest-benchmark extra_info."""
     out: dict[str, float] = {}
-    groups: dict[tuple, list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["ranker"], r["attack"]), []).append(r)
-    for (ranker, attack), recs in groups.items():
+    for (ranker, attack), recs in group_by(records, "ranker", "attack").items():
         for m in metrics:
             v = np.array([r.get(m, np.nan) for r in recs], np.float64)
             v = v[np.isfinite(v)]
             out[f"{ranker}/{attack}/{m}"] = float(v.mean()) if v.size else None
     return out
+
+
+ALPHA = Interval(float, 0.0, 1.0, closed="neither")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What :func:`check` found: one row per test, notes, and how the comparison was made."""
+
+    baseline: str
+    baseline_manifest: dict
+    scenarios: tuple
+    modes: tuple
+    seeds: tuple
+    against: str
+    alpha: float
+    test: str
+    paired: bool
+    reference: str | None
+    rows: list
+    notes: list
+    elapsed: float
+
+    @property
+    def regressions(self) -> list:
+        return [r for r in self.rows if r.verdict == "REGRESSION"]
+
+    @property
+    def n_tested(self) -> int:
+        return sum(1 for r in self.rows if r.verdict != "not tested")
+
+    @property
+    def passed(self) -> bool:
+        return not self.regressions
+
+    def to_dict(self) -> dict:
+        return {"tests": [r.to_dict() for r in self.rows], "regressions": len(self.regressions)}
+
+
+def check(baseline, *, seeds=None, margins: dict | None = None, reference: str | None = None,
+          alpha: float = 0.05, test: str = "t", jobs: int | None = None) -> CheckResult:
+    """Re-run a baseline's matrix and test every gated metric for a regression beyond its margin.
+
+    Everything is validated before any simulation runs.
+
+    Parameters
+    ----------
+    baseline : path
+        A file written by ``boostbench baseline`` (:func:`baseline_payload`).
+    seeds : sequence of int, optional
+        Seeds to re-run (default: the baseline's). Seeds the baseline has are
+        compared paired; others unpaired unless ``reference`` is given.
+    margins : dict, optional
+        Overrides (:func:`parse_margins`).
+    reference : str, optional
+        A ranker spec re-run on the same seeds as the "before" side instead of the
+        stored numbers.
+    alpha : float in (0, 1)
+        Family-wise error rate, Holm-corrected over every test.
+    test : {"t", "sign-flip"}
+    jobs : int, optional
+        Parallel processes (default: min(seeds, cores)).
+
+    Raises
+    ------
+    GateError
+        A bad baseline or option (one line naming it).
+    """
+    from . import runner
+    base = load_baseline(baseline)
+    try:
+        alpha = ALPHA.check("alpha", alpha, "check")
+        test = Options(*REGRESSION_TESTS).check("test", test, "check")
+        if jobs is not None:
+            jobs = runner.JOBS.check("jobs", jobs, "check")
+    except InvalidParameter as e:
+        raise GateError(str(e)) from None
+    margins = dict(margins or {})
+    ref = None if reference is None else resolve_ranker(reference)
+    plans = []
+    for run in base["runs"]:
+        o, man = run["options"], run["manifest"]
+        run_seeds = tuple(seeds) if seeds is not None else tuple(man["seeds"])
+        try:
+            spec = runner.build_spec(scenario=o["scenario"], rankers=_split(o["rankers"]),
+                                     attacks=_split(o["attacks"]), seeds=run_seeds,
+                                     budget=float(o["budget"]), k=o["k"], size=o["size"],
+                                     mode=o["mode"])
+        except InvalidParameter as e:
+            raise GateError(f"--baseline {baseline}: cannot rebuild its run here ({e})") from None
+        now = spec.scenario.to_dict()
+        diff = sorted(k for k in set(now) | set(man["scenario"])
+                      if now.get(k) != man["scenario"].get(k))
+        if diff:
+            raise GateError(f"--baseline {baseline}: scenario {o['scenario']!r} differs from "
+                            f"this boostbench's in {', '.join(diff)}; re-record the baseline.")
+        metrics, skipped = select_metrics(base, spec.mode, margins)
+        n_jobs = jobs or min(len(spec.seeds), os.cpu_count() or 1)
+        plans.append((run, spec, n_jobs, metrics, skipped))
+    paired = ref is not None or all(set(spec.seeds) <= set(run["manifest"]["seeds"])
+                                    for run, spec, *_ in plans)
+    if test == "sign-flip":
+        if not paired:
+            raise GateError("--test sign-flip needs paired seeds: the baseline's seeds (or a "
+                            "subset) or --reference.")
+        m = sum(len(ms) * len(sp.rankers) * len(sp.attacks) for _, sp, _, ms, _ in plans)
+        n = min(len(sp.seeds) for _, sp, *_ in plans)
+        if m / 2 ** n >= alpha:  # the smallest Holm-adjusted p-value the test can reach
+            need = next(k for k in range(n, 64) if m / 2 ** k < alpha)
+            raise GateError(f"--test sign-flip cannot fail with {n} seeds over {m} tests (its "
+                            f"smallest Holm-adjusted p is {m}/2^{n} = {m / 2 ** n:.3g} >= alpha "
+                            f"{alpha:g}); use --seeds {need} or more, or --test t.")
+
+    started = time.perf_counter()
+    before, after = [], []
+    skipped = sorted({m for *_, sk in plans for m in sk})
+    notes = [f"note: not in the baseline, so not tested: {', '.join(skipped)} (re-record to "
+             "gate on them)."] if skipped else []
+    for run, spec, n_jobs, _, _ in plans:
+        sc = spec.scenario
+        records, _ = runner.run_matrix(spec, jobs=n_jobs)
+        if ref is None:
+            before += [r for r in run["records"] if not paired or r["seed"] in spec.seeds]
+        else:  # a run of its own: it may share a ranker's name, never its clean twin
+            ref_records, _ = runner.run_matrix(replace(spec, rankers=(ref,)), jobs=n_jobs)
+            for r in ref_records:
+                r["scenario"] = sc.name
+            before += [{**r, "ranker": name} for name in dict.fromkeys(x["ranker"] for x in records)
+                       for r in ref_records]
+        for r in records:
+            r["scenario"] = sc.name
+        after += records
+        world_now = json.loads(json.dumps(_clean(sc.world_config().to_dict()), default=_default))
+        if ref is None and world_now != run["manifest"].get("world"):
+            notes.append(f"note: the world model of scenario {sc.name!r} differs from the "
+                         "baseline's; stored numbers may not be comparable (re-record the "
+                         "baseline, or pass --reference).")
+    rows = compare(before, after, plans[0][3], margins=margins, paired=paired, method=test,
+                   alpha=alpha)
+    if not any(r.verdict != "not tested" for r in rows):
+        raise GateError(f"--baseline {baseline}: nothing to compare (no ranker x attack of the "
+                        "re-run matches the baseline's).")
+    bman = base["manifest"]
+    against = (f"reference {getattr(ref, 'name', reference)!r} ({reference}) re-run on the same "
+               "seeds" if ref is not None else
+               "the baseline's stored values, paired by seed" if paired else
+               "the baseline's stored values on other seeds (unpaired)")
+    if ref is None and bman.get("numpy") != np.__version__:
+        notes.append(f"note: the baseline was recorded with numpy {bman.get('numpy')}, this is "
+                     f"{np.__version__}; random streams may differ, pass --reference for a "
+                     "paired re-run.")
+    return CheckResult(
+        baseline=str(baseline), baseline_manifest=bman,
+        scenarios=tuple(p[1].scenario.name for p in plans),
+        modes=tuple(dict.fromkeys(p[1].mode for p in plans)), seeds=tuple(plans[0][1].seeds),
+        against=against, alpha=alpha, test=test, paired=paired, reference=reference, rows=rows,
+        notes=notes, elapsed=time.perf_counter() - started)
+
+
+def _split(names: str) -> list[str]:
+    return [n.strip() for n in names.split(",") if n.strip()]

@@ -222,6 +222,29 @@ class Registry:
                                f"{', '.join(self.names())}; or give 'package.module:attribute'.",
                                name=self.family)
 
+    def create(self, spec: str):
+        """The component ``spec`` names, made: :meth:`get`, then called without arguments when
+        it is a factory (a class, or a function) rather than a component already (an object
+        with a string ``name``; for instance families, whatever was registered).
+
+        Raises
+        ------
+        InvalidParameter
+            What :meth:`get` raises, or the factory failing (named, with its error).
+        """
+        obj = self.get(spec)
+        if self.instances or (not isinstance(obj, type)
+                              and isinstance(getattr(obj, "name", None), str)):
+            return obj
+        try:
+            return obj()
+        except InvalidParameter:
+            raise
+        except Exception as e:  # user code: one line naming the plug-in and its error
+            raise InvalidParameter(f"Cannot make {self.family} {spec!r}: calling it without "
+                                   f"arguments failed with {type(e).__name__}: {e}",
+                                   name=self.family) from e
+
     def __contains__(self, spec) -> bool:
         """True for a known name (built-in or plug-in, even a broken one: :meth:`get`
         explains it) and for a ``module:attr`` spec that resolves."""

@@ -48,29 +48,20 @@ MARKERS = (
 
 
 def parse_seeds(value: str, option: str = "--boost-seeds") -> tuple[int, ...]:
-    """``"N"`` -> seeds ``0..N-1`` (N in [1, 10000]); ``"3,7"`` -> (3, 7).
+    """``"N"`` -> seeds ``0..N-1`` (N in [1, 10000]); ``"3,7"`` -> (3, 7): the seeds of the
+    command line and the Python API (:func:`boostbench._core.params.parse_seeds`).
 
     Raises
     ------
     pytest.UsageError
         Naming the option and the allowed forms.
     """
-    text = str(value).strip()
-    msg = (f"{option} must be a count in [1, 10000] or a comma list of distinct seeds in "
-           f"[0, 2**63-1]. Got {value!r}.")
+    from ._core.params import parse_seeds as _parse
+    from .errors import InvalidParameter
     try:
-        if "," in text:
-            seeds = tuple(int(v) for v in text.split(",") if v.strip())
-        else:
-            n = int(text)
-            if not 1 <= n <= 10_000:
-                raise ValueError
-            seeds = tuple(range(n))
-    except ValueError:
-        raise pytest.UsageError(msg) from None
-    if not seeds or any(not 0 <= s < 2**63 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise pytest.UsageError(msg)
-    return seeds
+        return _parse(value, option)
+    except InvalidParameter as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 def pytest_addoption(parser):
@@ -113,11 +104,13 @@ def pytest_generate_tests(metafunc):
 def boost_size(pytestconfig) -> str:
     """The world size name (``--boost-size``, ini ``boost_size``, default ``tiny``)."""
     value, where = _option(pytestconfig, "boost_size", DEFAULT_SIZE)
+    from boostbench._core.params import Options
+    from boostbench.errors import InvalidParameter
     from boostbench.testing import WORLD_SIZES
-    if value not in WORLD_SIZES:
-        raise pytest.UsageError(f"{where} must be one of {', '.join(WORLD_SIZES)}. "
-                                f"Got {value!r}.")
-    return value
+    try:
+        return Options(*WORLD_SIZES).parse(value)
+    except InvalidParameter as e:
+        raise pytest.UsageError(f"{where} {e}") from None
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,27 @@ import numpy as np
 from .plugins import METRICS
 from .stats import t_interval
 
-__all__ = ["summarize", "format_table", "write_json_atomic", "write_csv_atomic", "manifest",
-           "summarize_cost", "format_cost_table", "format_sweep_table"]
+__all__ = ["group_by", "format_rows", "summarize", "format_table", "write_json_atomic",
+           "write_csv_atomic", "manifest", "summarize_cost", "format_cost_table",
+           "format_sweep_table"]
+
+
+def group_by(records: list[dict], *keys) -> dict[tuple, list[dict]]:
+    """Records grouped by the values of ``keys`` (a missing key counts as ""), groups in the
+    order their first record appears."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault(tuple(r.get(k, "") for k in keys), []).append(r)
+    return groups
+
+
+def format_rows(head: list, body: list[list], notes=()) -> str:
+    """A plain-text table: a header, a rule, left-aligned columns, then note lines."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+
+    def fmt(cells):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body), *notes])
 
 
 def summarize(records: list[dict], metrics, *, confidence: float = 0.95) -> list[dict]:
@@ -25,11 +44,8 @@ def summarize(records: list[dict], metrics, *, confidence: float = 0.95) -> list
 
     Each record already averages its targets, so the seed is the unit of replication.
     """
-    groups: dict[tuple, list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["ranker"], r["attack"]), []).append(r)
     rows = []
-    for (ranker, attack), recs in groups.items():
+    for (ranker, attack), recs in group_by(records, "ranker", "attack").items():
         row = {"ranker": ranker, "attack": attack, "n_seeds": len(recs)}
         for m in ("spend", *metrics):
             row[m] = t_interval([r[m] for r in recs], confidence).to_dict()
@@ -62,16 +78,12 @@ def format_table(rows: list[dict], metrics, directions=None) -> str:
             half = (iv["high"] - iv["low"]) / 2
             cells.append(f"{_fmt(iv['mean'])} ±{_fmt(half)}")
         body.append(cells)
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(head, widths)),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths)) for cells in body]
     arrows = ", ".join(f"{m} {'↑' if directions[m] else '↓'}" for m in metrics if m in directions)
     n = rows[0]["n_seeds"] if rows else 0
     conf = rows[0][cols[0]]["confidence"] if rows else 0.95
-    lines.append(f"mean ±half-width of the {conf:.0%} t interval over {n} seeds (targets "
-                 f"averaged within a seed). Better for the ranker: {arrows}.")
-    return "\n".join(lines)
+    return format_rows(head, body, [f"mean ±half-width of the {conf:.0%} t interval over {n} "
+                                    f"seeds (targets averaged within a seed). Better for the "
+                                    f"ranker: {arrows}."])
 
 
 def _default(o):
@@ -153,11 +165,8 @@ def summarize_cost(records: list[dict], *, threshold: float = 0.5) -> list[dict]
     extra impressions across seeds; None when the campaign bought none).
     """
     from .metrics.cost import cost_to_top_k, fraud_cpm, success_curve
-    groups: dict[tuple, list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["ranker"], r["attack"]), []).append(r)
     rows = []
-    for (ranker, attack), recs in groups.items():
+    for (ranker, attack), recs in group_by(records, "ranker", "attack").items():
         budgets = sorted({r["budget"] for r in recs})
         seeds = sorted({r["seed"] for r in recs})
         cell = {(r["seed"], r["budget"]): r for r in recs}
@@ -210,9 +219,7 @@ def format_cost_table(rows: list[dict]) -> str:
                      r["knowledge"], f"{_money(r['cost_to_top_k'])} {ci}",
                      "—" if r["fraud_cpm"] is None else f"${r['fraud_cpm']:,.2f}",
                      f"{r['curve']['success'][-1]:.2f}"])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body)]
+    lines = [format_rows(head, body)]
     lines.append("cheapest attack to the top k (the worst case over every attack above), per "
                  "ranker, next to what its defences cost honest content:")
     rankers = list(dict.fromkeys(r["ranker"] for r in rows))
@@ -246,9 +253,6 @@ def format_sweep_table(rows: list[dict]) -> str:
         cells = [f"{s:.2f} / {lift:+.0f}" for s, lift in zip(r["curve"]["success"],
                                                              r["rank_lift_by_budget"])]
         body.append([r["ranker"], r["attack"], *cells])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
-    lines = [fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body),
-             "cell: success probability (target in the top k at the end of the attack window; "
-             "sink: rank at least doubled) / mean rank lift, over seeds."]
-    return "\n".join(lines)
+    return format_rows(head, body, ["cell: success probability (target in the top k at the end "
+                                    "of the attack window; sink: rank at least doubled) / mean "
+                                    "rank lift, over seeds."])

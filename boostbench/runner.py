@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields, is_dataclass, replace
@@ -10,20 +9,22 @@ from functools import partial
 
 import numpy as np
 
+from ._core.params import (SEED, InstanceOf, Interval, Options, Satisfies, SequenceOf,
+                           declare)
 from .attacks.base import CostModel
 from .errors import InvalidParameter
-from ._core.params import check_choice, check_int, check_real
 from ._core.units import HOUR
 from .feed import FeedConfig
 from .metrics.feed import feed_quality_per_round
 from .metrics.rise import target_ranks
-from .plugins import METRICS
-from .scenario import Scenario
+from .plugins import ATTACKS, METRICS
+from .scenario import Scenario, get_scenario
 from .simulate import MODES, simulate
 from .world import make_world
 
-__all__ = ["RunSpec", "run_seed", "run_matrix", "seed_streams", "sweep_seed", "run_sweep",
-           "adaptive_search", "clean_twins", "describe_ranker", "measure"]
+__all__ = ["RunSpec", "build_spec", "JOBS", "BUDGETS", "run_seed", "run_matrix", "seed_streams",
+           "sweep_seed", "run_sweep", "adaptive_search", "run_cost", "clean_twins",
+           "describe_ranker", "measure", "seed_setup"]
 
 
 def seed_streams(seed: int):
@@ -51,7 +52,28 @@ def describe(obj) -> dict:
     return d
 
 
+def _is_ranker(x) -> bool:
+    return callable(x) and isinstance(getattr(x, "name", None), str)
+
+
+def _is_attack(x) -> bool:
+    return callable(x) and isinstance(getattr(x, "name", None), str)
+
+
+#: Parallel processes a matrix may use.
+JOBS = Interval(int, 1, 64)
+#: A budget grid: distinct budgets in USD, increasing.
+BUDGETS = SequenceOf(Interval(float, 0.0, None), min_len=1, distinct=True, increasing=True)
+
+
 @dataclass(frozen=True)
+@declare(scenario=InstanceOf(Scenario),
+         rankers=SequenceOf(Satisfies(_is_ranker, "a ranker (a callable with a str name)"),
+                            min_len=1),
+         attacks=SequenceOf(Satisfies(_is_attack, "an attack (a callable with a str name)"),
+                            min_len=1),
+         seeds=SequenceOf(SEED, min_len=1, distinct=True), budget=Interval(float, 0.0, None),
+         cost=InstanceOf(CostModel), mode=Options(*MODES), feed=InstanceOf(FeedConfig))
 class RunSpec:
     """One matrix: every ranker against every attack on every seed of a scenario."""
 
@@ -64,17 +86,32 @@ class RunSpec:
     mode: str = "closed"
     feed: FeedConfig = FeedConfig()
 
-    def __post_init__(self):
-        if not self.rankers:
-            raise InvalidParameter("The 'rankers' parameter needs at least one ranker.", name="rankers")
-        if not self.attacks:
-            raise InvalidParameter("The 'attacks' parameter needs at least one attack.", name="attacks")
-        if not self.seeds:
-            raise InvalidParameter("The 'seeds' parameter needs at least one seed.", name="seeds")
-        for s in self.seeds:
-            check_int("seeds", s, low=0, high=2**63 - 1, where="RunSpec")
-        check_real("budget", self.budget, low=0.0, where="RunSpec")
-        check_choice("mode", self.mode, MODES, where="RunSpec")
+
+def build_spec(*, scenario="default", rankers, attacks, seeds, budget=None, k=None, size=None,
+               mode: str = "closed", cost: CostModel = CostModel()) -> RunSpec:
+    """A :class:`RunSpec` from names: the scenario (a name or a Scenario), ranker specs
+    (``name``, ``module:attr`` or ``scorer+defence+...``), attack names, seeds, and
+    overrides of the scenario's budget, k and size.
+
+    Raises
+    ------
+    InvalidParameter
+        An unknown name, a value out of range, or an attack that reacts to the feed
+        asked for in replay mode.
+    """
+    from .rankers.pipeline import build_ranker
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    mode = Options(*MODES).check("mode", mode, "build_spec")
+    changes = {name: value for name, value in (("budget", budget), ("k", k), ("size", size))
+               if value is not None}
+    sc = sc.with_(**changes) if changes else sc
+    made = [ATTACKS.create(a) for a in attacks]
+    loop_only = [a.name for a in made if getattr(a, "closed_loop_only", False)]
+    if loop_only and mode == "replay":
+        raise InvalidParameter(f"{', '.join(loop_only)} react to the feed and need mode "
+                               "'closed'.", name="attacks")
+    return RunSpec(sc, tuple(build_ranker(r) for r in rankers), tuple(made), tuple(seeds),
+                   sc.budget, cost, mode)
 
 
 def _trace_rows(att, clean, truth) -> list[dict]:
@@ -97,8 +134,14 @@ def _trace_rows(att, clean, truth) -> list[dict]:
 
 
 def _seed_setup(spec: RunSpec, seed: int):
-    """World, shared run base, a ``buy(attack, budget)`` for fixed campaigns, simulate kwargs."""
-    sc = spec.scenario
+    """:func:`seed_setup` of a spec's scenario, mode, cost model and feed."""
+    return seed_setup(spec.scenario, seed, mode=spec.mode, cost=spec.cost, feed=spec.feed)
+
+
+def seed_setup(sc: Scenario, seed: int, *, mode: str = "closed", cost: CostModel = CostModel(),
+               feed: FeedConfig = FeedConfig()):
+    """World, shared run base, a ``buy(attack, budget)`` for fixed campaigns, simulate kwargs:
+    everything one seed of a scenario shares across rankers and attacks."""
     world_rng, organic_rng = seed_streams(seed)
     world = make_world(sc.world_config(), world_rng)
     base = sc.run_base(world, organic_rng)
@@ -107,8 +150,8 @@ def _seed_setup(spec: RunSpec, seed: int):
 
     def buy(attack, budget):
         return attack(obs0, base.targets_for(getattr(attack, "goal", "promote")), budget, window,
-                      attack_stream(seed, attack.name), spec.cost)
-    return world, base, buy, ({"feed": spec.feed} if spec.mode == "closed" else {})
+                      attack_stream(seed, attack.name), cost)
+    return world, base, buy, ({"feed": feed} if mode == "closed" else {})
 
 
 def clean_twins(spec: RunSpec, base, seed: int, kw):
@@ -175,7 +218,7 @@ def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False):
     ``jobs`` > 1 runs seeds in parallel processes; results do not depend on it,
     since each seed has its own streams. Returns ``(records, trace_rows)``.
     """
-    jobs = check_int("jobs", jobs, low=1, high=max(os.cpu_count() or 1, 1) * 4, where="run_matrix")
+    jobs = JOBS.check("jobs", jobs, "run_matrix")
     if jobs == 1 or len(spec.seeds) == 1:
         out = [run_seed(spec, s, trace=trace) for s in spec.seeds]
     else:
@@ -227,10 +270,8 @@ def _success_for(att, clean, goal) -> float:
 
 def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1) -> list[dict]:
     """:func:`sweep_seed` over every seed (in parallel processes when ``jobs`` > 1)."""
-    budgets = [check_real("budgets", b, low=0.0, where="run_sweep") for b in budgets]
-    if budgets != sorted(budgets) or len(set(budgets)) != len(budgets):
-        raise InvalidParameter(f"The 'budgets' parameter must be strictly increasing. "
-                               f"Got {budgets!r}.", name="budgets")
+    budgets = list(BUDGETS.check("budgets", budgets, "run_sweep"))
+    jobs = JOBS.check("jobs", jobs, "run_sweep")
     if jobs == 1 or len(spec.seeds) == 1:
         out = [sweep_seed(spec, s, budgets) for s in spec.seeds]
     else:
@@ -267,3 +308,42 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
                   fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
                   knowledge=knowledge, defences=getattr(ranker, "defences", ()),
                   include=include)
+
+
+def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
+             n_candidates: int = 16, n_search_seeds: int = 3):
+    """The budget grid of every ranker x attack, and with ``adaptive`` a search per ranker.
+
+    The adaptive attacker searches the attack space against each ranker on search
+    seeds ``10000, 10001, ...`` (disjoint from ``spec.seeds``, on which it is
+    reported); a defended ranker also meets the ``defence_aware`` attacker, whose
+    search starts from the adaptive winner (so knowing more cannot find less by bad
+    luck). Each winner then runs the grid like a fixed recipe.
+
+    Returns
+    -------
+    (records, searches, flags)
+        Grid records (as :func:`run_sweep`), the :class:`SearchResult` of every
+        search, and the sanity flags across knowledge levels.
+    """
+    from .attacks.adaptive import aware_variants, knowledge_flags
+    records = run_sweep(spec, budgets, jobs=jobs)
+    searches, flags = [], []
+    if not adaptive:
+        return records, searches, flags
+    search_seeds = tuple(range(10_000, 10_000 + n_search_seeds))
+    for ranker in spec.rankers:
+        levels = ("adaptive", "defence_aware") if getattr(ranker, "defences", ()) else (
+            "adaptive",)
+        found = []
+        for knowledge in levels:   # the defence-aware search starts from the adaptive best
+            warm = (aware_variants(found[0].best, ranker.defences)
+                    if knowledge == "defence_aware" else ())
+            res = adaptive_search(spec, ranker, budget=budgets[-1], search_seeds=search_seeds,
+                                  n_candidates=n_candidates, knowledge=knowledge, include=warm)
+            found.append(res)
+            one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
+            records += run_sweep(one, budgets, jobs=jobs)
+        searches += found
+        flags += knowledge_flags(found)
+    return records, searches, flags

@@ -41,8 +41,8 @@ def test_options_are_applied(tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--k", "0"], "--k must be an int in [1, inf]"),
-    (["--budget", "-1"], "--budget must be a number in [0.0, inf]"),
+    (["--k", "0"], "--k must be an int in [1, inf). Got '0'"),
+    (["--budget", "-1"], "--budget must be a finite real in [0, inf). Got '-1'"),
     (["--budget", "nan"], "--budget"),
     (["--seeds", "0"], "--seeds must be a count in [1, 10000]"),
     (["--rankers", "nope"], "--rankers: 'nope': Unknown ranker 'nope'"),
@@ -50,11 +50,11 @@ def test_options_are_applied(tmp_path):
     (["--rankers", "like_count+lockstep+lockstep"], "Defences must not repeat"),
     (["--rankers", "like_count+"], "'scorer+defence+...'"),
     (["--attacks", "bot_farm,bot_farm"], "--attacks: names must not repeat"),
-    (["--size", "huge"], "--size must be one of tiny, small, medium"),
-    (["--jobs", "0"], "--jobs must be an int in [1, 64]"),
+    (["--size", "huge"], "--size must be one of 'tiny', 'small', 'medium'"),
+    (["--jobs", "0"], "--jobs must be an int in [1, 64]. Got '0'"),
     (["--json", "/no/such/dir/x.json"], "--json: folder"),
     (["--bogus"], "unrecognized arguments"),
-    (["--mode", "loop"], "--mode must be one of closed, replay"),
+    (["--mode", "loop"], "--mode must be one of 'closed', 'replay'"),
     (["--mode", "replay", "--attacks", "top_up"], "top_up react to the feed and need --mode closed"),
     (["--trace", "/no/such/dir/t.csv"], "--trace: folder"),
 ])

@@ -30,7 +30,8 @@ from numbers import Integral, Real
 
 from ..errors import InvalidParameter
 
-__all__ = ["Constraint", "Interval", "Options", "Boolean", "InstanceOf", "SequenceOf", "OrNone",
+__all__ = ["Constraint", "Interval", "Options", "Boolean", "InstanceOf", "Satisfies", "SequenceOf",
+           "OrNone",
            "declare", "params_of", "check_params", "check_int", "check_real", "check_choice",
            "SEED", "SEED_COUNT", "SeedList", "parse_seeds"]
 
@@ -242,6 +243,25 @@ class InstanceOf(Constraint):
         return [None, object()]
 
 
+class Satisfies(Constraint):
+    """A value for which ``test(value)`` is true, described as ``what`` ("a ranker")."""
+
+    def __init__(self, test, what: str):
+        self.test, self.what = test, what
+
+    def describe(self) -> str:
+        return self.what
+
+    def ok(self, value) -> bool:
+        try:
+            return bool(self.test(value))
+        except Exception:  # a test that cannot judge the value refuses it
+            return False
+
+    def invalid_values(self) -> list:
+        return [None, object()]
+
+
 class SequenceOf(Constraint):
     """A tuple or list of values each meeting ``item``, of length in [min_len, max_len],
     optionally distinct and/or non-decreasing. Stored as a tuple.
@@ -261,8 +281,8 @@ class SequenceOf(Constraint):
         size = ("a non-empty sequence" if self.min_len == 1 and self.max_len is None
                 else f"a sequence of {self.min_len} to {_fmt(self.max_len)} values"
                 if self.max_len != self.min_len else f"a sequence of {self.min_len} values")
-        extra = (" (distinct)" if self.distinct else "") + (
-            " (non-decreasing)" if self.increasing else "")
+        extra = (" (strictly increasing)" if self.distinct and self.increasing else
+                 " (distinct)" if self.distinct else " (non-decreasing)" if self.increasing else "")
         return f"{size} of values each {self.item.describe()}{extra}"
 
     def ok(self, value) -> bool:
@@ -287,7 +307,7 @@ class SequenceOf(Constraint):
         return tuple(self.item.coerce(v) for v in value)
 
     def _from_text(self, text: str):
-        parts = [p.strip() for p in text.split(",")] if text else []
+        parts = [p.strip() for p in text.split(",") if p.strip()]  # "5," is (5,)
         vals = [self.item._from_text(p) for p in parts]
         return _BAD if any(v is _BAD for v in vals) else vals
 
@@ -299,10 +319,7 @@ class SequenceOf(Constraint):
         return out
 
     def invalid_texts(self) -> list[str]:
-        out = [",", "x"]
-        if self.min_len:
-            out.append("")
-        return out
+        return ["x", ",", ""] if self.min_len else ["x"]
 
 
 class OrNone(Constraint):
@@ -430,8 +447,9 @@ class SeedList(Constraint):
         self._list = SequenceOf(SEED, min_len=min_len, distinct=True)
 
     def describe(self) -> str:
-        return (f"a count in [1, 10000] or a comma list of {'at least ' + str(self.min_len) + ' ' if self.min_len > 1 else ''}"
-                f"distinct seeds in [0, 2**63-1]")
+        least = f"at least {self.min_len} " if self.min_len > 1 else ""
+        return (f"a count in [{self.min_len}, 10000] or a comma list of {least}distinct seeds "
+                "in [0, 2**63-1]")
 
     def ok(self, value) -> bool:
         return self._list.ok(value)

@@ -280,9 +280,9 @@ def build_ranker(spec: str):
     if not parts or any(not p for p in parts):
         raise InvalidParameter(f"A ranker spec is 'scorer' or 'scorer+defence+...'. Got {spec!r}.",
                                name="ranker")
-    scorer = RANKERS.get(parts[0])()
+    scorer = RANKERS.create(parts[0])
     if len(parts) == 1:
         return scorer
     if len(set(parts[1:])) != len(parts) - 1:
         raise InvalidParameter(f"Defences must not repeat in {spec!r}.", name="ranker")
-    return Pipeline(*(DEFENCES.get(p)() for p in parts[1:]), scorer)
+    return Pipeline(*(DEFENCES.create(p) for p in parts[1:]), scorer)

@@ -20,7 +20,7 @@ from ..errors import InvalidParameter
 from .._core.params import check_choice, check_int, check_real
 from ..metrics.rise import target_ranks
 from ..plugins import ATTACKS, METRICS
-from ..runner import RunSpec, _seed_setup, attack_stream, seed_streams
+from ..runner import attack_stream, seed_setup, seed_streams
 from ..scenario import SCENARIOS, Scenario
 from ..simulate import MODES, RunBase, simulate
 from .._core.units import HOUR
@@ -239,8 +239,7 @@ def _setup(world, scenario, *, k, seed, mode, cost) -> _Setup:
         key = ("scenario", sc, seed, mode, cost)
 
         def make():
-            spec = RunSpec(sc, ("-",), ("-",), (seed,), 0.0, cost, mode)
-            w, base, buy, kw = _seed_setup(spec, seed)
+            w, base, buy, kw = seed_setup(sc, seed, mode=mode, cost=cost)
             return _Setup(w, base, sc, buy, kw, mode)
         return _lru_get(_setups, key, make, _MAX_SETUPS)
     if not isinstance(world, World):
