@@ -61,6 +61,7 @@ def _typed(constraint: Constraint):
         except InvalidParameter as e:
             raise argparse.ArgumentTypeError(str(e)) from None
     parse.__name__ = type(constraint).__name__
+    parse.constraint = constraint   # so the generated invalid-input tests can read it
     return parse
 
 
