@@ -147,8 +147,8 @@ def concat_responses(responses) -> Response:
 
 class _InOrder:
     """``take(stream, idx)`` for a plain uniform source (e.g. one drawing from a Generator):
-    each stream is drawn in full, once, in the order respond() has always drawn them, and
-    only then indexed — a stateful source sees exactly the calls it always saw."""
+    each stream is drawn in full, once, in :data:`_STREAM_ORDER`, and only then indexed, so
+    a stateful source sees the same calls whoever asks for which positions."""
 
     def __init__(self, uniform):
         self._uniform, self._next = uniform, 0
@@ -198,8 +198,8 @@ _S_NI, _S_VIEW, _S_SKIP, _S_WATCH, _S_LIKE, _S_COMMENT, _S_LEN, _S_SHARE, _S_FOL
     _S_REPORT = STREAMS.claim_block("world", "decision", 100, (
         "not_interested", "view", "skip", "watch", "like", "comment", "length", "share",
         "follow", "report"))
-# The order in which respond() has always drawn its streams: a stateful source (a
-# Generator in the open loop) must keep seeing this order.
+# The order in which respond() draws its streams: a stateful source (a Generator in the
+# open loop) must always see the same order, or the open-loop worlds change.
 _STREAM_ORDER = (_S_NI, _S_REPORT, _S_VIEW, _S_SKIP, _S_WATCH, _S_LIKE, _S_COMMENT, _S_LEN,
                  _S_SHARE, _S_FOLLOW)
 

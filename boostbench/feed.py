@@ -352,7 +352,7 @@ def draw_feeds(cfg: FeedConfig, *, key: int, round_index: int, start: float, len
         if pool == 0:  # topic pool; falls back to trending when the topic has nothing eligible
             rho = ranks.draw(uu, s_size[rows])
             pos = s_base[rows] + rho
-            # a topic draw is clipped to the last item of by_topic, as it always was
+            # a topic draw past the end of by_topic is clipped to its last item
             pos = np.where(s_has[rows], np.minimum(pos, order.size - 1), pos)
             return topic_or_order[pos]
         if pool == 1 or fresh.size == 0:

@@ -7,7 +7,9 @@ Knowledge levels (stated in every result):
   ranker's public behaviour (it sees the feed, not the code), choosing on *search
   seeds* by random search with successive halving on common random numbers, and
   is reported on held-out seeds (no winner's curse);
-- ``defence_aware`` (needs defences with thresholds) is not built yet.
+- ``defence_aware``: the adaptive space plus pacings and account splits placed just
+  below the thresholds the defences declare (a velocity cap's rate, lockstep's
+  ``min_items``), starting from the adaptive winner.
 
 Sanity flags, as AutoAttack reports them: a random configuration beating the
 search's choice, or a fixed recipe beating the adaptive attacker, on held-out seeds.

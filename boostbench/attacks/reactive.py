@@ -1,6 +1,6 @@
 """An online-reactive attacker: reads the public counts every round and tops up.
 
-Knowledge ``adaptive`` in its online form (issue #5): the attacker sees what any
+Knowledge ``adaptive`` in its online form: the attacker sees what any
 user sees — the displayed like counts — never the ranker's code. Each round of
 the attack window it buys just enough bot likes to bring every target to a
 multiple of the k-th highest like count among the items posted in the last
