@@ -36,7 +36,8 @@ from ...events import ENGAGEMENT, N_KINDS, EventKind, kind_table
 from ...observation import Observation
 
 __all__ = ["Schedule", "INLINE", "BATCH_6H", "Detection", "Defence", "InlineDefence",
-           "BatchDefence", "ACTS", "NEGATIVE", "ACTIONS", "KINDS", "POSITIVE", "kind_mask", "ones"]
+           "BatchDefence", "ACTS", "NEGATIVE", "ACTIONS", "KINDS", "POSITIVE", "kind_mask", "ones",
+           "group_keys"]
 
 #: The engagement acts a defence looks at by default (what attackers buy).
 ACTS = ENGAGEMENT
@@ -103,6 +104,18 @@ class InlineDefence(Defence):
     def weights(self, obs: Observation, start: int, state: dict) -> np.ndarray:
         """float32 multipliers in [0, 1] for events ``start..obs.n_events``."""
         raise NotImplementedError
+
+    def new_acts(self, obs: Observation, start: int):
+        """The events ``start..n`` of this defence's kinds: ``(idx, account, item, kind)``,
+        ``idx`` relative to ``start``."""
+        _, acc, item, kind, _ = (c[start:] for c in obs.events)
+        idx = np.flatnonzero(kind_mask(kind, self.kinds))
+        return idx, acc[idx], item[idx], kind[idx]
+
+
+def group_keys(group: np.ndarray, item: np.ndarray, kind: np.ndarray, n_items: int) -> np.ndarray:
+    """One int64 key per (group, item, kind) — a group being a device, a topic, a cohort."""
+    return (np.asarray(group, np.int64) * n_items + item) * N_KINDS + kind
 
 
 @dataclass(frozen=True, kw_only=True)

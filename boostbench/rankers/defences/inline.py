@@ -12,10 +12,10 @@ import numpy as np
 from ..._core.arrays import KeySet, first_occurrence, rank_within_runs, run_starts
 from ..._core.params import Interval, Options, declare
 from ..._core.units import DAY, HOUR
-from ...events import N_KINDS, EventKind as K
+from ...events import EventKind as K
 from ...observation import Observation
 from ...plugins import DEFENCES
-from .base import ACTS, NEGATIVE, POSITIVE, InlineDefence, kind_mask, ones
+from .base import ACTS, NEGATIVE, POSITIVE, InlineDefence, group_keys, kind_mask, ones
 
 __all__ = ["VelocityCap", "AccountTrust", "DeviceDedup", "RequireView", "AudienceDiversity"]
 
@@ -123,13 +123,11 @@ class DeviceDedup(InlineDefence):
     name: str = "device_dedup"
 
     def weights(self, obs: Observation, start: int, state: dict) -> np.ndarray:
-        _, acc, item, kind, _ = (c[start:] for c in obs.events)
-        out = ones(acc.size)
-        idx = np.flatnonzero(kind_mask(kind, self.kinds))
+        out = ones(obs.n_events - start)
+        idx, acc, item, kind = self.new_acts(obs, start)
         if idx.size == 0:
             return out
-        dev = obs.accounts.device[acc[idx]].astype(np.int64)
-        keys = (dev * obs.n_items + item[idx]) * N_KINDS + kind[idx]
+        keys = group_keys(obs.accounts.device[acc], item, kind, obs.n_items)
         seen = state.setdefault("seen", KeySet())
         dup = seen.contains(keys) | ~first_occurrence(keys)
         seen.add(keys)
@@ -182,12 +180,11 @@ class AudienceDiversity(InlineDefence):
         return np.floor(a.created_at[acc] / (7 * DAY)).astype(np.int64) + 1_000_000
 
     def weights(self, obs: Observation, start: int, state: dict) -> np.ndarray:
-        _, acc, item, kind, _ = (c[start:] for c in obs.events)
-        out = ones(acc.size)
-        idx = np.flatnonzero(kind_mask(kind, self.kinds))
+        out = ones(obs.n_events - start)
+        idx, acc, item, kind = self.new_acts(obs, start)
         if idx.size == 0:
             return out
-        keys = (self._cluster(obs, acc[idx]) * obs.n_items + item[idx]) * N_KINDS + kind[idx]
+        keys = group_keys(self._cluster(obs, acc), item, kind, obs.n_items)
         uk, inv, cnt = np.unique(keys, return_inverse=True, return_counts=True)
         old_k = state.get("keys", np.zeros(0, np.int64))
         old_c = state.get("counts", np.zeros(0, np.int64))
