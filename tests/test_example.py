@@ -125,11 +125,13 @@ def test_the_entry_point_resolves_in_the_venv_only(example):
 
 
 def test_the_example_suite_passes_with_the_gameable_ranker_a_strict_xfail(example):
-    """The property holds for my_defended and fails for my_likes (a strict xfail, so the suite
-    passes); with --runxfail the failure shows Hypothesis' minimal campaign: a few cents of bot
-    likes from a handful of accounts."""
-    out = example.run("-m", "pytest", "-p", "no:cacheprovider").stdout
-    assert re.search(r"\b2 passed, 1 xfailed\b", out), out
+    """Both rankers pass the conformance suite; the property holds for my_defended and fails
+    for my_likes (a strict xfail, so the suite passes); with --runxfail the failure shows
+    Hypothesis' minimal campaign: a few cents of bot likes from a handful of accounts."""
+    out = example.run("-m", "pytest", "-p", "no:cacheprovider", "-v").stdout
+    assert re.search(r"\b4 passed, 1 xfailed\b", out), out
+    for name in ("my_likes", "my_defended"):
+        assert f"test_conformance.py::test_conformance[ranker:{name}-check_ranker] PASSED" in out
     assert "XFAIL tests/test_robustness.py::test_my_likes_keeps_bought_likes_out_of_the_top_10" \
         in out
     # the second run replays the shrunk failure from Hypothesis' database: fast

@@ -13,7 +13,9 @@
 seed and returns a :class:`RiseResult`; :func:`assert_rise_at_most` fails with a
 message that says how far the target rose, at what spend and with which
 campaign, and steers Hypothesis toward stronger campaigns (:func:`steer`).
-Strategies live in :mod:`boostbench.testing.strategies`.
+Strategies live in :mod:`boostbench.testing.strategies`; the conformance suite
+generated from the registries (``check_ranker``, ..., ``parametrize_with_checks``)
+in :mod:`boostbench.testing.checks`.
 
 This module imports nothing heavy until a name is used, so the pytest plug-in
 and the Hypothesis hook cost nothing in runs that do not use them.
@@ -27,14 +29,20 @@ __all__ = ["measure_rise", "assert_rise_at_most", "steer", "RiseResult", "RiseTo
            "AttackPlan", "describe_attack", "build_world", "SeededWorld", "default_scenario",
            "WORLD_SIZES"]
 
+#: Names served from :mod:`.checks` (the conformance suite).
+_CHECKS = ("check_ranker", "check_defence", "check_attack", "check_metric", "all_checks",
+           "parametrize_with_checks")
+
 
 def __getattr__(name: str):
     if name in __all__:
         return getattr(importlib.import_module("._measure", __name__), name)
-    if name == "strategies":
-        return importlib.import_module(".strategies", __name__)
+    if name in _CHECKS:
+        return getattr(importlib.import_module(".checks", __name__), name)
+    if name in ("strategies", "checks"):
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__) | {"strategies"})
+    return sorted(set(globals()) | set(__all__) | set(_CHECKS) | {"strategies", "checks"})
