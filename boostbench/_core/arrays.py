@@ -224,6 +224,15 @@ class KeySet:
             _set_located_bits(bits, byte[idx], bit[idx])
         return ok
 
+    def arrays(self):
+        """``(bits, runs, starts)`` for compiled code: the dense bitmap (empty if the set
+        keeps sorted runs), and the runs laid end to end with their start offsets."""
+        if self._bits is not None:
+            return self._bits, np.zeros(0, np.int64), np.zeros(1, np.int64)
+        runs = np.concatenate(self._runs) if self._runs else np.zeros(0, np.int64)
+        starts = np.concatenate([[0], np.cumsum([r.size for r in self._runs])]).astype(np.int64)
+        return np.zeros(0, np.uint8), runs, starts
+
     def copy(self) -> "KeySet":
         out = KeySet(universe=None, max_runs=self._max_runs)
         out._universe = self._universe

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..errors import BoostbenchError
 
-__all__ = ["hash_uniforms", "CounterUniforms", "STREAMS", "StreamRegistry", "splitmix"]
+__all__ = ["hash_uniforms", "hash_words", "derive", "CounterUniforms", "ImpressionUniforms",
+           "STREAMS", "StreamRegistry", "splitmix"]
 
 
 class StreamRegistry:
@@ -133,7 +134,21 @@ _BLOCK = 1 << 16  # output elements hashed per block: the temporaries stay in ca
 
 
 def hash_uniforms(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
-    """Uniforms in [0, 1) that depend only on ``(key, stream, *coords)``.
+    """Uniforms in [0, 1) that depend only on ``(key, stream, *coords)``: the top 53 bits of
+    :func:`hash_words`, as float64."""
+    return _hash(key, stream, coords, words=False)
+
+
+def hash_words(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
+    """64-bit hash words (uint64) that depend only on ``(key, stream, *coords)``.
+
+    The state from which :func:`hash_uniforms` takes its uniforms; several uniforms
+    can be derived from one word (:func:`derive`)."""
+    return _hash(key, stream, coords, words=True)
+
+
+def _hash(key: int, stream: int, coords, *, words: bool) -> np.ndarray:
+    """Hash words or uniforms in [0, 1) that depend only on ``(key, stream, *coords)``.
 
     A counter-based generator: the same account, item and round give the same
     draw in every world that shares ``key``, which is what common random numbers need.
@@ -145,7 +160,7 @@ def hash_uniforms(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
     """
     h0 = _seed_state(key, stream)
     if not coords:
-        return (h0 >> _S11).astype(np.float64) * _TO_UNIT
+        return h0.copy() if words else (h0 >> _S11).astype(np.float64) * _TO_UNIT
     arrs = [np.asarray(c) for c in coords]
     shape = np.broadcast_shapes(*(a.shape for a in arrs))
     with np.errstate(over="ignore"):
@@ -153,7 +168,8 @@ def hash_uniforms(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
             h = h0
             for a in arrs:
                 h = _mix(h if h.ndim else h.copy(), a)
-            return (h >> _S11).astype(np.float64) * _TO_UNIT
+            h = np.broadcast_to(h, shape).copy() if h.shape != shape else h
+            return h if words else (h >> _S11).astype(np.float64) * _TO_UNIT
         nd, n0 = len(shape), shape[0]
         arrs = [a.reshape((1,) * (nd - a.ndim) + a.shape) for a in arrs]
         # leading coordinates constant along the first axis (length 1 there) are mixed
@@ -170,7 +186,7 @@ def hash_uniforms(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
                 pre = _mix(pre, a)
         per_row = max(1, int(np.prod(shape[1:], dtype=np.int64)))
         step = max(1, _BLOCK // per_row)
-        out = np.empty(shape, np.float64)
+        out = np.empty(shape, np.uint64 if words else np.float64)
         for lo in range(0, n0, step):
             hi = min(n0, lo + step)
             blk = [a if a.shape[0] == 1 else a[lo:hi] for a in arrs]
@@ -183,10 +199,31 @@ def hash_uniforms(key: int, stream: int, *coords: np.ndarray) -> np.ndarray:
                 rest = blk[1:]
             for a in rest:
                 h = _mix(h, a)
-            h >>= _S11
             o = out[lo:hi]
+            if words:
+                o[...] = h
+                continue
+            h >>= _S11
             o[...] = h
             o *= _TO_UNIT
+        return out
+
+
+def _salt(stream: int) -> np.uint64:
+    """The constant a decision's stream id contributes to :func:`derive`."""
+    return splitmix(np.uint64(stream & 0xFFFFFFFFFFFFFFFF) * _C0)[()]
+
+
+def derive(words: np.ndarray, stream: int) -> np.ndarray:
+    """Uniforms in [0, 1) for one decision from per-event hash words: the top 53 bits of
+    one SplitMix64 round of ``word ^ salt(stream)``. Different streams give independent
+    uniforms from the same word; each keeps the full 53-bit resolution."""
+    with np.errstate(over="ignore"):
+        h = np.bitwise_xor(words, _salt(stream))
+        _splitmix_inplace(h)
+        h >>= _S11
+        out = h.astype(np.float64)
+        out *= _TO_UNIT
         return out
 
 
@@ -210,3 +247,23 @@ class CounterUniforms:
     def take(self, stream: int, idx: np.ndarray) -> np.ndarray:
         return hash_uniforms(self.key, stream,
                              *(c if np.ndim(c) == 0 else c[idx] for c in self.coords))
+
+
+class ImpressionUniforms:
+    """The uniform source of a batch of impressions: one counter-based hash per impression.
+
+    ``words = hash_words(key, stream, *coords)`` once per impression (account, item,
+    round); a decision's uniforms are :func:`derive` (words, its stream id). Called
+    with a stream it answers for the whole batch; :meth:`take` answers for some
+    positions only. Counter-based, so a clean twin and an attacked run that show
+    the same account the same item in the same round decide the same way.
+    """
+
+    def __init__(self, key: int, stream: int, *coords):
+        self.words = hash_words(key, stream, *coords)
+
+    def __call__(self, stream: int) -> np.ndarray:
+        return derive(self.words, stream)
+
+    def take(self, stream: int, idx: np.ndarray) -> np.ndarray:
+        return derive(self.words[idx], stream)

@@ -1,0 +1,93 @@
+"""Compiled kernels (numba) for the loops numpy cannot vectorise without many passes.
+
+Each kernel is a plain sequential definition of what it computes, compiled once per
+machine (cached on disk); results do not depend on the thread count or the order of
+anything but the inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["walk_pools"]
+
+
+@njit(cache=True, inline="always")
+def _in_runs(key, runs, starts):
+    """Whether ``key`` is in one of the sorted runs ``runs[starts[r]:starts[r + 1]]``."""
+    for r in range(starts.size - 1):
+        lo, hi = starts[r], starts[r + 1]
+        if hi > lo:
+            j = np.searchsorted(runs[lo:hi], key)
+            if j < hi - lo and runs[lo + j] == key:
+                return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def _seen(key, bits, runs, starts):
+    if bits.size:
+        byte = key >> 3
+        if byte < bits.size:
+            return (bits[byte] >> (key & 7)) & 1 == 1
+        return False
+    return _in_runs(key, runs, starts)
+
+
+@njit(cache=True, inline="always")
+def _slot(key, mask):
+    h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    return np.int64(h >> np.uint64(32)) & mask
+
+
+@njit(cache=True)
+def walk_pools(arena, lo, size, pos, stride, lap, acc_key, fallback, n_global, glob_stride,
+               glob_lap, bits, runs, starts):
+    """For each position in order: the first candidate of its pool the viewer has not seen
+    and no earlier position took.
+
+    Position i tries ``arena[lo[i] + (pos[i] + k * stride[i]) % size[i]]`` for
+    ``k = 0 .. lap[i] - 1``; if none is new it tries the global pool
+    (``arena[0:n_global]``) from ``fallback[i]`` with ``glob_stride`` (``glob_lap``
+    candidates), unless ``fallback[i] < 0``. "Seen" is the pair key ``acc_key[i] + item``
+    in ``bits`` (a dense bitmap; empty to use ``runs``: sorted key runs laid end to end,
+    run r at ``runs[starts[r]:starts[r + 1]]``) or taken earlier in this call.
+
+    Returns the item of every position (-1: none).
+    """
+    n = pos.size
+    out = np.full(n, -1, np.int64)
+    cap = 1
+    while cap < 4 * n + 16:
+        cap *= 2
+    table = np.full(cap, -1, np.int64)     # pair keys taken in this call (open addressing)
+    mask = cap - 1
+    for i in range(n):
+        for phase in range(2):
+            if phase == 0:
+                base, sz, p, st, tries = lo[i], size[i], pos[i], stride[i], lap[i]
+            else:
+                if fallback[i] < 0:
+                    break
+                base, sz, p, st, tries = 0, n_global, fallback[i], glob_stride, glob_lap
+            if sz <= 0:
+                continue
+            got = -1
+            for k in range(tries):
+                item = arena[base + (p + k * st) % sz]
+                key = acc_key[i] + item
+                if _seen(key, bits, runs, starts):
+                    continue
+                s = _slot(key, mask)
+                while table[s] != -1 and table[s] != key:
+                    s = (s + 1) & mask
+                if table[s] == key:
+                    continue
+                table[s] = key
+                got = item
+                break
+            if got >= 0:
+                out[i] = got
+                break
+    return out
