@@ -39,11 +39,13 @@ _REAL = Interval(float)
 @declare(**{name: _SHARE for name in (
     "view_rate", "like_rate", "comment_rate", "share_rate", "not_interested_rate",
     "report_rate", "follow_rate", "mean_completion")},
+    unlogged_view_share=Interval(float, 0.0, 1.0, closed="left"),
     **{name: _POSITIVE for name in ("skip_seconds", "hazard", "comment_median", "comment_sigma")},
     **{name: _REAL for name in (
         "beta_view_appeal", "beta_topic", "beta_skip_quality", "beta_skip_clickbait",
         "beta_hazard_quality", "beta_like_quality", "beta_like_completion",
-        "beta_comment_quality", "beta_share_quality", "beta_negative_clickbait", "herding")})
+        "beta_comment_quality", "beta_share_quality", "beta_negative_clickbait", "herding",
+        "beta_friend")})
 class BehaviourParams:
     """Calibrated organic behaviour (short-video defaults).
 
@@ -72,6 +74,15 @@ class BehaviourParams:
     The ``beta_*`` slopes are assumptions [?] that only fix the direction and a
     plausible size of each effect: ``beta_like_quality`` = 3 means a like is
     about e^3 ≈ 20x likelier on the best item than on the worst.
+
+    Honest acts without a logged view: a viewed impression's VIEW goes unlogged with
+    probability ``unlogged_view_share`` (0.015; the acts after it stay). In
+    KuaiRand-Pure (CIKM'22) [D] 1.18% of likes have play_time 0, comments 0.82%,
+    follows 2.18%, forwards 1.60%; sweep 0-0.2 (16% of interactions there have
+    is_click = 0). A profile grid, a notification, a second device or logging loss
+    are what it stands for.
+    ``beta_friend`` [?]: an item a friend shared (a circle link) adds 1.0 to the view
+    and like logits (the friend's endorsement).
     """
 
     view_rate: float = 0.38
@@ -97,6 +108,8 @@ class BehaviourParams:
     beta_share_quality: float = 3.0
     beta_negative_clickbait: float = 5.0
     herding: float = 0.40
+    unlogged_view_share: float = 0.015
+    beta_friend: float = 1.0
 
     def __post_init__(self):
         if self.like_rate >= self.view_rate:
@@ -195,13 +208,13 @@ def _solve_intercept(target: float, eta: np.ndarray, weight: np.ndarray) -> floa
 # Uniform streams, one per decision, so adding a decision never shifts the others
 # (keyed by the world's seed in the closed loop).
 _S_NI, _S_VIEW, _S_SKIP, _S_WATCH, _S_LIKE, _S_COMMENT, _S_LEN, _S_SHARE, _S_FOLLOW, \
-    _S_REPORT = STREAMS.claim_block("world", "decision", 100, (
+    _S_REPORT, _S_UNLOGGED = STREAMS.claim_block("world", "decision", 100, (
         "not_interested", "view", "skip", "watch", "like", "comment", "length", "share",
-        "follow", "report"))
+        "follow", "report", "unlogged_view"))
 # The order in which respond() draws its streams: a stateful source (a Generator in the
 # open loop) must always see the same order, or the open-loop worlds change.
 _STREAM_ORDER = (_S_NI, _S_REPORT, _S_VIEW, _S_SKIP, _S_WATCH, _S_LIKE, _S_COMMENT, _S_LEN,
-                 _S_SHARE, _S_FOLLOW)
+                 _S_SHARE, _S_FOLLOW, _S_UNLOGGED)
 
 
 @dataclass(frozen=True)
@@ -247,7 +260,12 @@ class Behaviour:
         c["report"] = _solve_intercept(params.report_rate, eta_ni, ones)
         p_ni = expit(c["not_interested"] + eta_ni)
         eta_view = b._eta_view(acc, itm)
-        c["view"] = _solve_intercept(params.view_rate, eta_view, 1.0 - p_ni)
+        # the calibrated view rate is of *logged* views: the true rate is a little higher
+        true_view = params.view_rate / (1.0 - params.unlogged_view_share)
+        if true_view >= 1.0:
+            raise InvalidParameter("BehaviourParams needs view_rate / (1 - unlogged_view_share) "
+                                   f"< 1. Got {true_view:g}.", name="unlogged_view_share")
+        c["view"] = _solve_intercept(true_view, eta_view, 1.0 - p_ni)
         p_view = (1.0 - p_ni) * expit(c["view"] + eta_view)
         lo, hi = -20.0, 20.0  # skip intercept: mean completion over views hits its target
         for _ in range(60):
@@ -309,7 +327,7 @@ class Behaviour:
 
     # --- the decision chain ------------------------------------------------
     def respond(self, account, item, t, uniform, displayed_likes=None,
-                herding_ref: float = 0.0) -> Response:
+                herding_ref: float = 0.0, social=False) -> Response:
         """Events caused by impressions ``(account[j], item[j], t[j])``.
 
         Parameters
@@ -323,6 +341,9 @@ class Behaviour:
             ``log1p`` of a typical displayed count: herding adds
             ``herding * (log1p(displayed) - herding_ref)`` to the like logit, so the
             calibrated like rate holds at typical counts.
+        social : bool or bool array
+            The impression is a friend's shared link: ``beta_friend`` joins the view
+            and like logits.
 
         Returns
         -------
@@ -346,6 +367,9 @@ class Behaviour:
         eta_neg = p.beta_negative_clickbait * (appeal - self.quality[itm]).astype(np.float64)
         match = self._match(acc, itm)
         eta_view = p.beta_view_appeal * (appeal - 0.5) + p.beta_topic * match
+        friend = p.beta_friend * np.broadcast_to(np.asarray(social, np.float64), acc.shape)
+        if p.beta_friend and np.any(social):
+            eta_view = eta_view + friend
         ni = _below_expit(take(_S_NI, everyone), c["not_interested"] + eta_neg)
         report = _below_expit(take(_S_REPORT, everyone), c["report"] + eta_neg)
         view = (~ni) & (take(_S_VIEW, everyone) < expit(c["view"] + eta_view))
@@ -363,6 +387,8 @@ class Behaviour:
             shown = np.asarray(displayed_likes, np.float64)
             shown = shown[v] if shown.ndim else np.broadcast_to(shown, v.shape)
             eta_like = eta_like + p.herding * (np.log1p(shown) - herding_ref)
+        if p.beta_friend and np.any(social):
+            eta_like = eta_like + friend[v]
         like = _below_expit(take(_S_LIKE, v), c["like"] + eta_like)
         eta_c = p.beta_comment_quality * quality_v + completion_term + topic_term
         comment = _below_expit(take(_S_COMMENT, v), c["comment"] + eta_c)
@@ -373,14 +399,15 @@ class Behaviour:
         eta_share = p.beta_share_quality * quality_v + completion_term
         share = _below_expit(take(_S_SHARE, v), c["share"] + eta_share)
         follow = _below_expit(take(_S_FOLLOW, v), c["follow"] + eta_c)
+        logged = v[take(_S_UNLOGGED, v) >= p.unlogged_view_share]   # views the log keeps
 
-        # (positions, delay after the impression, kind, value); positions ascend as before
+        # (positions, delay after the impression, kind, value); positions ascend
         lk, sh, fo = (np.flatnonzero(m) for m in (like, share, follow))
         parts = [
             (None, 0.0, EventKind.IMPRESSION, 0.0),
             (np.flatnonzero(ni), 1.0, EventKind.NOT_INTERESTED, 0.0),
             (np.flatnonzero(report), 2.0, EventKind.REPORT, 0.0),
-            (v, 0.5, EventKind.VIEW, comp),
+            (logged, 0.5, EventKind.VIEW, comp[np.searchsorted(v, logged)]),
             (v[lk], 1.0 + watch_s[lk], EventKind.LIKE, 0.0),
             (v[cm], 5.0 + watch_s[cm] + length, EventKind.COMMENT, length),
             (v[sh], 3.0 + watch_s[sh], EventKind.SHARE, 0.0),

@@ -58,8 +58,36 @@ def viewed_before(account: np.ndarray, item: np.ndarray, kind: np.ndarray, n_ite
     return (uk[j] == keys) & (first_pos[j] < np.arange(keys.size))
 
 
+def _mask_items(items: Items, now: float, reveal=None) -> Items:
+    """``items`` with those not posted by ``now`` hidden (created_at inf, creator and topic -1,
+    duration NaN): the future is not public — except the ``reveal`` ids (an attacker's own
+    posts, which it knows before it posts them)."""
+    hide = items.created_at > now
+    if not hide.any():
+        return items
+    cols = [np.array(x) for x in (items.created_at, items.creator, items.topic, items.duration)]
+    if reveal is not None:
+        hide[np.asarray(reveal, np.int64)] = False
+    for col, blank in zip(cols, (np.inf, -1, -1, np.nan)):
+        col[hide] = blank
+    return Items(*cols)
+
+
+def _mask_accounts(accounts: Accounts, now: float) -> Accounts:
+    """``accounts`` with rows not created by ``now`` (future sign-ups, reserved rows) hidden."""
+    future = accounts.created_at > now
+    if not future.any():
+        return accounts
+    c, d, tp = (np.array(x) for x in (accounts.created_at, accounts.device, accounts.topic))
+    c[future], d[future], tp[future] = np.inf, -1, -1
+    return Accounts(c, d, tp)
+
+
 class Observation:
     """Immutable public view: items, accounts and events with ``t <= now``.
+
+    Items not posted by ``now`` and accounts not created by ``now`` keep their rows
+    (ids stay fixed) but show nothing: ``created_at`` inf, other columns -1 (NaN).
 
     Parameters
     ----------
@@ -78,15 +106,20 @@ class Observation:
     cache : dict, optional
         Pre-computed aggregates of these weights (the simulator passes incremental
         ones for unit weights, :class:`~boostbench.rankers.Pipeline` for its own).
+    reveal : int array, optional
+        Future items shown anyway (an attacker's view of its own posts at the start).
     """
 
-    __slots__ = ("items", "accounts", "now", "eligibility_hours", "_log", "_n", "_weight", "_cache")
+    __slots__ = ("_items", "_accounts", "now", "eligibility_hours", "_log", "_n", "_weight",
+                 "_masked", "_cache")
 
     def __init__(self, items: Items, accounts: Accounts, log: EventLog, now: float, *,
                  n: int | None = None, weight=None, eligibility_hours: float = 72.0, cache=None,
-                 _checked: bool = False):
-        self.items = items
-        self.accounts = accounts
+                 reveal=None, _checked: bool = False):
+        self._items = items
+        self._accounts = accounts
+        self._masked = {} if reveal is None else {
+            "items": _mask_items(items, float(now), reveal)}
         self.now = float(now)
         self.eligibility_hours = check_real("eligibility_hours", eligibility_hours, low=0.0,
                                             low_open=True, where="Observation")
@@ -118,12 +151,26 @@ class Observation:
 
     # --- shapes and columns -------------------------------------------------
     @property
+    def items(self) -> Items:
+        """Public item columns; items not posted by ``now`` are hidden (see the class)."""
+        if "items" not in self._masked:
+            self._masked["items"] = _mask_items(self._items, self.now)
+        return self._masked["items"]
+
+    @property
+    def accounts(self) -> Accounts:
+        """Public account columns; rows not created by ``now`` are hidden (see the class)."""
+        if "accounts" not in self._masked:
+            self._masked["accounts"] = _mask_accounts(self._accounts, self.now)
+        return self._masked["accounts"]
+
+    @property
     def n_items(self) -> int:
-        return len(self.items)
+        return len(self._items)
 
     @property
     def n_accounts(self) -> int:
-        return len(self.accounts)
+        return len(self._accounts)
 
     @property
     def n_events(self) -> int:
@@ -148,7 +195,7 @@ class Observation:
     @property
     def eligible(self) -> np.ndarray:
         """Items that may be ranked now: posted within the last ``eligibility_hours``."""
-        c = self.items.created_at
+        c = self._items.created_at
         return (c <= self.now) & (c > self.now - self.eligibility_hours * HOUR)
 
     def with_weights(self, weight) -> "Observation":
@@ -157,8 +204,19 @@ class Observation:
         if w.shape == (self._n,) and w.size and np.any(w > self.weight):
             raise InvalidParameter("with_weights may only lower event weights (defences never "
                                    "raise a weight).", name="weight")
-        return Observation(self.items, self.accounts, self._log, self.now, n=self._n, weight=w,
+        return Observation(self._items, self._accounts, self._log, self.now, n=self._n, weight=w,
                            eligibility_hours=self.eligibility_hours, cache=self._unweighted())
+
+    def reweighted(self, weight: np.ndarray, cache: dict) -> "Observation":
+        """The same view with ``weight`` and the aggregates of those weights (``cache``),
+        trusted unchecked: for a :class:`~boostbench.rankers.Pipeline`, whose weights are
+        products of checked factors (checking them again would make a round cost the
+        whole history). The masked item and account tables are shared."""
+        out = Observation(self._items, self._accounts, self._log, self.now, n=self._n,
+                          weight=weight, eligibility_hours=self.eligibility_hours, cache=cache,
+                          _checked=True)
+        out._masked.update(self._masked)
+        return out
 
     def prefix(self, now: float) -> "Observation":
         """The same stream as seen at an earlier ``now`` (unit weights; for batch detectors)."""
@@ -168,7 +226,7 @@ class Observation:
         cache = self._unweighted()
         if "viewed_before" in cache:
             cache["viewed_before"] = cache["viewed_before"][:n]
-        return Observation(self.items, self.accounts, self._log, now, n=n,
+        return Observation(self._items, self._accounts, self._log, now, n=n,
                            eligibility_hours=self.eligibility_hours, cache=cache)
 
     @property

@@ -1,9 +1,23 @@
 """The simulated platform: accounts, items, their hidden truth and the organic history.
 
 :func:`make_world` draws a world from a :class:`WorldConfig`. Every default is
-calibrated in ``shared/CALIBRATION.md`` or marked as an assumption [?].
-Time is float64 seconds from the world's epoch (the start of the history);
+sourced (see ``docs/calibration.md``) or marked as an assumption [?]. Time is
+float64 seconds from the world's epoch (the start of the history);
 ``t0 = history_hours * 3600`` is the start of the attack window.
+
+An honest world, so that no defence is free by construction:
+
+- **accounts join over time** at a sign-up rate (a share of the daily active
+  accounts), are less likely to be active in their first days (cohort retention)
+  and exist in every age, so an age-based defence meets honest new users;
+- **activity is daily**: an established account is active on a given day with the
+  platform's stickiness (DAU/MAU), a new one with its cohort's retention;
+- **some honest views go unlogged** (``BehaviourParams.unlogged_view_share``), so
+  an act without a logged view is not proof of a bot;
+- **friends act together**: circles of accounts receive each other's shares within
+  minutes (:mod:`boostbench.population`);
+- **ids carry no order**: organic accounts, future sign-ups and the reserve of rows
+  that campaigns' accounts will fill are interleaved at random, and so are devices.
 """
 
 from __future__ import annotations
@@ -13,15 +27,18 @@ from enum import IntEnum
 
 import numpy as np
 
-from ._core.arrays import KeySet, distinct, first_occurrence, pair_keys
+from ._core.params import InstanceOf, Interval, SequenceOf, check_choice, declare
 from ._core.units import DAY, HOUR
 from .behaviour import Behaviour, BehaviourParams
-from ._core.params import InstanceOf, Interval, SequenceOf, check_choice, declare
 from .errors import InvalidParameter
 from .events import EventLog
 
 __all__ = ["Origin", "WorldConfig", "Items", "Accounts", "Truth", "World", "make_world",
-           "SIZES", "world_config", "organic_events"]
+           "SIZES", "world_config", "NOT_CREATED"]
+
+#: ``created_at`` of an account row no one has created (yet): reserved for campaigns.
+NOT_CREATED = np.inf
+
 
 class Origin(IntEnum):
     """Who is behind an account (hidden, in :class:`Truth`)."""
@@ -33,6 +50,7 @@ class Origin(IntEnum):
     AGED_BOT = 4
     API = 5
     SERVICE = 6
+    RESERVED = 7   # a row no one uses in this world (campaigns fill it)
 
 
 def _frozen(*arrays):
@@ -67,7 +85,8 @@ class Items:
 
 @dataclass(frozen=True)
 class Accounts:
-    """Public account columns (account id = row)."""
+    """Public account columns (account id = row). A row not created yet has
+    ``created_at = inf`` (:data:`NOT_CREATED`), device -1 and topic -1."""
 
     created_at: np.ndarray
     device: np.ndarray
@@ -80,11 +99,20 @@ class Accounts:
     def __len__(self):
         return len(self.created_at)
 
-    def extend(self, created_at, device, topic) -> "Accounts":
-        """A new Accounts with rows appended (campaign accounts)."""
-        return Accounts(np.concatenate([self.created_at, np.asarray(created_at, np.float64)]),
-                        np.concatenate([self.device, np.asarray(device, np.int32)]),
-                        np.concatenate([self.topic, np.asarray(topic, np.int16)]))
+    def fill(self, rows, created_at, device, topic) -> "Accounts":
+        """A new Accounts with ``rows`` set to the given columns; rows past the table are
+        appended (a campaign larger than the world's reserve)."""
+        rows = np.asarray(rows, np.int64)
+        n = max(len(self), int(rows.max()) + 1 if rows.size else 0)
+        cols = []
+        for old, new, blank, dtype in ((self.created_at, created_at, NOT_CREATED, np.float64),
+                                       (self.device, device, -1, np.int32),
+                                       (self.topic, topic, -1, np.int16)):
+            out = np.full(n, blank, dtype)
+            out[:len(self)] = old
+            out[rows] = np.asarray(new, dtype)
+            cols.append(out)
+        return Accounts(*cols)
 
 
 @dataclass(frozen=True)
@@ -99,11 +127,18 @@ class Truth:
         Open-loop exposure weight (the stand-in for everything that brings an item
         to people when the ranking itself is not simulated).
     activity : float64[n_accounts]
-        Expected impressions per day of each organic account.
+        Expected impressions per active day of each organic account (0 for reserved rows).
     account_origin : int8[n_accounts]
         :class:`Origin` of each account.
     account_campaign : int32[n_accounts]
         Campaign id an account works for (0 = none).
+    keeper : bool[n_accounts]
+        A new account that stays (active with the established stickiness) rather than
+        churning (organic accounts created in the world; established ones are keepers).
+    circle : int32[n_accounts]
+        The friend circle of an organic account (-1: none).
+    reserved_devices : int32[m]
+        Device ids no organic account uses (campaigns' devices take them, in order).
     """
 
     quality: np.ndarray
@@ -112,20 +147,37 @@ class Truth:
     activity: np.ndarray
     account_origin: np.ndarray
     account_campaign: np.ndarray
+    keeper: np.ndarray | None = None
+    circle: np.ndarray | None = None
+    reserved_devices: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     def __post_init__(self):
+        n = len(self.account_origin)
+        if self.keeper is None:   # (hand-built truths: every account established)
+            object.__setattr__(self, "keeper", np.ones(n, bool))
+        if self.circle is None:
+            object.__setattr__(self, "circle", np.full(n, -1, np.int32))
         _check_lengths("Truth items", quality=self.quality, appeal=self.appeal, reach=self.reach)
-        _check_lengths("Truth accounts", account_origin=self.account_origin,
-                       account_campaign=self.account_campaign)
-        _frozen(self.quality, self.appeal, self.reach, self.activity,
-                self.account_origin, self.account_campaign)
+        _check_lengths("Truth accounts", activity=self.activity,
+                       account_origin=self.account_origin,
+                       account_campaign=self.account_campaign, keeper=self.keeper,
+                       circle=self.circle)
+        _frozen(self.quality, self.appeal, self.reach, self.activity, self.account_origin,
+                self.account_campaign, self.keeper, self.circle)
+
+    @property
+    def organic(self) -> np.ndarray:
+        """bool per account row: an organic account (established or signing up later)."""
+        return self.account_origin == Origin.ORGANIC
 
 
 _POSITIVE = Interval(float, 0.0, None, closed="neither")
+_SHARE = Interval(float, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
-@declare(n_accounts=Interval(int, 10, 50_000_000), n_items=Interval(int, 10, 50_000_000),
+@declare(n_accounts=Interval(int, 10, 50_000_000),
+         accounts_per_new_item=Interval(float, 0.01, 10_000.0),
          n_topics=Interval(int, 1, 10_000), history_hours=Interval(int, 1, 24 * 365),
          future_hours=Interval(int, 0, 24 * 365),
          **{name: _POSITIVE for name in (
@@ -133,49 +185,82 @@ _POSITIVE = Interval(float, 0.0, None, closed="neither")
              "duration_median", "duration_sigma", "reach_sigma", "creator_sigma", "age_sigma")},
          reach_quality=Interval(float), reach_appeal=Interval(float),
          creator_share=Interval(float, 0.0, 1.0, closed="right"),
-         topic_pool_share=Interval(float, 0.0, 1.0),
+         topic_pool_share=_SHARE, signup_share=Interval(float, 0.0, 0.5),
+         stickiness=Interval(float, 0.0, 1.0, closed="right"),
+         retention=SequenceOf(Interval(float, 0.0, 1.0, closed="right"), min_len=3,
+                              max_len=3),
+         reserve_share=Interval(float, 0.0, 10.0),
          device_shares=SequenceOf(Interval(float, 0.0, 1.0), min_len=1),
-         behaviour=InstanceOf(BehaviourParams))
+         circle_share=_SHARE, circle_size=Interval(int, 2, 1000), link_open=_SHARE,
+         link_minutes=_POSITIVE, behaviour=InstanceOf(BehaviourParams))
 class WorldConfig:
     """Size and calibration of a world.
 
     Parameters
     ----------
-    n_accounts, n_items : int
-        Organic accounts; items posted over the whole timeline (history + future).
+    n_accounts : int
+        Organic accounts created before the history starts (established and recent);
+        more sign up during the history and the window (``signup_share``).
+    accounts_per_new_item : float
+        Daily active accounts per item posted per day: sets how many items are posted
+        (10 for a short-video platform: ~117M posts/day over ~1B users, Steel, Pfeffer
+        et al., arXiv 2504.13279, 2025 [P] / [?]; ≈ 0.5 for a microblog [T]).
     n_topics : int
         Interest topics; topic popularity is Zipf(1) [?].
     history_hours : int
         Organic history before the attack window starts (``t0``).
     future_hours : int
-        Timeline after ``t0`` on which new items keep being posted.
+        Timeline after ``t0`` on which accounts keep signing up and items keep being posted.
     impressions_median, impressions_sigma : float
-        Impressions per account per day, lognormal (median 270, sigma 0.83; KuaiRand-1K [D]).
-    reach_sigma : float
-        Log-sd of the open-loop exposure weight; 2.75 reproduces the exposure
-        inequality of Tenrec QK-video (top 1% ≈ 66% of views) [D].
-    reach_quality, reach_appeal : float
-        How much the unmodelled platform favours quality and appeal in the open
-        loop (log-weight per unit) [?].
+        Impressions per account per *active* day, lognormal (median 270, sigma 0.83;
+        KuaiRand-1K [D]).
+    reach_sigma, reach_quality, reach_appeal : float
+        Open-loop exposure weight of the history: log-sd 2.75 reproduces the exposure
+        inequality of Tenrec QK-video (top 1% ≈ 66% of views) [D]; how much the
+        unmodelled platform favours quality and appeal (log-weight per unit) [?].
     decay_hours : float
-        Exposure decays as exp(-age / decay_hours); 62 h puts 32% of an item's
-        views in its first 24 h ([I], CALIBRATION.md).
+        Open-loop exposure decays as exp(-age / decay_hours); 62 h puts 32% of an
+        item's views in its first 24 h [I].
     creator_share, creator_sigma : float
-        Share of accounts that ever post (0.5, Pew 2024 [I]) and the log-sd of
-        their posting rates (2.05 makes the top 25% of accounts post ≈ 98%, Pew [I]).
+        Share of accounts that ever post (0.5, Pew 2024 [I]) and the log-sd of their
+        posting rates (2.05 makes the top 25% of accounts post ≈ 98%, Pew [I]).
     topic_pool_share : float
-        Share of impressions drawn from the viewer's own topic [?].
+        Share of open-loop impressions drawn from the viewer's own topic [?].
     age_median_days, age_sigma : float
-        Account age at ``t0``, lognormal (months, [?]).
+        Age of the established accounts (older than 30 days) at the start of the
+        history, lognormal (months [?]).
+    signup_share : float
+        Honest sign-ups per day as a share of the daily active accounts (0.005: 2M+/day
+        over ~250M mDAU ≈ 0.8% in a record week incl. spam, Twitter Nov 2022 as reported
+        by CNA / The Verge [I]; sweep 0.001-0.01).
+    stickiness : float
+        Daily-active probability of an established account (DAU/MAU 0.5 [I]).
+    retention : (float, float, float)
+        Share of a sign-up cohort active on day 1, 7 and 30 (0.5, 0.35, 0.20: the "ok"
+        social-app benchmark, a16z / B. Kim 2023 [I]). A new account is a *keeper*
+        (active with ``stickiness`` from day 1) with probability
+        ``retention[2] / stickiness``, else a churner whose daily-active probability
+        halves every few days, chosen so the cohort meets day 1 and day 7 [drv].
+    reserve_share : float
+        Rows reserved, as a share of the organic rows, for the accounts campaigns bring,
+        interleaved with the organic rows so an id says nothing about who is behind it
+        (campaigns larger than the reserve get rows past the table).
     device_shares : tuple
-        Share of devices holding 1, 2, 3 accounts (0.90, 0.08, 0.02 [?]).
+        Share of devices holding 1, 2, 3 organic accounts (0.90, 0.08, 0.02 [?];
+        households share phones "commonly", Matthews et al., CHI 2017 [P]).
+    circle_share, circle_size, link_open, link_minutes : float, int, float, float
+        Friend circles [?]: a share of organic accounts (0.3) in circles of 8; a
+        member's share reaches the other members, each of whom opens it with
+        probability ``link_open`` (0.5) after an exponential delay of mean
+        ``link_minutes`` (10): honest accounts acting on the same item within
+        minutes (:func:`boostbench.population.link_impressions`).
     duration_median, duration_sigma : float
         Video duration, lognormal (median 14 s, sigma 0.87 [P]/[I]).
     behaviour : BehaviourParams
     """
 
     n_accounts: int = 1000
-    n_items: int = 800
+    accounts_per_new_item: float = 10.0
     n_topics: int = 20
     history_hours: int = 96
     future_hours: int = 72
@@ -190,17 +275,34 @@ class WorldConfig:
     topic_pool_share: float = 0.5
     age_median_days: float = 180.0
     age_sigma: float = 1.0
+    signup_share: float = 0.005
+    stickiness: float = 0.5
+    retention: tuple = (0.5, 0.35, 0.20)
+    reserve_share: float = 0.25
     device_shares: tuple = (0.90, 0.08, 0.02)
+    circle_share: float = 0.3
+    circle_size: int = 8
+    link_open: float = 0.5
+    link_minutes: float = 10.0
     duration_median: float = 14.0
     duration_sigma: float = 0.87
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
 
     def __post_init__(self):
         shares = tuple(self.device_shares)
-        if len(shares) == 0 or any(s < 0 for s in shares) or not np.isclose(sum(shares), 1.0):
+        if not np.isclose(sum(shares), 1.0):
             raise InvalidParameter("The 'device_shares' parameter of WorldConfig must be "
                                    f"non-negative shares summing to 1. Got {shares!r} instead.",
                                    name="device_shares")
+        d1, d7, d30 = self.retention
+        if not d1 >= d7 >= d30:
+            raise InvalidParameter("The 'retention' parameter of WorldConfig must not rise "
+                                   f"(day 1 >= day 7 >= day 30). Got {self.retention!r}.",
+                                   name="retention")
+        if d30 > self.stickiness:
+            raise InvalidParameter("The 'retention' parameter of WorldConfig must keep day 30 "
+                                   f"<= stickiness ({self.stickiness}): keepers are active "
+                                   f"with the stickiness. Got {d30}.", name="retention")
 
     @property
     def t0(self) -> float:
@@ -211,19 +313,41 @@ class WorldConfig:
     def t_end(self) -> float:
         return (self.history_hours + self.future_hours) * HOUR
 
+    @property
+    def daily_active(self) -> float:
+        """Expected daily active organic accounts (at the start; sign-ups add a little)."""
+        return self.n_accounts * self.stickiness
+
+    @property
+    def n_items(self) -> int:
+        """Items posted over the whole timeline: daily active accounts per day over
+        ``accounts_per_new_item``, times the days."""
+        days = (self.history_hours + self.future_hours) / 24.0
+        return max(10, int(round(self.daily_active / self.accounts_per_new_item * days)))
+
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "behaviour"}
         d["device_shares"] = list(self.device_shares)
+        d["retention"] = list(self.retention)
+        d["n_items"] = self.n_items
         d["behaviour"] = {f.name: getattr(self.behaviour, f.name) for f in fields(self.behaviour)}
         return d
 
 
+#: World presets. ``accounts_per_new_item`` is the shape that matters most: a real short-video
+#: platform has ~10 daily active accounts per new post and a pool of live posts millions of
+#: times larger than what one account sees in a day; a world of a few thousand accounts
+#: cannot have both, and a pool too small for its heaviest viewers makes every feed dig
+#: through what they have seen and every boosted post reach everyone. The presets keep the
+#: pool large (0.1 accounts per new post: 30,000 live posts for 2,000 accounts) and give up
+#: the posting ratio; ``tiny`` (tests) has a microblog's ratio (0.5 [T]).
 SIZES = {
-    # Items outnumber what one account sees in an item's lifetime (~1,100 impressions in
-    # 3 days), so feeds rarely run out of unseen items and per-account volume stays calibrated.
-    "tiny": dict(n_accounts=150, n_items=2500, n_topics=5, history_hours=48, future_hours=48),
-    "small": dict(n_accounts=1000, n_items=20_000, n_topics=20, history_hours=96, future_hours=72),
-    "medium": dict(n_accounts=5000, n_items=80_000, n_topics=40, history_hours=96, future_hours=72),
+    "tiny": dict(n_accounts=300, accounts_per_new_item=0.5, n_topics=5, history_hours=48,
+                 future_hours=48),
+    "small": dict(n_accounts=2000, accounts_per_new_item=0.1, n_topics=20, history_hours=96,
+                  future_hours=72),
+    "medium": dict(n_accounts=20_000, accounts_per_new_item=0.1, n_topics=40, history_hours=96,
+                   future_hours=72),
 }
 
 
@@ -249,12 +373,28 @@ class World:
     def t0(self) -> float:
         return self.config.t0
 
+    @property
+    def reserved_rows(self) -> np.ndarray:
+        """Account rows reserved for campaigns (random positions among the organic rows),
+        in the order campaigns take them."""
+        return np.flatnonzero(self.truth.account_origin == Origin.RESERVED)
+
+    @property
+    def reserved_devices(self) -> np.ndarray:
+        """Device ids no organic account uses, in the order campaigns take them."""
+        return self.truth.reserved_devices
+
 
 def _devices(n: int, shares, rng) -> np.ndarray:
-    """Device id per account; a device holds k accounts with probability shares[k-1]."""
+    """Device index per account; a device holds k accounts with probability shares[k-1]."""
     sizes = rng.choice(np.arange(1, len(shares) + 1), size=n, p=np.asarray(shares) / sum(shares))
     dev = np.repeat(np.arange(n), sizes)[:n]
-    return rng.permutation(dev).astype(np.int32)
+    return rng.permutation(dev)
+
+
+def _zipf_topics(n_topics: int) -> np.ndarray:
+    p = 1.0 / np.arange(1, n_topics + 1)
+    return p / p.sum()
 
 
 def make_world(config: WorldConfig, rng=None, *, seed: int | None = None) -> World:
@@ -273,30 +413,22 @@ def make_world(config: WorldConfig, rng=None, *, seed: int | None = None) -> Wor
     -------
     World
     """
+    from . import history
+    from .population import draw_population
     if not isinstance(config, WorldConfig):
         raise InvalidParameter("The 'config' parameter of make_world must be a WorldConfig.",
                                name="config")
     rng = np.random.default_rng(rng)
     c = config
-    na, ni = c.n_accounts, c.n_items
-    # topics: Zipf(1) popularity
-    topic_p = 1.0 / np.arange(1, c.n_topics + 1)
-    topic_p /= topic_p.sum()
-    acc_topic = rng.choice(c.n_topics, size=na, p=topic_p).astype(np.int16)
-    age = np.exp(np.log(c.age_median_days) + c.age_sigma * rng.standard_normal(na)) * DAY
-    age = np.maximum(age, c.t0 + DAY)  # every organic account exists a day before its history
-    acc_created = c.t0 - age
-    device = _devices(na, c.device_shares, rng)
-    activity = np.exp(np.log(c.impressions_median) + c.impressions_sigma * rng.standard_normal(na))
-
-    # creators: a share of accounts posts, with lognormal posting rates
-    n_creators = max(1, int(round(c.creator_share * na)))
-    creators = rng.choice(na, size=n_creators, replace=False)
-    post_w = np.exp(c.creator_sigma * rng.standard_normal(n_creators))
-    creator = creators[np.searchsorted(np.cumsum(post_w), rng.random(ni) * post_w.sum())]
+    pop = draw_population(c, rng)
+    ni = c.n_items
+    topic_p = _zipf_topics(c.n_topics)
+    # items: posted uniformly over the timeline by accounts that exist by then, with
+    # lognormal posting rates (creators); 80% in the creator's own topic [?]
     created = np.sort(rng.random(ni) * c.t_end)
+    creator = pop.creators_at(created, rng)
     own_topic = rng.random(ni) < 0.8
-    item_topic = np.where(own_topic, acc_topic[creator],
+    item_topic = np.where(own_topic, pop.accounts.topic[creator],
                           rng.choice(c.n_topics, size=ni, p=topic_p)).astype(np.int16)
     quality = rng.beta(2.0, 2.0, ni).astype(np.float32)
     appeal = rng.beta(2.0, 2.0, ni).astype(np.float32)
@@ -304,112 +436,16 @@ def make_world(config: WorldConfig, rng=None, *, seed: int | None = None) -> Wor
                       * rng.standard_normal(ni)).astype(np.float32)
     reach = np.exp(c.reach_sigma * rng.standard_normal(ni) + c.reach_quality * (quality - 0.5)
                    + c.reach_appeal * (appeal - 0.5))
-
     items = Items(created, creator.astype(np.int32), item_topic, duration)
-    accounts = Accounts(acc_created, device, acc_topic)
-    truth = Truth(quality, appeal, reach, activity, np.zeros(na, np.int8), np.zeros(na, np.int32))
+    truth = Truth(quality, appeal, reach, pop.activity, pop.origin,
+                  np.zeros(len(pop.origin), np.int32), pop.keeper, pop.circle,
+                  pop.reserved_devices)
     if seed is None:
         seed = int(rng.integers(0, 2**62))
-    world = World(c, items, accounts, truth, EventLog(), None, int(seed))
-    acc, itm, t = _impressions(world, 0.0, c.t0, rng, KeySet(universe=na * ni))
+    world = World(c, items, pop.accounts, truth, EventLog(), None, int(seed))
+    acc, itm, t = history.impressions(world, 0.0, c.t0, rng)
     fit = rng.choice(acc.size, size=min(acc.size, 50_000), replace=False)
-    behaviour = Behaviour.fit(c.behaviour, quality, appeal, duration, item_topic, acc_topic,
-                              (acc[fit], itm[fit]), rng)
+    behaviour = Behaviour.fit(c.behaviour, quality, appeal, duration, item_topic,
+                              pop.accounts.topic, (acc[fit], itm[fit]), rng)
     world = replace(world, behaviour=behaviour)
-    return replace(world, history=_respond(world, acc, itm, t, c.t0, rng))
-
-
-def organic_events(world: World, start: float, end: float, rng, *, seen=None) -> EventLog:
-    """Open-loop organic events in ``[start, end)``, generated hour by hour.
-
-    Impressions do not react to any ranking: each hour, accounts draw
-    Poisson(activity / 24) impressions in total; each impression picks a live item
-    with probability proportional to ``reach * exp(-age / decay_hours)``, from the
-    viewer's own topic with probability ``topic_pool_share``, else from all topics.
-    Like a real feed, nobody is shown the same item twice: a draw of an
-    (account, item) pair already shown (in ``seen``, a KeySet of pair keys, or
-    earlier in this window) is redrawn (up to 6 times, then dropped). Decisions are :meth:`Behaviour.respond`
-    with uniforms from ``rng``.
-    """
-    rng = np.random.default_rng(rng)
-    seen = KeySet(universe=len(world.accounts) * len(world.items)) if seen is None else seen.copy()
-    acc, itm, t = _impressions(world, start, end, rng, seen)
-    return _respond(world, acc, itm, t, end, rng)
-
-
-def _respond(world, acc, itm, t, end, rng) -> EventLog:
-    r = world.behaviour.respond(acc, itm, t, lambda stream: rng.random(acc.size))
-    keep = r.t < end  # follow-ups that spill past the window are dropped with it
-    return EventLog.from_arrays(r.t[keep], r.account[keep], r.item[keep], r.kind[keep],
-                                r.value[keep])
-
-
-def _impressions(world, start, end, rng, seen: KeySet, max_draws: int = 6):
-    """Open-loop impressions (account, item, t) in ``[start, end)``, hour by hour.
-
-    A draw of a pair already in ``seen`` (or drawn earlier) is redrawn, up to
-    ``max_draws`` times, the later draws uniformly over live items (a viewer who
-    has seen the popular items gets the long tail); ``seen`` is updated with every
-    accepted pair.
-    """
-    c = world.config
-    created = world.items.created_at
-    n_items = len(created)
-    act_cum = np.cumsum(world.truth.activity / 24.0)
-    acc_topic = world.accounts.topic
-    item_topic = world.items.topic
-    accs, itms, ts = [], [], []
-    hour = start
-    while hour < end:
-        h_end = min(hour + HOUR, end)
-        n_live = int(np.searchsorted(created, hour, side="right"))
-        n = rng.poisson(act_cum[-1] * (h_end - hour) / HOUR) if n_live else 0
-        if n:
-            acc = np.searchsorted(act_cum, rng.random(n) * act_cum[-1], side="right")
-            acc = np.minimum(acc, len(act_cum) - 1)
-            w = world.truth.reach[:n_live] * np.exp(-(hour - created[:n_live]) / (c.decay_hours * HOUR))
-            topic_pools = {}
-
-            def draw(a, attempt):
-                if attempt >= 2:
-                    return rng.integers(0, n_live, a.size)
-                out = np.empty(a.size, np.int64)
-                own = rng.random(a.size) < c.topic_pool_share
-                pools = [(~own, None)]
-                for tp in distinct(acc_topic[a[own]]):
-                    pools.append((own & (acc_topic[a] == tp), tp))
-                for who, tp in pools:
-                    k = int(who.sum())
-                    if not k:
-                        continue
-                    if tp not in topic_pools:
-                        ids = (np.arange(n_live) if tp is None
-                               else np.flatnonzero(item_topic[:n_live] == tp))
-                        if ids.size == 0:  # nothing of this topic yet: fall back to all items
-                            ids = np.arange(n_live)
-                        topic_pools[tp] = (ids, np.cumsum(w[ids]))
-                    ids, cw = topic_pools[tp]
-                    pick = np.searchsorted(cw, rng.random(k) * cw[-1], side="right")
-                    out[who] = ids[np.minimum(pick, ids.size - 1)]
-                return out
-
-            itm = np.full(n, -1, np.int64)
-            todo = np.arange(n)
-            for attempt in range(max_draws):
-                itm[todo] = draw(acc[todo], attempt)
-                keys = pair_keys(acc[todo], itm[todo], n_items)
-                ok = ~seen.contains(keys)
-                ok[ok] = first_occurrence(keys[ok])
-                seen.add(keys[ok])
-                todo = todo[~ok]
-                if todo.size == 0:
-                    break
-            itm[todo] = -1
-            keep = itm >= 0
-            accs.append(acc[keep])
-            itms.append(itm[keep])
-            ts.append(hour + rng.random(int(keep.sum())) * (h_end - hour))
-        hour = h_end
-    if not accs:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    return np.concatenate(accs), np.concatenate(itms), np.concatenate(ts)
+    return replace(world, history=history.respond(world, acc, itm, t, c.t0, rng))
