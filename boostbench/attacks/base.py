@@ -79,14 +79,22 @@ class Campaign:
     of accounts in the observation the attack saw.
 
     ``policy`` (optional) is the reactive part of a campaign: in the closed loop it
-    is called at the start of every round as ``policy(obs, start, end)`` with the
-    public observation and returns ``(columns, spend)`` — event columns
+    is called at the start of every round as ``policy(obs, start, end, accounts=rows)``
+    with the public observation and the rows its new accounts were placed on, and
+    returns ``(columns, spend)`` — event columns
     ``(t, account, item, kind, value)`` inside ``[start, end)`` and their itemised
     cost. The loop checks that the total spend stays within the budget.
 
     ``account_price`` and ``account_uses``: what an own farm paid per new account
     and over how many campaigns it amortises it (price 0 for services), so the
     cost of replacing banned accounts can be reported.
+
+    New accounts: the attack numbers them ``n_accounts + i`` (after the observed
+    table) and gives each a *local* device index (``new_device``, 0-based, shared by
+    the accounts on one device). The simulator places them on the world's reserved
+    rows and device ids (``new_rows``, set by
+    :meth:`~boostbench.simulate.RunBase.place`), so an id says nothing about who is
+    behind an account; a policy is told the rows (``accounts=``).
     """
 
     attack: str
@@ -107,6 +115,7 @@ class Campaign:
     shadow_priced: bool = False
     account_price: float = 0.0
     account_uses: float = 1.0
+    new_rows: np.ndarray | None = None
     policy: object = None
     goal: str = "promote"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._core.arrays import distinct, rank_within_runs
+from .._core.arrays import distinct, first_occurrence, rank_within_runs
 from .._core.params import Boolean, InstanceOf, Interval, Options, SequenceOf, declare
 from .._core.random import STREAMS, hash_uniforms
 from .._core.units import DAY
@@ -46,8 +46,10 @@ _S_ACTS = STREAMS.claim_block(_C, "acts", 40, [name for name, _ in _ACTIONS])
 _S_COMMENT_LENGTH = STREAMS.claim(_C, "comment_length", 50)
 _S_NEW_AGE, _S_NEW_TOPIC = STREAMS.claim_block(_C, "new_account", 60, ("age", "topic"))
 _S_RECIPROCITY = STREAMS.claim(_C, "reciprocity_delay", 70)
-_S_CAMO_TIME, _S_CAMO_ITEM, _S_CAMO_COMPLETION = STREAMS.claim_block(
-    _C, "camouflage", 80, ("time", "item", "completion"))
+_S_CAMO_TIME, _S_CAMO_ITEM, _S_CAMO_COMPLETION, _S_CAMO_VIEW = STREAMS.claim_block(
+    _C, "camouflage", 80, ("time", "item", "act", "completion"))
+# a bundle starts at least this long before the window ends (its view and actions fit)
+_LAST_SECONDS = 600.0
 # seconds after the view at which each action happens (plus the dwell)
 _DELAY = {K.LIKE: 1.0, K.COMMENT: 8.0, K.SHARE: 3.0, K.FOLLOW: 4.0, K.REPORT: 2.0,
           K.NOT_INTERESTED: 1.5}
@@ -98,6 +100,7 @@ class _Plan:
     t: np.ndarray
     acts: np.ndarray         # bool (n, len(_ACTIONS)): which actions each bundle includes
     cost: np.ndarray         # per bundle, including a first use's account cost
+    exhausted: bool = False  # no longer plan would add a bundle (pools ran dry)
 
 
 @dataclass(frozen=True)
@@ -135,11 +138,13 @@ class Recipe:
         groups = -(-T // tpa)
         slot = (j // T) * groups + k // tpa
         pools = s.pools(obs, targets, start, key)
+        exhausted = False
         if pools is None:
             new_index = slot
             account = obs.n_accounts + slot
         else:  # the i-th bundle of a target uses the i-th account of its pool
             sizes = np.array([p.size for p in pools])
+            exhausted = bool(slot.size == 0 or slot[-1] >= sizes.max())  # slot never decreases
             ok = slot < sizes[k]
             j, k, slot = j[ok], k[ok], slot[ok]
             account = np.empty(j.size, np.int64)
@@ -159,13 +164,20 @@ class Recipe:
         t = self.pacing.times(base, end, rank, u1, u2, hash_uniforms(key, _S_ACCOUNT_CLOCK, account))
         acts = np.stack([hash_uniforms(key, _S_ACTS[i], j) < getattr(self.mix, name)
                          for i, (name, _) in enumerate(_ACTIONS)], axis=1)
+        # the campaign runs in its window: a bundle its pacing puts too late is not bought
+        fits = t <= end - _LAST_SECONDS
+        j, tgt, account, new_index, t, acts = (x[fits] for x in (j, tgt, account, new_index,
+                                                                  t, acts))
         prices = np.array([s.unit(kind, self.mix.view, cost)[1] for _, kind in _ACTIONS])
         c = acts @ prices
         if self.mix.view != "none":
             c = c + s.unit(K.VIEW, self.mix.view, cost)[1]
-        if s.own_farm:  # an account's first bundle: the first target of its group
-            c = c + (k % tpa == 0) * getattr(cost, s.account_price) / s.uses
-        return _Plan(j, tgt, account.astype(np.int64), new_index.astype(np.int64), t, acts, c)
+        if s.own_farm:  # an account's price comes with its first bundle
+            c = c + first_occurrence(account) * getattr(cost, s.account_price) / s.uses
+        # a pacing that puts no bundle of a large draw in the window never will
+        exhausted = exhausted or (j.size == 0 and n >= 4096)
+        return _Plan(j, tgt, account.astype(np.int64), new_index.astype(np.int64), t, acts, c,
+                     exhausted)
 
     def plan(self, obs, targets, window, key, budget, cost) -> _Plan:
         """The longest plan prefix whose cumulative cost fits ``budget``."""
@@ -173,8 +185,7 @@ class Recipe:
         while True:
             p = self._bundles(obs, targets, window, key, n, cost)
             cum = np.cumsum(p.cost)
-            exhausted = p.bundle.size < n  # a recruited pool ran out
-            if exhausted or (cum.size and cum[-1] > budget) or n > 50_000_000:
+            if p.exhausted or (cum.size and cum[-1] > budget) or n > 50_000_000:
                 m = int(np.searchsorted(cum, budget * (1 + 1e-12), side="right"))
                 return _Plan(*(getattr(p, f)[:m] for f in ("bundle", "target", "account", "new_index",
                                                            "t", "acts", "cost")))
@@ -219,6 +230,7 @@ class Recipe:
                 dwell = betaincinv(5.0, 2.0, u) * dur
             else:
                 dwell = dur.copy()
+            _push(cols, p.t, p.account, p.target, K.IMPRESSION, 0.0)   # opening it shows it
             emit(np.ones(n, bool), p.t, K.VIEW, np.minimum(dwell / dur, 1.0))
         lengths = _organic_comment_lengths(obs)
         for i, (name, kind) in enumerate(_ACTIONS):
@@ -257,55 +269,72 @@ class Recipe:
         """Unpaid events: ring reciprocity and aged bots' camouflage."""
         out = {"t": [], "account": [], "item": [], "kind": [], "value": []}
         items = obs.items
+        start, end = window
         if self.reciprocity:
-            posted = np.flatnonzero(items.created_at <= window[0])
+            posted = np.flatnonzero(items.created_at <= start)
             newest = np.full(obs.n_accounts, -1, np.int64)
             newest[items.creator[posted]] = posted  # items are time-sorted: last is newest
             back_item = newest[p.account]
             ok = back_item >= 0
-            t = p.t[ok] + 3600.0 * (1 + hash_uniforms(key, _S_RECIPROCITY, np.flatnonzero(ok)))
+            # the creator likes back one to two hours later, inside the window
+            delay = 3600.0 * (1 + hash_uniforms(key, _S_RECIPROCITY, np.flatnonzero(ok)))
+            t = np.minimum(p.t[ok] + delay, np.maximum(p.t[ok], end - 60.0))
             acc = items.creator[p.target[ok]].astype(np.int64)
-            _push(out, t, acc, back_item[ok], K.VIEW, 0.8)
+            _push(out, t, acc, back_item[ok], K.IMPRESSION, 0.0)
+            _push(out, t + 1.0, acc, back_item[ok], K.VIEW, 0.8)
             _push(out, t + 20.0, acc, back_item[ok], K.LIKE, 0.0)
-        rate = self.supplier.camouflage_per_day
-        if rate and (p.new_index >= 0).any():
-            # camouflage runs from the start of the visible history to the window's end, so
-            # the accounts already have a viewing history when the campaign starts
-            accs = distinct(p.account[p.new_index >= 0])
-            start, end = window
-            t_obs = obs.events[0]
-            first = float(t_obs[0]) if t_obs.size else start
-            popular = _popular_items(obs, 200)
-            if popular.size:
-                per = int(np.ceil(rate * (end - first) / DAY))
-                a = np.repeat(accs, per)
-                k = np.tile(np.arange(per), accs.size)
-                u = hash_uniforms(key, _S_CAMO_TIME, a, k)
-                itm = popular[(hash_uniforms(key, _S_CAMO_ITEM, a, k) * popular.size).astype(np.int64)
-                              % popular.size]
-                posted = np.maximum(items.created_at[itm], first)   # not before the item exists
-                t = posted + u * (end - posted)
-                comp = 0.3 + 0.7 * hash_uniforms(key, _S_CAMO_COMPLETION, a, k)
-                _push(out, t, a, itm, K.VIEW, comp)
-                _push(out, t + 15.0, a, itm, K.LIKE, 0.0)
+        if self.supplier.camouflage_per_day and (p.new_index >= 0).any():
+            self._camouflage(obs, window, key, distinct(p.account[p.new_index >= 0]), out)
         dtypes = {"t": np.float64, "account": np.int64, "item": np.int64, "kind": np.int8,
                   "value": np.float64}
         return {k: (np.concatenate(v) if v else np.empty(0, dtypes[k])) for k, v in out.items()}
+
+    def _camouflage(self, obs, window, key, accs, out) -> None:
+        """Aged bots' (养号) everyday activity, from the start of the visible history (or the
+        account's creation) to the window's end: ``camouflage_per_day`` impressions a day on
+        popular items, viewed and liked at the organic rates per impression (view 0.38, like
+        0.018; KuaiRand [D]), so their history reads like a user's."""
+        start, end = window
+        t_obs = obs.events[0]
+        first = float(t_obs[0]) if t_obs.size else start
+        popular = _popular_items(obs, 200)
+        if popular.size == 0:
+            return
+        per = int(np.ceil(self.supplier.camouflage_per_day * (end - first) / DAY))
+        a = np.repeat(accs, per)
+        k = np.tile(np.arange(per), accs.size)
+        u = hash_uniforms(key, _S_CAMO_TIME, a, k)
+        itm = popular[(hash_uniforms(key, _S_CAMO_ITEM, a, k) * popular.size).astype(np.int64)
+                      % popular.size]
+        posted = np.maximum(obs.items.created_at[itm], first)   # not before the item exists
+        t = posted + u * np.maximum(end - 60.0 - posted, 0.0)
+        act = hash_uniforms(key, _S_CAMO_COMPLETION, a, k)
+        view = act < 0.38
+        like = act < 0.018
+        comp = 0.3 + 0.7 * hash_uniforms(key, _S_CAMO_VIEW, a, k)
+        _push(out, t, a, itm, K.IMPRESSION, 0.0)
+        _push(out, t[view] + 1.0, a[view], itm[view], K.VIEW, comp[view])
+        _push(out, t[like] + 15.0, a[like], itm[like], K.LIKE, 0.0)
 
 
 def new_accounts(obs, key: int, n: int, start: float, age_days, accounts_per_device: int):
     """``(created_at, device, topic)`` of ``n`` new accounts an attacker brings.
 
-    Ages uniform in ``age_days`` at ``start``; fresh device ids, ``accounts_per_device``
-    accounts to a device; topics uniform over the public ones (hash-keyed by ``key``).
+    Ages uniform in ``age_days`` at ``start``; local device indices, ``accounts_per_device``
+    accounts to a device (the simulator places them on device ids, see
+    :class:`~boostbench.attacks.base.Campaign`); topics drawn like the public accounts'
+    (the topic of a random visible account: hash-keyed by ``key``), so a campaign
+    account's interests look like anyone's.
     """
     idx = np.arange(n)
     lo, hi = age_days
     created = start - (lo + hash_uniforms(key, _S_NEW_AGE, idx) * (hi - lo)) * DAY
-    device = (int(obs.accounts.device.max(initial=-1)) + 1
-              + idx // accounts_per_device).astype(np.int32)
-    n_topics = int(obs.accounts.topic.max(initial=0)) + 1
-    topic = (hash_uniforms(key, _S_NEW_TOPIC, idx) * n_topics).astype(np.int16)
+    device = (idx // accounts_per_device).astype(np.int32)
+    topics = obs.accounts.topic[obs.accounts.topic >= 0]
+    if topics.size == 0:
+        topics = np.zeros(1, np.int16)
+    pick = (hash_uniforms(key, _S_NEW_TOPIC, idx) * topics.size).astype(np.int64)
+    topic = topics[np.minimum(pick, topics.size - 1)].astype(np.int16)
     return created, device, topic
 
 

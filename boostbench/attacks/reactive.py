@@ -90,12 +90,18 @@ class _TopUpPolicy:
     view_price: float
     like_price: float
 
-    def __call__(self, obs, start, end):
+    def __call__(self, obs, start, end, accounts=None):
+        """This round's events and spend; ``accounts``: the rows the simulator placed the
+        pool's accounts on (default: numbered after the observed table)."""
         empty = (np.empty(0),) * 5, {}
         if not (self.start <= start < self.end):
             return empty
+        rows = (self.first + np.arange(self.n_pool) if accounts is None
+                else np.asarray(accounts, np.int64))
         t, acc, item, kind, _ = obs.events
-        mine = (acc >= self.first) & (acc < self.first + self.n_pool)
+        is_mine = np.zeros(max(obs.n_accounts, int(rows.max()) + 1), bool)
+        is_mine[rows] = True
+        mine = is_mine[acc]
         bought = np.bincount(item[mine & (kind == K.LIKE)], minlength=obs.n_items)[self.targets]
         spent = (mine & (kind == K.VIEW)).sum() * self.view_price + \
             (mine & (kind == K.LIKE)).sum() * self.like_price
@@ -107,6 +113,7 @@ class _TopUpPolicy:
         goal = np.ceil(self.attack.margin * max(kth, 1.0))
         need = np.maximum(goal - likes[self.targets], 0).astype(np.int64)
         need = np.minimum(need, self.n_pool - bought)          # one like per account and target
+        need[~(c[self.targets] <= obs.now)] = 0                # a post not up yet: nothing to like
         bundle = self.view_price + self.like_price
         afford = int(np.floor((self.budget - spent) / bundle * (1 + 1e-9)))
         if afford <= 0 or need.sum() == 0:
@@ -117,13 +124,14 @@ class _TopUpPolicy:
         tgt = np.repeat(self.targets, need)
         slot = np.concatenate([np.arange(b, b + n) for b, n in zip(bought, need)]) \
             if tgt.size else np.empty(0, np.int64)
-        accounts = self.first + slot
+        accounts = rows[slot]
         n = tgt.size
         t_view = start + 60.0 + (end - start) * 0.5 * np.arange(n) / n   # in the round's 1st half
         t_like = t_view + self.attack.short_seconds
         completion = np.minimum(self.attack.short_seconds / obs.items.duration[tgt], 1.0)
-        cols = (np.concatenate([t_view, t_like]), np.concatenate([accounts, accounts]),
-                np.concatenate([tgt, tgt]),
-                np.concatenate([np.full(n, K.VIEW), np.full(n, K.LIKE)]),
-                np.concatenate([completion, np.zeros(n)]))
+        cols = (np.concatenate([t_view, t_view, t_like]),           # opening the post shows it
+                np.concatenate([accounts, accounts, accounts]), np.concatenate([tgt, tgt, tgt]),
+                np.concatenate([np.full(n, K.IMPRESSION), np.full(n, K.VIEW),
+                                np.full(n, K.LIKE)]),
+                np.concatenate([np.zeros(n), completion, np.zeros(n)]))
         return cols, {"view_bot": n * self.view_price, "like_bot": n * self.like_price}

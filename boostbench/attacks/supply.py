@@ -216,8 +216,9 @@ class Supplier:
     uses : float
         Campaigns an own-farm account is amortised over (≈ 50 [?], CALIBRATION.md).
     camouflage_per_day : float
-        Organic-looking views and likes per account per day on popular items (aged bots,
-        养号), from the start of the visible history — before the window — to its end.
+        Organic-looking impressions per account per day on popular items, viewed and liked
+        at the organic rates (aged bots, 养号), from the start of the visible history —
+        before the window — to its end.
     """
 
     name: str

@@ -1,19 +1,19 @@
 """The closed loop: the ranking decides exposure, exposure drives organic engagement.
 
-Each round: observation -> ranker -> feeds -> exposure -> organic events (with
-herding on displayed like counts) -> the campaign's events -> append. Organic
-decisions use counter-based uniforms keyed by the world, so a clean twin and an
-attacked run share their organic randomness (common random numbers): the same
-accounts open the same sessions, and an account shown the same item in the same
-round decides the same way in both worlds.
+Each round: observation -> ranker -> feeds (:mod:`boostbench.feed`) -> exposure ->
+organic events (with herding on displayed like counts) -> the links circle members'
+shares bring their friends -> the campaign's events -> append. Organic decisions
+use counter-based uniforms keyed by the world (one hash per impression), so a clean
+twin and an attacked run share their organic randomness (common random numbers):
+the same accounts are active and open the same sessions, and an account shown the
+same item in the same round decides the same way in both worlds.
 
-Speed (DESIGN §5): a round costs its new events — observations share the run's
-append-only buffers instead of copying them. With more than one CPU the loop uses
-one helper thread (set ``BOOSTBENCH_THREADS=1`` to turn it off): it prepares the
-next round's sessions, fills the feeds of half the accounts, answers half the
-impressions and appends the log while the main thread does the rest. Every split
-is along independent work (accounts, impressions) and is put back in the original
-order, so results do not depend on the thread count.
+Speed: a round costs its new events — observations share the run's append-only
+buffers instead of copying them. With more than one CPU the loop uses one helper
+thread (set ``BOOSTBENCH_THREADS=1`` to turn it off): it prepares the next round's
+sessions, answers half the impressions and appends the log while the main thread
+does the rest. Every split is along independent work and is put back in the
+original order, so results do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -24,19 +24,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.arrays import stable_argsort, pair_keys
-from .._core.random import CounterUniforms
+from .._core.arrays import pair_keys, stable_argsort
+from .._core.random import STREAMS, ImpressionUniforms
+from .._core.units import DAY
 from ..attacks.base import Campaign
 from ..behaviour import concat_responses, drop_repeat_likes
 from ..errors import InvalidParameter
 from ..events import EventKind, EventLog
 from ..feed import FeedConfig, draw_feeds, plan_sessions
 from ..observation import viewed_before
+from ..population import active_on, link_impressions
 from ..rankers.base import rank_items, score_items, with_oracle
 from .state import (RunBase, Trajectory, _campaign_log, _n_actions, _organic_counts, _State,
                     _trajectory, fake_accounts)
 
-__all__ = ["closed_loop", "closed_loop_rounds", "RoundInfo"]
+__all__ = ["closed_loop", "closed_loop_rounds", "RoundInfo", "feed_for"]
+
+_S_IMPRESSION, _S_LINK = STREAMS.claim_block("world", "impression", 400, ("feed", "link"))
 
 
 def _n_cpus() -> int:
@@ -58,28 +62,49 @@ def _n_cpus() -> int:
 _SPLIT_MIN = 20_000  # impressions worth answering in two halves on two threads
 
 
-class _SessionPlans:
-    """Each round's ranking-independent feed work (:func:`plan_sessions`: sessions,
-    feed and examination uniforms, times), prepared one round ahead on a helper
-    thread while the current round runs. Pure functions of (key, round, activity):
-    the arrays are the same as computing them in line, only earlier."""
+def feed_for(feed: FeedConfig, world) -> tuple[int, float]:
+    """``(cold-start quota, fresh share)`` of ``feed`` in ``world`` (:meth:`FeedConfig.resolve`),
+    from the world's posting rate and expected organic impressions per day."""
+    c = world.config
+    per_day = len(world.items) / ((c.history_hours + c.future_hours) / 24.0)
+    organic = world.truth.organic & (world.accounts.created_at <= world.t0)
+    impressions = float(world.truth.activity[organic].sum()) * c.stickiness
+    return feed.resolve(per_day, impressions)
 
-    def __init__(self, cfg: FeedConfig, key: int, round_times: np.ndarray, length: float,
-                 activity: np.ndarray):
-        self.cfg, self.key, self.round_times, self.length = cfg, key, round_times, length
-        self.activity = activity
-        self._pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="boostbench-feeds")
+
+class _Helper:
+    """The loop's helper thread: it prepares each round's sessions one round ahead (pure
+    functions of the key, the round and who is active, so the arrays are the same as
+    computing them in line) and takes half of the work that splits."""
+
+    def __init__(self, base: RunBase, feed: FeedConfig, key: int):
+        w = base.world
+        self.world, self.feed, self.key = w, feed, key
+        # plans do not depend on the ranking: every run of this base (clean twins, attacked
+        # runs, other rankers) shares them
+        self._cache = base.shared.setdefault(("session plans", feed, key), {})
+        self.round_times, self.length = base.round_times, base.plan.round_length
+        self.rows = np.flatnonzero(w.truth.activity > 0)
+        self.quota, self.fresh = feed_for(feed, w)
+        self._pool = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="boostbench-loop")
                       if _n_cpus() > 1 else None)
         self._next = None
 
     def _plan(self, r: int):
-        end = self.round_times[r]
-        return plan_sessions(self.cfg, key=self.key, round_index=r, start=end - self.length,
-                             length=self.length, activity=self.activity)
+        if r not in self._cache:
+            self._cache[r] = self._make_plan(r)
+        return self._cache[r]
 
-    @property
-    def executor(self):
-        return self._pool
+    def _make_plan(self, r: int):
+        end = self.round_times[r]
+        start = end - self.length
+        w = self.world
+        rows = self.rows[w.accounts.created_at[self.rows] <= start]
+        rows = rows[active_on(w.config, self.key, w.accounts, w.truth.keeper, rows,
+                              int(np.floor(start / DAY)))]
+        return plan_sessions(self.feed, key=self.key, round_index=r, start=start,
+                             length=self.length, accounts=rows,
+                             activity=w.truth.activity[rows], fresh_share=self.fresh)
 
     def run(self, fn) -> Future:
         """``fn()`` on the helper thread, or here and now without one."""
@@ -92,13 +117,12 @@ class _SessionPlans:
             done.set_exception(e)
         return done
 
-    def get(self, r: int):
-        """Round ``r``'s plan: prepared in the background if :meth:`prefetch` asked for it."""
+    def plan(self, r: int):
+        """Round ``r``'s sessions: prepared in the background if :meth:`prefetch` asked."""
         nxt, self._next = self._next, None
         return nxt[1].result() if nxt is not None and nxt[0] == r else self._plan(r)
 
     def prefetch(self, r: int) -> None:
-        """Start preparing round ``r``'s plan on the helper thread."""
         if self._pool is not None and r < len(self.round_times):
             self._next = (r, self._pool.submit(self._plan, r))
 
@@ -106,13 +130,16 @@ class _SessionPlans:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def respond(self, beh, a, i, t, key: int, r: int, displayed_likes, herding_ref: float):
-        """Organic responses to this round's impressions; a large batch is answered in two
-        halves, one on the helper thread (each impression is decided on its own, so
+    def respond(self, beh, a, i, t, stream: int, r: int, displayed_likes, herding_ref: float,
+                social: bool = False):
+        """Organic responses to impressions; a large batch is answered in two halves, one
+        on the helper thread (each impression is decided on its own, so
         :func:`concat_responses` of the halves is the response to the whole batch)."""
         def part(sl):
-            return beh.respond(a[sl], i[sl], t[sl], CounterUniforms(key, a[sl], i[sl], r),
-                               displayed_likes=displayed_likes[sl], herding_ref=herding_ref)
+            return beh.respond(a[sl], i[sl], t[sl],
+                               ImpressionUniforms(self.key, stream, a[sl], i[sl], r),
+                               displayed_likes=displayed_likes[sl], herding_ref=herding_ref,
+                               social=social)
 
         if self._pool is None or a.size < _SPLIT_MIN:
             return part(slice(None))
@@ -120,14 +147,6 @@ class _SessionPlans:
         later = self._pool.submit(part, slice(half, None))
         first = part(slice(0, half))
         return concat_responses([first, later.result()])
-
-
-def _herding_ref(counts: np.ndarray, eligible: np.ndarray) -> float:
-    """Impression-weighted mean of log1p(like count) over eligible items: a typical displayed count."""
-    imp = counts[eligible, EventKind.IMPRESSION]
-    if imp.sum() == 0:
-        return 0.0
-    return float(np.average(np.log1p(counts[eligible, EventKind.LIKE]), weights=imp))
 
 
 def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
@@ -163,6 +182,21 @@ class RoundInfo:
     log: EventLog       # the run's log so far (history first); read it, never append
 
 
+def _links(world, helper, beh, resp, r, seen, n_items, likes, ref):
+    """The circle links the round's organic shares cause, answered (friends open the item)."""
+    share = resp.kind == EventKind.SHARE
+    if not share.any():
+        return None
+    la, li, lt = link_impressions(world, resp.t[share], resp.account[share], resp.item[share])
+    if la.size == 0:
+        return None
+    ok = seen.add_new(pair_keys(la, li, n_items))   # a friend's link to an item you saw: skip
+    if not ok.any():
+        return None
+    la, li, lt = la[ok], li[ok], lt[ok]
+    return helper.respond(beh, la, li, lt, _S_LINK, r, likes[li], ref, social=True)
+
+
 def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, *,
                        feed: FeedConfig = FeedConfig(), key: int | None = None, seed: int = 0):
     """:func:`closed_loop` one round at a time (for benchmarks and progress reports).
@@ -174,14 +208,15 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     n_items = base.n_items
     key = world.seed if key is None else int(key)
     beh = world.behaviour
-    n_org = len(world.accounts)
+    campaign = base.place(campaign)
     # organic impressions the calibration expects over the horizon, and what they lead to
     # (about 1.45 events per impression), so the log is allocated once
-    expected = 1.5 * float(world.truth.activity.sum()) * (base.end - world.t0) / 86400.0
+    expected = (1.5 * world.config.stickiness * float(world.truth.activity.sum())
+                * (base.end - world.t0) / 86400.0)
     state = _State(base, campaign, expected_events=int(expected) + (
         0 if campaign is None else campaign.n_events))
-    ranker = with_oracle(ranker, fake_accounts(n_org, len(state.accounts), campaign),
-                         since=world.t0)
+    ranker = with_oracle(ranker, fake_accounts(len(state.accounts), campaign), since=world.t0,
+                         quality=world.truth.quality)
     seen = base.history_seen.copy()
     viewed = base.history_viewed.copy()
     liked = base.history_liked.copy()
@@ -196,27 +231,33 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     engagement = np.empty((plan.n_rounds, n_items), np.float32)
     obs = state.observation(world.t0)
     scores = score_items(ranker, obs)
-    ref = _herding_ref(obs.counts(), obs.eligible)
+    ref = base.herding_ref
     length = plan.round_length
-    plans = _SessionPlans(feed, key, base.round_times, length, world.truth.activity)
+    helper = _Helper(base, feed, key)
+    n_topics = int(world.items.topic.max()) + 1
+    # feed-served impressions so far: what the cold-start quota counts (a campaign opening
+    # a post by link is not the platform distributing it)
+    served = base.history_aggs["counts"][:, EventKind.IMPRESSION].copy()
     for r, end in enumerate(base.round_times):
         start = end - length
         counts = obs.counts()
-        f = draw_feeds(feed, key=key, round_index=r, start=start, length=length, scores=scores,
-                       eligible=obs.eligible, impressions=counts[:, EventKind.IMPRESSION],
-                       item_topic=world.items.topic, account_topic=world.accounts.topic[:n_org],
-                       activity=world.truth.activity, seen=seen, sessions=plans.get(r),
-                       executor=plans.executor)
-        a, i = f.account, f.item
-        resp = plans.respond(beh, a, i, f.t, key, r, counts[i, EventKind.LIKE], ref)
-        plans.prefetch(r + 1)  # the helper thread is free until the next round's feeds
+        likes = counts[:, EventKind.LIKE]
+        f = draw_feeds(feed, helper.plan(r), scores=scores, eligible=obs.eligible,
+                       impressions=served, item_topic=world.items.topic,
+                       account_topic=world.accounts.topic, seen=seen, n_topics=n_topics,
+                       quota=helper.quota)
+        resp = helper.respond(beh, f.account, f.item, f.t, _S_IMPRESSION, r, likes[f.item], ref)
+        helper.prefetch(r + 1)  # the helper thread is free until the next round's feeds
+        link = _links(world, helper, beh, resp, r, seen, n_items, likes, ref)
+        if link is not None:
+            resp = concat_responses([resp, link])
         resp = drop_repeat_likes(resp, n_items, liked)
         lo, hi = np.searchsorted(c_t, [start, end], side="left")
         parts = [(resp.t, resp.account, resp.item, resp.kind, resp.value,
                   np.zeros(resp.t.size, bool)),
                  (*(c[lo:hi] for c in c_cols), np.ones(hi - lo, bool))]
         if policy is not None:
-            cols_p, spend_p = policy(obs, start, end)
+            cols_p, spend_p = policy(obs, start, end, accounts=campaign.new_rows)
             cols_p = [np.asarray(c, dt) for c, dt in zip(
                 cols_p, (np.float64, np.int64, np.int64, np.int8, np.float64))]
             if cols_p[0].size and (cols_p[0].min() < start or cols_p[0].max() >= end):
@@ -247,7 +288,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
             exposure[r], engagement[r] = _organic_counts(itm, kind, fake, n_items)
             return n0
 
-        side = plans.run(side_work)
+        side = helper.run(side_work)
         vb = viewed.contains(keys)                 # viewed in an earlier round
         viewed.add(keys[kind == EventKind.VIEW])
         # only pairs first viewed in this round need the within-round answer, and all
@@ -256,12 +297,13 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
         if fresh.size:
             vb[fresh] = viewed_before(acc[fresh], itm[fresh], kind[fresh], n_items)
         n0 = side.result()
+        served += exposure[r]
         state.append_flags(new, vb, n0)
         obs = state.observation(end)
         scores = score_items(ranker, obs)
         ranks[r] = rank_items(scores, obs.eligible)
         yield RoundInfo(r, int(t.size), state.log)
-    plans.close()
+    helper.close()
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
                        reactive=(extra_spend, extra_actions),
                        defence=state.defence_record(ranker, obs, campaign))

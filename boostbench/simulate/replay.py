@@ -27,13 +27,14 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
         raise InvalidParameter("A reactive campaign (with a policy) needs the closed loop "
                                "(mode='closed').", name="mode")
     n_items = base.n_items
+    campaign = base.place(campaign)
     window, from_campaign = merge_logs(base.window, _campaign_log(campaign, base.world.t0))
     w_t, w_acc, w_itm, w_kind, w_val = window.columns()
     keys = pair_keys(w_acc, w_itm, n_items)
     w_vb = base.history_viewed.contains(keys) | viewed_before(w_acc, w_itm, w_kind, n_items)
     state = _State(base, campaign, expected_events=len(window))
-    ranker = with_oracle(ranker, fake_accounts(len(base.world.accounts), len(state.accounts),
-                                               campaign), since=base.world.t0)
+    ranker = with_oracle(ranker, fake_accounts(len(state.accounts), campaign),
+                         since=base.world.t0, quality=base.world.truth.quality)
     organic = ~from_campaign
     ranks = np.empty((base.plan.n_rounds, n_items), np.float32)
     exposure = np.empty((base.plan.n_rounds, n_items), np.float32)

@@ -6,7 +6,7 @@ zero-budget campaign reproduces the clean trajectory bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -17,7 +17,8 @@ from ..attacks.base import Campaign
 from ..errors import InvalidParameter
 from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_table, merge_logs
 from ..observation import AGGREGATES, Observation, aggregate, aggregate_index, viewed_before
-from ..world import World, organic_events
+from ..history import organic_events
+from ..world import World
 
 __all__ = ["RunPlan", "Trajectory", "DefenceRecord", "RunBase", "fake_accounts"]
 
@@ -55,8 +56,9 @@ class Trajectory:
         What a defended ranker did (None without defences).
     campaign_items : int64[m]
         Distinct items the campaign acted on (targets, camouflage, reciprocity).
-    new_accounts : int
-        Accounts the campaign created (numbered after the organic ones).
+    new_rows : int64[m]
+        Account rows of the accounts the campaign brought (placed on the world's
+        reserved rows, :meth:`RunBase.place`).
     account_price, account_uses : float
         An own farm's price per account and the campaigns it is amortised over
         (price 0 for a service, which replaces its own banned accounts).
@@ -84,7 +86,7 @@ class Trajectory:
     shadow_priced: bool = False
     defence: "DefenceRecord | None" = None
     campaign_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    new_accounts: int = 0
+    new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     account_price: float = 0.0
     account_uses: float = 1.0
     bare: "Trajectory | None" = None
@@ -201,6 +203,7 @@ class RunBase:
             raise InvalidParameter(f"The run's horizon ({hours:g} h after t0) needs a world with "
                                    f"future_hours >= {hours:g}.", name="horizon_hours")
         self._rng = np.random.default_rng(rng)
+        self.shared: dict = {}       # ranking-independent work runs of this base share
         self.targets = plan.targets
         self.rival_targets = plan.rival_targets
         self.round_times = plan.round_times
@@ -226,6 +229,34 @@ class RunBase:
         del index
         for a in self.history_aggs.values():
             a.flags.writeable = False
+        # a typical displayed like count at t0, from the organic history only: the same in
+        # every run of this base (campaign events never move it)
+        elig = self.observation_at_start().eligible
+        imp = self.history_aggs["counts"][elig, EventKind.IMPRESSION]
+        likes = self.history_aggs["counts"][elig, EventKind.LIKE]
+        self.herding_ref = float(np.average(np.log1p(likes), weights=imp)) if imp.sum() else 0.0
+
+    def place(self, campaign: Campaign | None, skip: int = 0) -> Campaign | None:
+        """The campaign with the accounts it brought on the world's reserved rows and its
+        devices on reserved device ids (the attacker numbers them after the observed table;
+        ids then say nothing about who is behind an account). A campaign larger than the
+        reserve gets rows and device ids past the table. ``skip``: reserved rows (and devices)
+        another campaign in the same run already took."""
+        if campaign is None or campaign.n_new_accounts == 0 or campaign.new_rows is not None:
+            return campaign
+        w = self.world
+        n, k = len(w.accounts), campaign.n_new_accounts
+        res = w.reserved_rows[skip:]
+        rows = np.concatenate([res[:k], n + np.arange(max(0, k - res.size))]).astype(np.int64)
+        local = np.asarray(campaign.new_device, np.int64)
+        n_dev = int(local.max()) + 1 if local.size else 0
+        rdev = w.reserved_devices[skip:]
+        top = int(max(w.accounts.device.max(initial=-1), w.reserved_devices.max(initial=-1)))
+        dev = np.concatenate([rdev[:n_dev], top + 1 + np.arange(max(0, n_dev - rdev.size))])
+        account = np.asarray(campaign.account, np.int64)
+        account = np.where(account >= n, rows[np.clip(account - n, 0, k - 1)], account)
+        return replace(campaign, account=account, new_device=dev[local].astype(np.int32),
+                       new_rows=rows)
 
     @cached_property
     def window(self) -> EventLog:
@@ -237,12 +268,17 @@ class RunBase:
         """Targets of an attack with this goal (low-quality posts, or a rival's good posts)."""
         return self.targets if goal == "promote" else self.rival_targets
 
-    def observation_at_start(self) -> Observation:
-        """The public view at ``t0``, which a fixed attacker sees before buying."""
+    def observation_at_start(self, reveal=None) -> Observation:
+        """The public view at ``t0``, which a fixed attacker sees before buying. Future items
+        are hidden except ``reveal`` (default: the targets, which an attacker posts itself
+        or watches for)."""
         w = self.world
+        if reveal is None:
+            reveal = np.concatenate([self.targets, self.rival_targets])
         cache = dict(self.history_aggs, viewed_before=self.history_vb)
         return Observation(w.items, w.accounts, w.history, w.t0, n=len(w.history),
-                           eligibility_hours=self.plan.eligibility_hours, cache=cache)
+                           eligibility_hours=self.plan.eligibility_hours, cache=cache,
+                           reveal=reveal)
 
 
 class _State:
@@ -283,8 +319,8 @@ class _State:
                                                               None, base.n_items)
         self.accounts = w.accounts
         if campaign is not None and campaign.n_new_accounts:
-            self.accounts = w.accounts.extend(campaign.new_created_at, campaign.new_device,
-                                              campaign.new_topic)
+            self.accounts = w.accounts.fill(campaign.new_rows, campaign.new_created_at,
+                                            campaign.new_device, campaign.new_topic)
 
     def append(self, cols, vb, fake) -> None:
         """Append time-sorted columns whose viewed-before flags are ``vb``."""
@@ -322,7 +358,7 @@ class _State:
             t=t[acts], account=acc[acts], item=itm[acts], kind=kind[acts],
             weight=audit.weight[acts], fake=self._fake[acts].copy(),
             banned_at=audit.banned_at, penalised=audit.penalised,
-            fake_account=fake_accounts(len(w.accounts), obs.n_accounts, campaign),
+            fake_account=fake_accounts(obs.n_accounts, campaign),
             account_created_at=obs.accounts.created_at, account_device=obs.accounts.device,
             item_created_at=w.items.created_at, item_creator=w.items.creator, t0=w.t0)
 
@@ -334,13 +370,19 @@ class _State:
                            eligibility_hours=self.base.plan.eligibility_hours, cache=cache)
 
 
-def fake_accounts(n_organic: int, n_accounts: int, campaign: Campaign | None) -> np.ndarray:
-    """bool per account: a campaign account (new, or an organic account it recruited)."""
+def fake_accounts(n_accounts: int, campaign: Campaign | None) -> np.ndarray:
+    """bool per account row: a campaign account (one it brought, placed on a reserved row,
+    or an organic account it recruited)."""
     out = np.zeros(n_accounts, bool)
     if campaign is not None:
-        out[n_organic:] = True
+        out[_rows(campaign)] = True
         out[np.asarray(campaign.recruited, np.int64)] = True
     return out
+
+
+def _rows(campaign: Campaign) -> np.ndarray:
+    rows = getattr(campaign, "new_rows", None)
+    return np.zeros(0, np.int64) if rows is None else np.asarray(rows, np.int64)
 
 
 def _campaign_log(c: Campaign | None, t0: float) -> EventLog:
@@ -410,7 +452,7 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake,
         shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence,
         **({} if campaign is None else dict(
-            campaign_items=distinct(campaign.item), new_accounts=campaign.n_new_accounts,
+            campaign_items=distinct(campaign.item), new_rows=_rows(campaign),
             account_price=campaign.account_price, account_uses=campaign.account_uses)))
 
 
