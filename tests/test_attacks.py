@@ -91,7 +91,9 @@ def test_bot_farm_signature(tiny_base):
     t0 = tiny_base.world.t0
     assert np.all(c.new_created_at < t0) and np.all(c.new_created_at >= t0 - 3 * DAY)
     assert len(np.unique(c.new_device)) == int(np.ceil(c.n_new_accounts / 20))
-    assert c.new_device.min() > tiny_base.world.accounts.device.max()  # fresh fingerprints
+    placed = tiny_base.place(c).new_device                 # fresh fingerprints, ids among
+    assert not np.isin(placed, tiny_base.world.accounts.device).any()   # the organic ones
+    assert placed.min() < tiny_base.world.accounts.device.max()
     views = c.value[c.kind == K.VIEW]
     dur = tiny_base.world.items.duration[c.item[c.kind == K.VIEW]]
     np.testing.assert_allclose(views, np.minimum(2.0 / dur, 1.0), rtol=1e-6)  # short views

@@ -8,7 +8,8 @@ from boostbench._core.random import hash_uniforms
 from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind as K
 from boostbench._core.arrays import KeySet
-from boostbench.feed import FeedConfig, draw_feeds, examination_curve, poisson_inverse
+from boostbench.feed import (FeedConfig, draw_feeds, examination_curve, plan_sessions,
+                             poisson_inverse)
 from boostbench.plugins import ATTACKS, METRICS, RANKERS
 from boostbench.simulate import closed_loop
 from boostbench._core.units import HOUR
@@ -32,10 +33,25 @@ def test_the_key_drives_organic_randomness(tiny_base):
     np.testing.assert_array_equal(a.exposure, b.exposure)
     c = closed_loop(tiny_base, r, key=tiny_base.world.seed + 1)
     assert not np.array_equal(a.exposure, c.exposure)
-    # calibrated volume, less what heavy users of this tiny world lose once they have seen
-    # every eligible item (about a quarter here; see the slow test on the small world)
-    expected = tiny_base.world.truth.activity.sum() / 24
-    assert 0.6 * expected < a.exposure.sum(axis=1).mean() <= 1.02 * expected
+    # calibrated volume: the accounts active each day, at their impressions per active day
+    # (less what heavy users of this tiny world lose once they have seen every eligible item)
+    assert 0.6 * _expected_per_round(tiny_base) < a.exposure.sum(axis=1).mean() <= \
+        1.02 * _expected_per_round(tiny_base)
+
+
+def _expected_per_round(base) -> float:
+    """Organic impressions per round the calibration expects: per round, the activity of
+    the accounts that exist and are active that day, over 24."""
+    from boostbench.population import active_on
+    w = base.world
+    rows = np.flatnonzero(w.truth.activity > 0)
+    per = []
+    for end in base.round_times:
+        start = end - base.plan.round_length
+        r = rows[w.accounts.created_at[rows] <= start]
+        act = active_on(w.config, w.seed, w.accounts, w.truth.keeper, r, int(start // 86400))
+        per.append(w.truth.activity[r[act]].sum() / 24)
+    return float(np.mean(per))
 
 
 @pytest.mark.slow
@@ -45,8 +61,9 @@ def test_closed_loop_volume_matches_calibration_on_small_world():
     from boostbench.world import make_world
     sc = get_scenario("default").with_(horizon_hours=24)
     w = make_world(sc.world_config(), 0)
-    tr = closed_loop(sc.run_base(w, 0), RANKERS.get("like_count")())
-    assert tr.exposure.sum(axis=1).mean() == pytest.approx(w.truth.activity.sum() / 24, rel=0.05)
+    base = sc.run_base(w, 0)
+    tr = closed_loop(base, RANKERS.get("like_count")())
+    assert tr.exposure.sum(axis=1).mean() == pytest.approx(_expected_per_round(base), rel=0.05)
 
 
 def test_snowball_bought_likes_bring_real_exposure_and_engagement(tiny_base):
@@ -75,19 +92,24 @@ def test_pairing_reduces_the_variance_of_the_lift(tiny_base):
 
 # --- feeds -------------------------------------------------------------------------------
 
-def _feed_inputs(n_items=60, n_acc=400, **kw):
-    d = dict(key=5, round_index=0, start=0.0, length=HOUR,
-             scores=np.arange(n_items, dtype=float), eligible=np.ones(n_items, bool),
+def _feeds(cfg=FeedConfig(), n_items=60, n_acc=400, round_index=0, seen=None, quota=0,
+           fresh_share=0.0, **kw):
+    """One round's feeds of ``n_acc`` accounts (all active, 240 impressions a day) over
+    ``n_items`` eligible items of one topic."""
+    plan = plan_sessions(cfg, key=5, round_index=round_index, start=0.0, length=HOUR,
+                         accounts=np.arange(n_acc), activity=np.full(n_acc, 240.0),
+                         fresh_share=fresh_share)
+    d = dict(scores=np.arange(n_items, dtype=float), eligible=np.ones(n_items, bool),
              impressions=np.full(n_items, 10**6), item_topic=np.zeros(n_items, np.int16),
-             account_topic=np.zeros(n_acc, np.int16), activity=np.full(n_acc, 240.0),
-             seen=KeySet(universe=n_acc * n_items))
+             account_topic=np.zeros(n_acc, np.int16), n_topics=1, quota=quota,
+             seen=KeySet(universe=n_acc * n_items) if seen is None else seen)
     d.update(kw)
-    return d
+    return draw_feeds(cfg, plan, **d)
 
 
 def test_same_accounts_are_active_whatever_the_ranking():
-    a = draw_feeds(FeedConfig(), **_feed_inputs())
-    b = draw_feeds(FeedConfig(), **_feed_inputs(scores=-np.arange(60.0)))
+    a = _feeds()
+    b = _feeds(scores=-np.arange(60.0))
     assert set(a.account.tolist()) == set(b.account.tolist())
     # the same sessions: impressions per account differ only where a viewer ran out of unseen items
     np.testing.assert_allclose(np.bincount(a.account), np.bincount(b.account), rtol=0.1, atol=1)
@@ -95,8 +117,7 @@ def test_same_accounts_are_active_whatever_the_ranking():
 
 def test_position_bias_follows_the_examination_curve():
     for kind in ("ctr", "dcg"):
-        f = draw_feeds(FeedConfig(examination=kind), **_feed_inputs(n_items=3000, n_acc=3000,
-                                                                     activity=np.full(3000, 480.0)))
+        f = _feeds(FeedConfig(examination=kind), n_items=3000, n_acc=3000)
         by_slot = np.bincount(f.slot, minlength=10).astype(float)
         curve = examination_curve(kind, 10)
         np.testing.assert_allclose(by_slot / by_slot[0], curve, rtol=0.1, atol=0.01)
@@ -105,8 +126,8 @@ def test_position_bias_follows_the_examination_curve():
 def test_cold_start_quota_gives_new_posts_impressions():
     imp = np.full(60, 10**6)
     imp[0] = 0  # the lowest-scored item is new
-    with_quota = draw_feeds(FeedConfig(cold_start_impressions=100), **_feed_inputs(impressions=imp))
-    no_quota = draw_feeds(FeedConfig(cold_start_impressions=0), **_feed_inputs(impressions=imp))
+    with_quota = _feeds(impressions=imp, quota=100, fresh_share=0.2)
+    no_quota = _feeds(impressions=imp, quota=0, fresh_share=0.2)
     assert (with_quota.item == 0).sum() > 10 * max((no_quota.item == 0).sum(), 1)
 
 
@@ -114,16 +135,30 @@ def test_nobody_sees_an_item_twice():
     seen = KeySet(universe=400 * 60)
     items = []
     for r in range(3):
-        f = draw_feeds(FeedConfig(), **_feed_inputs(round_index=r, seen=seen))
+        f = _feeds(round_index=r, seen=seen)
         items.append(f.account.astype(np.int64) * 60 + f.item)
     keys = np.concatenate(items)
     assert np.unique(keys).size == keys.size
 
 
 def test_higher_score_more_exposure():
-    f = draw_feeds(FeedConfig(layout="TTTTTTTTTT"), **_feed_inputs(n_items=200, n_acc=2000))
+    ranked = FeedConfig(global_share=1.0, explore_share=0.0, candidates=20)
+    f = _feeds(ranked, n_items=200, n_acc=2000)
     exp = np.bincount(f.item, minlength=200)
     assert stats.spearmanr(np.arange(200), exp).statistic > 0.8
+
+
+def test_a_viewer_walks_past_what_they_have_seen():
+    """Positions retrieve near the top of the ranking; an item already seen is skipped for the
+    next candidate down the order (not redrawn), so a viewer who has seen the top gets what
+    comes after it."""
+    n_items, top = 500, 40
+    seen = KeySet(universe=n_items)
+    seen.add(np.arange(n_items - top, n_items))      # account 0 has seen the 40 best items
+    f = _feeds(FeedConfig(global_share=1.0, explore_share=0.0), n_items=n_items, n_acc=1,
+               seen=seen)
+    assert f.item.size and (f.item < n_items - top).all()
+    assert np.median(f.item) > n_items - 3 * top    # and still near the top of the rest
 
 
 def test_poisson_inverse_matches_scipy():
@@ -132,8 +167,11 @@ def test_poisson_inverse_matches_scipy():
     np.testing.assert_array_equal(poisson_inverse(u, lam), stats.poisson.ppf(u, lam).astype(int))
 
 
-@pytest.mark.parametrize("kw, match", [(dict(layout="TRT"), "layout"), (dict(slots=0), "slots"),
+@pytest.mark.parametrize("kw, match", [(dict(global_share=1.5), "global_share"),
+                                       (dict(slots=0), "slots"),
                                        (dict(examination="log"), "examination"),
+                                       (dict(candidates=0), "candidates"),
+                                       (dict(fresh_share=0.995), "fresh_share"),
                                        (dict(cold_start_impressions=-1), "cold_start")])
 def test_feed_config_validation(kw, match):
     with pytest.raises(InvalidParameter, match=match):
@@ -163,7 +201,7 @@ def test_same_impression_same_decisions_in_any_batch(tiny_world):
 @given(low=st.integers(0, 50), extra=st.integers(0, 500))
 def test_herding_is_monotone_in_displayed_likes(tiny_world, low, extra):
     n = 3000
-    acc, itm = np.arange(n) % 150, np.arange(n) % 2000
+    acc, itm = np.arange(n) % 150, np.arange(n) % len(tiny_world.items)
     a = _respond(tiny_world, acc, itm, np.full(n, low))
     b = _respond(tiny_world, acc, itm, np.full(n, low + extra))
     la = set(zip(a.account[a.kind == K.LIKE], a.item[a.kind == K.LIKE]))
@@ -182,7 +220,7 @@ def test_a_reactive_campaign_sees_the_public_ranking_and_pays(tiny_base):
     ranker = RANKERS.get("like_count")()
     workers = np.arange(len(tiny_base.world.accounts))
 
-    def policy(obs, start, end):
+    def policy(obs, start, end, accounts=None):
         seen_obs.append(obs)
         ranks = rank_items(ranker(obs), obs.eligible)[tiny_base.targets]
         need = tiny_base.targets[~(ranks <= k)]

@@ -373,8 +373,9 @@ def worlds(draw, max_events=40, n_accounts=None, n_items=None):
     kind = draw(st.lists(st.sampled_from([0, 1, 1, 2, 2, 2, 3, 4, 5, 6, 7]), min_size=n,
                          max_size=n))
     ev = [(t[j], acc[j], item[j], kind[j], 1.0) for j in range(n)]
+    # accounts exist before they act (a later one would be hidden from the observation)
     created = [d * DAY + f for d, f in zip(
-        draw(st.lists(st.integers(-60, 1), min_size=n_acc, max_size=n_acc)),
+        draw(st.lists(st.integers(-60, -1), min_size=n_acc, max_size=n_acc)),
         draw(st.lists(st.floats(0, DAY), min_size=n_acc, max_size=n_acc)))]
     device = draw(st.lists(st.integers(0, 2), min_size=n_acc, max_size=n_acc))
     topic = draw(st.lists(st.integers(0, 2), min_size=n_acc, max_size=n_acc))

@@ -363,11 +363,9 @@ def test_zero_budget_with_defences_reproduces_the_clean_loop(spec, attack, tiny_
 def _check_record(tr, campaign, base):
     d = tr.defence
     assert d is not None
-    n_org = len(base.world.accounts)
-    np.testing.assert_array_equal(d.fake_account,
-                                  fake_accounts(n_org, d.fake_account.size, campaign))
+    c = base.place(campaign)          # the campaign's accounts on the world's reserved rows
+    np.testing.assert_array_equal(d.fake_account, fake_accounts(d.fake_account.size, c))
     # the record's fake acts are exactly the campaign's acts delivered within the horizon
-    c = campaign
     keep = (c.kind != K.IMPRESSION) & (c.t >= base.world.t0) & (c.t < base.end)
     want = sorted(zip(c.t[keep].tolist(), c.account[keep].tolist(), c.item[keep].tolist(),
                       c.kind[keep].tolist()))

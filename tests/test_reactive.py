@@ -52,7 +52,7 @@ def test_only_acts_in_the_attack_window_and_never_likes_twice(tiny_base):
     for info in run:
         log = info.log
     t, acc, item, kind, _ = log.columns()
-    mine = acc >= len(tiny_base.world.accounts)
+    mine = np.isin(acc, tiny_base.place(c).new_rows)   # the pool's accounts, as placed
     w = tiny_base.world
     assert t[mine].min() >= w.t0
     assert t[mine].max() < tiny_base.plan.attack_window[1]
@@ -79,7 +79,7 @@ def test_an_own_farm_pays_to_replace_banned_accounts(tiny_base):
     cost = CostModel()
     oracle = build_ranker("like_count+calibrated_detector")   # tpr 0.8, fpr 0.001
     tr = closed_loop(tiny_base, oracle, c)
-    banned = int(np.isfinite(tr.defence.banned_at[-c.n_new_accounts:]).sum())
+    banned = int(np.isfinite(tr.defence.banned_at[tiny_base.place(c).new_rows]).sum())
     assert banned > 0
     per = cost.account_aged * (1 - 1 / aged.supplier.uses)
     assert metric(tr, None, None) == pytest.approx(banned * per)
@@ -88,5 +88,5 @@ def test_an_own_farm_pays_to_replace_banned_accounts(tiny_base):
     farm = ATTACKS.get("bot_farm")()                # a service replaces its own accounts
     cf = farm(tiny_base.observation_at_start(), tiny_base.targets, 2.0, window, 3)
     tf = closed_loop(tiny_base, oracle, cf)
-    assert np.isfinite(tf.defence.banned_at[-cf.n_new_accounts:]).any()
+    assert np.isfinite(tf.defence.banned_at[tiny_base.place(cf).new_rows]).any()
     assert metric(tf, None, None) == 0.0

@@ -7,28 +7,38 @@ from boostbench.behaviour import BehaviourParams
 from boostbench._core.random import hash_uniforms
 from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind
-from boostbench.world import WorldConfig, make_world, organic_events, world_config
+from boostbench.history import organic_events
+from boostbench.world import WorldConfig, make_world, world_config
 from boostbench._core.units import DAY
 
 
 def test_tiny_world_shape(tiny_world):
     w = tiny_world
     c = w.config
-    assert len(w.items) == c.n_items and len(w.accounts) == c.n_accounts
+    organic = w.truth.organic
+    assert len(w.items) == c.n_items
+    # the config's accounts exist when the history starts; others sign up later; the rest of
+    # the table is the reserve for campaigns' accounts (not created: inf)
+    created = w.accounts.created_at
+    assert (organic & (created <= 0)).sum() == c.n_accounts
+    assert (organic & (created > 0)).sum() > 0
+    assert np.isinf(created[~organic]).all() and (~organic).sum() > 0
     assert np.all(np.diff(w.items.created_at) >= 0)
     q, a = w.truth.quality, w.truth.appeal
     assert q.min() >= 0 and q.max() <= 1 and a.min() >= 0 and a.max() <= 1
-    # accounts exist at least a day before the history starts; ages spread over months
-    assert w.accounts.created_at.max() <= -DAY
-    assert np.median(w.t0 - w.accounts.created_at) > 30 * DAY
+    # ages spread over months, and some accounts are days old
+    assert np.median(w.t0 - created[organic]) > 30 * DAY
+    assert ((w.t0 - created[organic]) < 30 * DAY).sum() > 0
     t = w.history.t
     assert t.max() < w.t0 and np.all(np.diff(t) >= 0)
-    # nobody acts on an item before it is posted
+    # nobody acts on an item before it is posted, nor before their account exists
     assert np.all(t >= w.items.created_at[w.history.item] - 1e-9)
+    assert np.all(t >= created[w.history.account])
 
 
 def test_devices_mostly_single_account(tiny_world):
-    per_device = np.bincount(np.bincount(tiny_world.accounts.device))[1:]
+    dev = tiny_world.accounts.device[tiny_world.truth.organic]
+    per_device = np.bincount(np.bincount(dev))[1:]
     assert per_device[0] / per_device.sum() > 0.75  # 90% single-account devices by default
 
 
@@ -81,7 +91,9 @@ def test_organic_events_window(tiny_world):
 
 @pytest.mark.parametrize("kw, match", [
     (dict(n_accounts=5), "n_accounts"),
-    (dict(n_items=0), "n_items"),
+    (dict(accounts_per_new_item=0.0), "accounts_per_new_item"),
+    (dict(retention=(0.3, 0.4, 0.2)), "retention"),
+    (dict(retention=(0.9, 0.8, 0.7)), "retention"),
     (dict(device_shares=(0.5, 0.2)), "device_shares"),
     (dict(decay_hours=-1.0), "decay_hours"),
     (dict(topic_pool_share=1.5), "topic_pool_share"),

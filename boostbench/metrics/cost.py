@@ -97,6 +97,5 @@ def ban_replacement_cost(attacked, clean, truth) -> float:
     d = attacked.defence
     if d is None or attacked.account_price == 0.0:
         return 0.0
-    new = d.banned_at[d.banned_at.size - attacked.new_accounts:]   # new accounts come last
-    banned = int(np.count_nonzero(np.isfinite(new)))
+    banned = int(np.count_nonzero(np.isfinite(d.banned_at[attacked.new_rows])))
     return banned * attacked.account_price * (1.0 - 1.0 / attacked.account_uses)

@@ -197,13 +197,14 @@ def segment_masks(d, activity: np.ndarray) -> dict:
     """
     acc = d.account
     age = d.t0 - d.account_created_at
-    dev_count = np.bincount(d.account_device)
+    dev = np.asarray(d.account_device, np.int64)
+    dev_count = np.bincount(dev[dev >= 0], minlength=max(int(dev.max(initial=-1)) + 1, 1))
     light = np.zeros(d.account_created_at.size, bool)
     light[: activity.size] = activity < np.median(activity)
     creator_age = d.item_created_at - d.account_created_at[d.item_creator]
     return {
         "new_accounts": age[acc] < _NEW_DAYS * DAY,
-        "shared_devices": dev_count[d.account_device[acc]] >= 2,
+        "shared_devices": (dev[acc] >= 0) & (dev_count[np.maximum(dev[acc], 0)] >= 2),
         "light_users": light[acc],
         "new_creators": creator_age[d.item] < _NEW_DAYS * DAY,
     }

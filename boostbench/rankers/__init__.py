@@ -11,10 +11,12 @@ from .depth import EngagementDepth, TwitterHeavy
 from .formulas import BayesianAverage, HackerNews, LikeVelocity, RedditHot, Wilson
 from .likes import LikeCount
 from .pipeline import Audit, Pipeline, build_ranker
+from .reference import OracleQuality, RandomRanker
 from .real_interaction import (RealInteraction, RealInteractionCompletion, RealInteractionDepth,
                                RealInteractionDistinct)
 
 __all__ = ["Ranker", "rank_items", "score_items", "LikeCount", "EngagementDepth",
            "RealInteraction", "LikeVelocity", "HackerNews", "RedditHot", "Wilson",
            "BayesianAverage", "TwitterHeavy", "RealInteractionCompletion", "RealInteractionDepth",
-           "RealInteractionDistinct", "Pipeline", "Audit", "build_ranker", "defences"]
+           "RealInteractionDistinct", "Pipeline", "Audit", "build_ranker", "defences",
+           "RandomRanker", "OracleQuality"]

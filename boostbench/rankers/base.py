@@ -113,10 +113,14 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def with_oracle(ranker, fake: np.ndarray, since: float | None = None):
-    """``ranker`` with fake-account labels (and the window start ``since``, if given) bound
-    if it is an oracle pipeline, else ``ranker``."""
+def with_oracle(ranker, fake: np.ndarray, since: float | None = None, quality=None):
+    """``ranker`` with what an ORACLE may read of the hidden truth bound — the fake-account
+    labels, the window start ``since`` and the items' true ``quality`` — if it is an oracle
+    (``ranker.oracle`` true: an oracle pipeline, ``oracle_quality``), else ``ranker``."""
     if not getattr(ranker, "oracle", False):
         return ranker
-    return ranker.bind(fake) if since is None else ranker.bind(fake, since=since)
+    kw = {} if since is None else {"since": since}
+    if quality is not None:
+        kw["quality"] = quality
+    return ranker.bind(fake, **kw)
 

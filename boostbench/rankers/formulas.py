@@ -393,7 +393,7 @@ class RedditHot:
         counts = obs.counts()
         downs = counts[:, EventKind.REPORT] + counts[:, EventKind.NOT_INTERESTED]
         return reddit_hot(counts[:, EventKind.LIKE], downs,
-                          self.epoch_offset + obs.items.created_at)
+                          self.epoch_offset + np.minimum(obs.items.created_at, obs.now))
 
 
 @RANKERS.register("wilson")

@@ -118,7 +118,7 @@ class Pipeline:
         self.inline = tuple(d for d in defences if d.schedule.kind == "inline")
         self.batch = tuple(d for d in defences if d.schedule.kind == "batch")
         self.name = name or "+".join([scorer.name, *(d.name for d in defences)])
-        self.oracle = any(getattr(d, "oracle", False) for d in defences)
+        self.oracle = any(getattr(d, "oracle", False) for d in (*defences, scorer))
         self._streams: OrderedDict = OrderedDict()
 
     def __repr__(self):
@@ -127,12 +127,15 @@ class Pipeline:
     def __getstate__(self):
         return {**self.__dict__, "_streams": OrderedDict()}
 
-    def bind(self, fake: np.ndarray, since: float | None = None) -> "Pipeline":
-        """A copy whose oracle defences know which accounts are fake (the simulator calls it)
-        and, when ``since`` is given, where the run's window starts."""
+    def bind(self, fake: np.ndarray, since: float | None = None, quality=None) -> "Pipeline":
+        """A copy whose oracle parts know which accounts are fake (the simulator calls it),
+        where the run's window starts (``since``) and the items' true ``quality``."""
         kw = {} if since is None else {"since": since}
-        parts = [d.bind(fake, **kw) if getattr(d, "oracle", False) else d for d in self.defences]
-        return Pipeline(*parts, self.scorer, name=self.name)
+        if quality is not None:
+            kw["quality"] = quality
+        parts = [d.bind(fake, **kw) if getattr(d, "oracle", False) else d
+                 for d in (*self.defences, self.scorer)]
+        return Pipeline(*parts, name=self.name)
 
     # --- the ranker -------------------------------------------------------------
     def __call__(self, obs: Observation) -> np.ndarray:
@@ -265,8 +268,7 @@ class Pipeline:
         # st.w is a product of checked factors (the observation's weights, defence
         # multipliers checked in [0, 1], bans 0 or 1): checking all n again would make
         # every round cost the whole history
-        return Observation(obs.items, obs.accounts, obs.stream, obs.now, n=n, weight=st.w[:n],
-                           eligibility_hours=obs.eligibility_hours, cache=cache, _checked=True)
+        return obs.reweighted(st.w[:n], cache)
 
 
 def build_ranker(spec: str):

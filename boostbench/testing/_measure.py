@@ -33,7 +33,8 @@ __all__ = ["WORLD_SIZES", "SeededWorld", "build_world", "default_scenario", "Att
 
 #: World presets for tests: ``micro`` (builds in ~0.2 s) and the package presets.
 WORLD_SIZES = {
-    "micro": dict(n_accounts=60, n_items=600, n_topics=3, history_hours=24, future_hours=24),
+    "micro": dict(n_accounts=60, accounts_per_new_item=0.1, n_topics=3, history_hours=24,
+                  future_hours=24),
     **SIZES,
 }
 

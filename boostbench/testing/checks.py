@@ -211,16 +211,17 @@ class _Setup:
         # accounts to a device: something for every built-in inline defence to discount
         self.campaign = ATTACKS.get("bot_farm")()(self.obs0(), base.targets, 2.0, self.window,
                                                   np.random.default_rng(seed))
-        c = self.campaign
-        after_farm = world.accounts.extend(c.new_created_at, c.new_device, c.new_topic)
+        c = base.place(self.campaign)            # its accounts on the world's reserved rows
+        after_farm = world.accounts.fill(c.new_rows, c.new_created_at, c.new_device,
+                                         c.new_topic)
         log0 = EventLog.from_arrays(*self.cols0)
         seen = Observation(self.items(), after_farm, log0, self.t0, n=len(log0),
                            eligibility_hours=self.eligibility_hours,
                            cache={k: v.copy() for k, v in self.cache0.items()})
         many = np.flatnonzero(np.asarray(world.items.created_at) >= self.t0)[:25]
-        api = (ATTACKS.get("api_exploit")()(seen, many, 0.5, self.window,
-                                            np.random.default_rng([seed, 1]))
-               if many.size else None)
+        api = (base.place(ATTACKS.get("api_exploit")()(seen, many, 0.5, self.window,
+                                                       np.random.default_rng([seed, 1])),
+                          skip=c.n_new_accounts) if many.size else None)
         end = self.window[1]
         self.now1 = min(self.t0 + _LATER_HOURS * HOUR, self.t0 + 0.75 * (end - self.t0))
         win = base.window
@@ -231,16 +232,18 @@ class _Setup:
                 continue
             m = x.t <= self.now1
             parts.append((x.t[m], x.account[m], x.item[m], x.kind[m], x.value[m]))
-            if x is api:
-                extended = extended.extend(x.new_created_at, x.new_device, x.new_topic)
+            if x is api and x.n_new_accounts:
+                extended = extended.fill(x.new_rows, x.new_created_at, x.new_device,
+                                         x.new_topic)
         log = EventLog.from_arrays(*(np.concatenate(x) for x in zip(*parts)))
         self.cols1 = tuple(_frozen_copy(x) for x in log.columns())
         self.accounts_cols1 = tuple(_frozen_copy(getattr(extended, f.name))
                                     for f in fields(Accounts))
         self.fake1 = np.zeros(len(extended), bool)
-        self.fake1[self.n_organic:] = True
         for x in (c, api):
             if x is not None:
+                if x.new_rows is not None:
+                    self.fake1[x.new_rows] = True
                 self.fake1[np.asarray(x.recruited, np.int64)] = True
         self._runs = None
         self._clean = None
@@ -254,7 +257,8 @@ class _Setup:
         log = EventLog.from_arrays(*self.cols0)
         return Observation(self.items(), Accounts(*(np.array(a) for a in self.accounts_cols0)),
                            log, self.t0, n=len(log), eligibility_hours=self.eligibility_hours,
-                           cache={k: v.copy() for k, v in self.cache0.items()})
+                           cache={k: v.copy() for k, v in self.cache0.items()},
+                           reveal=np.concatenate([self.base.targets, self.base.rival_targets]))
 
     def obs1(self, cols=None, items=None, accounts=None) -> Observation:
         """A later view: history, organic window events and both campaigns up to ``now1``."""
@@ -422,7 +426,7 @@ def check_ranker(ranker, *, world=None, seed: int = 0, factory=None, exempt=None
         return _fresh(spare, None) if factory is None else factory()
 
     def bound(r, fake):
-        return with_oracle(r, fake, since=s.t0)
+        return with_oracle(r, fake, since=s.t0, quality=s.world.truth.quality)
 
     views = {"at t0": (s.obs0, np.zeros(s.n_organic, bool)), _LATER: (s.obs1, s.fake1)}
     first: dict = {}
@@ -922,7 +926,7 @@ def _hand_pairs():
                      f32([[4, 3, 2, 3, 1, 0], [3, 4, 2, 1, 1, 1]]),
                      f32([[1, 0, 1, 1, 0, 0], [2, 1, 0, 0, 1, 0]]), **common,
                      spend=0.75, spend_items={"like_bot": 0.75}, fake_actions=8,
-                     campaign_items=np.array([0, 3, 4]), new_accounts=2)
+                     campaign_items=np.array([0, 3, 4]), new_rows=np.array([4, 5]))
     return {"a hand-built clean pair": (clean, clean, truth),
             "a hand-built attacked pair": (att, clean, truth)}
 

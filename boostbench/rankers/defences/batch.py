@@ -157,7 +157,8 @@ class CalibratedDetector(BatchDefence):
     fake: np.ndarray | None = field(default=None, repr=False, compare=False)
     since: float | None = None
 
-    def bind(self, fake: np.ndarray, since: float | None = None) -> "CalibratedDetector":
+    def bind(self, fake: np.ndarray, since: float | None = None, quality=None
+             ) -> "CalibratedDetector":
         """A copy that knows which accounts are fake (bool per account) and, optionally,
         when the window starts (``since``; see the class docstring)."""
         return replace(self, fake=np.asarray(fake, bool),
