@@ -70,9 +70,13 @@ def format_table(rows: list[dict], metrics, directions=None) -> str:
                                            for m in metrics if m in METRICS}}
     cols = ["spend", *metrics]
     head = ["ranker", "attack", *cols]
-    body = []
+    body, saturated = [], []
+    ceilings = {m: METRICS.get(m).saturated_at for m in metrics
+                if m in METRICS and METRICS.get(m).saturated_at is not None}
     for row in rows:
-        cells = [row["ranker"], row["attack"]]
+        hit = [m for m, at in ceilings.items() if row[m]["mean"] >= at]
+        saturated += hit
+        cells = [row["ranker"], row["attack"] + (" *" if hit else "")]
         for c in cols:
             iv = row[c]
             half = (iv["high"] - iv["low"]) / 2
@@ -81,9 +85,12 @@ def format_table(rows: list[dict], metrics, directions=None) -> str:
     arrows = ", ".join(f"{m} {'↑' if directions[m] else '↓'}" for m in metrics if m in directions)
     n = rows[0]["n_seeds"] if rows else 0
     conf = rows[0][cols[0]]["confidence"] if rows else 0.95
-    return format_rows(head, body, [f"mean ±half-width of the {conf:.0%} t interval over {n} "
-                                    f"seeds (targets averaged within a seed). Better for the "
-                                    f"ranker: {arrows}."])
+    notes = [f"mean ±half-width of the {conf:.0%} t interval over {n} seeds (targets "
+             f"averaged within a seed). Better for the ranker: {arrows}."]
+    for m in dict.fromkeys(saturated):
+        notes.append(f"* saturated: {m} >= {ceilings[m]:g}; the world, not the ranker, caps "
+                     f"this row's outcomes (use a larger --scenario).")
+    return format_rows(head, body, notes)
 
 
 def _default(o):

@@ -82,6 +82,9 @@ class Metric:
         (:func:`boostbench.testing.checks.check_metric`).
     column : float
         Position in the tables that show it (smaller: further left).
+    saturated_at : float or None
+        A mean at or above it flags the table row as saturated (the metric has hit
+        a ceiling the world, not the ranker, sets); None: never.
     """
 
     name: str
@@ -93,6 +96,7 @@ class Metric:
     undefined_without_detection: bool = False
     column: float = 1000.0
     nan_when: str | None = None
+    saturated_at: float | None = None
 
     def __call__(self, attacked, clean, truth) -> float:
         return float(self.fn(attacked, clean, truth))
@@ -100,7 +104,7 @@ class Metric:
 
 def metric(name: str, *, greater_is_better: bool, definition: str, margin: Margin | None = None,
            tables: tuple = (), column: float = 1000.0, undefined_without_detection: bool = False,
-           nan_when: str | None = None):
+           nan_when: str | None = None, saturated_at: float | None = None):
     """Decorator: register ``fn`` as a :class:`Metric` under ``name``."""
     unknown = set(tables) - set(TABLES)
     if unknown:
@@ -111,7 +115,8 @@ def metric(name: str, *, greater_is_better: bool, definition: str, margin: Margi
                                       margin or DEFAULT_MARGIN, tuple(tables),
                                       undefined_without_detection, float(column),
                                       nan_when or ("nothing was detected"
-                                                   if undefined_without_detection else None)))
+                                                   if undefined_without_detection else None),
+                                      saturated_at))
         return fn
     return deco
 

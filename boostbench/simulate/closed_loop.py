@@ -304,6 +304,9 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
         ranks[r] = rank_items(scores, obs.eligible)
         yield RoundInfo(r, int(t.size), state.log)
     helper.close()
+    touched = np.zeros(0, np.int64) if campaign is None else campaign.item
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
                        reactive=(extra_spend, extra_actions),
-                       defence=state.defence_record(ranker, obs, campaign))
+                       defence=state.defence_record(ranker, obs, campaign),
+                       reach=state.reach(base.targets if campaign is None else campaign.targets,
+                                         exposure, touched))

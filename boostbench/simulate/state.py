@@ -62,6 +62,13 @@ class Trajectory:
     account_price, account_uses : float
         An own farm's price per account and the campaigns it is amortised over
         (price 0 for a service, which replaces its own banned accounts).
+    reach_items, reach : int64[m]
+        Closed loop: the targets and the organic item with the most organic
+        impressions over the horizon (last), and how many distinct accounts had an
+        organic impression of each over the horizon. Empty in replay.
+    active_accounts : int
+        Closed loop: accounts with at least one organic impression over the horizon
+        (the reach's denominator); 0 in replay.
     bare : Trajectory or None
         On the clean twin of a defended ranker: the clean run of its bare scorer
         (set by the runner, for the collateral metrics).
@@ -89,6 +96,9 @@ class Trajectory:
     new_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     account_price: float = 0.0
     account_uses: float = 1.0
+    reach_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reach: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    active_accounts: int = 0
     bare: "Trajectory | None" = None
 
     @property
@@ -345,6 +355,25 @@ class _State:
             new.flags.writeable = False
             self.aggs[name] = new
 
+    def reach(self, targets, exposure, campaign_items) -> dict:
+        """Trajectory reach fields: distinct accounts with an organic impression over the
+        horizon of each target and of the most exposed organic item, and the number of
+        accounts with any organic impression over the horizon."""
+        t, acc, itm, kind, _ = self.log.columns()
+        n0 = int(np.searchsorted(t, self.base.world.t0, side="left"))   # the log is time-sorted
+        imp = np.flatnonzero(kind[n0:] == EventKind.IMPRESSION) + n0
+        imp = imp[~self._fake[imp]]
+        acc, itm = acc[imp], itm[imp]
+        total = exposure.sum(axis=0)
+        total[np.concatenate([targets, campaign_items]).astype(np.int64)] = -1
+        items = np.append(targets, np.argmax(total)).astype(np.int64)
+        hit = np.isin(itm, items)
+        pairs = distinct(pair_keys(acc[hit], itm[hit], self.base.n_items)) % self.base.n_items
+        per_item = np.bincount(pairs, minlength=self.base.n_items)
+        active = int(np.count_nonzero(np.bincount(acc, minlength=1)))
+        return dict(reach_items=items, reach=per_item[items].astype(np.int64),
+                    active_accounts=active)
+
     def defence_record(self, ranker, obs: Observation, campaign) -> "DefenceRecord | None":
         """The :class:`DefenceRecord` of a ranker that offers ``audit`` (a Pipeline), else None."""
         if not hasattr(ranker, "audit"):
@@ -432,7 +461,7 @@ def _n_actions(kind, t, end) -> int:
 
 
 def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
-                reactive=None, defence=None) -> Trajectory:
+                reactive=None, defence=None, reach=None) -> Trajectory:
     """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions) of a policy."""
     plan = base.plan
     fake = 0 if campaign is None else _n_actions(campaign.kind, campaign.t, base.end)
@@ -451,6 +480,7 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         low_quality_quantile=plan.low_quality_quantile, mode=mode,
         spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake,
         shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence,
+        **(reach or {}),
         **({} if campaign is None else dict(
             campaign_items=distinct(campaign.item), new_rows=_rows(campaign),
             account_price=campaign.account_price, account_uses=campaign.account_uses)))
