@@ -36,9 +36,12 @@ from .simulate import MODES
 __all__ = ["main"]
 
 # one undefended and one defended pipeline per family (DESIGN §4: what a defence buys and costs)
-DEFAULT_RANKERS = ("like_count", "like_count+require_view+lockstep",
+#: The default comparison: three ranking families, bare and defended, bracketed by the
+#: reference rankers (what ranking can do in this world: nothing, and everything).
+DEFAULT_RANKERS = ("random", "like_count", "like_count+require_view+lockstep",
                    "engagement_depth", "engagement_depth+account_trust+lockstep",
-                   "real_interaction", "real_interaction+device_dedup+lockstep")
+                   "real_interaction", "real_interaction+device_dedup+lockstep",
+                   "oracle_quality")
 DEFAULT_ATTACKS = ("bot_farm", "mutual_like_ring", "task_crowd")
 
 _SC = Scenario.PARAMS
@@ -424,8 +427,7 @@ def _cmd_validate(a, out) -> int:
     path = _out_path("--json", a.json)
     exps = run_experiments(names, quick=a.quick, seed=a.seed)
     for e in exps:
-        status = "as published" if e.direction_ok else "DIFFERS from published"
-        print(f"{e.name}: {status} — {e.source}", file=out)
+        print(f"{e.name}: {e.verdict.upper()} — {e.source}", file=out)
         print(f"  published: {_short(e.published)}", file=out)
         print(f"  measured:  {_short(e.measured)}", file=out)
         if e.notes:

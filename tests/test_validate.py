@@ -56,12 +56,31 @@ def test_validate_cli_writes_both_published_and_measured(tmp_path, capsys):
     assert cli.main(["validate", "--quick", "--experiments", "position_bias,exposure_inequality",
                      "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "position_bias: as published" in text and "exposure_inequality" in text
+    assert "position_bias: SELF-CHECK" in text and "exposure_inequality: " in text
     data = json.loads(out.read_text())
     names = [e["name"] for e in data["experiments"]]
     assert names == ["position_bias", "exposure_inequality"]
     for e in data["experiments"]:
         assert e["published"] and e["measured"]
+        assert e["verdict"] in ("in band", "direction only", "self-check", "differs")
+
+
+def test_a_verdict_says_how_far_a_check_goes():
+    from boostbench.validate import Experiment
+    e = Experiment("x", "src", {}, {}, direction_ok=True)
+    assert e.verdict == "direction only"
+    assert Experiment("x", "s", {}, {}, True, band_ok=True).verdict == "in band"
+    assert Experiment("x", "s", {}, {}, False, band_ok=False).verdict == "differs"
+    assert Experiment("x", "s", {}, {}, True, self_check=True).verdict == "self-check"
+    assert Experiment("x", "s", {}, {}, False, self_check=True).verdict == "differs"
+
+
+def test_exposure_inequality_reports_the_design_bound():
+    e = EXPERIMENTS["exposure_inequality"](quick=True)
+    m = e.measured
+    assert 0 <= m["gini"] <= 1 and m["items"] > 0
+    assert m["design_bound"] == pytest.approx(1 - m["cold_start_quota"] / m["mean_exposure"])
+    assert e.verdict == ("in band" if 0.93 <= m["gini"] <= 0.95 else "differs")
 
 
 def test_validate_cli_rejects_unknown_experiment(tmp_path, capsys):
