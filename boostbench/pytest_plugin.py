@@ -17,7 +17,7 @@ Fixtures
 
 Options (command line, or ``boost_size`` / ``boost_seeds`` in the ini file)
     ``--boost-size SIZE``
-        ``micro``, ``tiny`` (default), ``small`` or ``medium``.
+        ``micro``, ``tiny`` (default), ``small``, ``medium`` or ``platform``.
     ``--boost-seeds SEEDS``
         A count ``N`` (seeds 0..N-1, default 1) or a comma list ``3,7``.
 
@@ -67,7 +67,7 @@ def parse_seeds(value: str, option: str = "--boost-seeds") -> tuple[int, ...]:
 def pytest_addoption(parser):
     group = parser.getgroup("boostbench", "boostbench: attack tests of feed rankers")
     group.addoption("--boost-size", dest="boost_size", default=None, metavar="SIZE",
-                    help=f"world size of the boost_world fixture: micro, tiny, small or medium "
+                    help=f"world size of the boost_world fixture: micro, tiny, small, medium or platform "
                          f"(default: ini boost_size, else {DEFAULT_SIZE})")
     group.addoption("--boost-seeds", dest="boost_seeds", default=None, metavar="SEEDS",
                     help="seeds of boost_world: a count N (seeds 0..N-1) or a comma list "

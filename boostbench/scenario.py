@@ -35,7 +35,8 @@ class Scenario:
     name, version : str, int
         Identity; bump ``version`` whenever a field's meaning or default changes.
     size : str
-        World size preset (``tiny``, ``small``, ``medium``).
+        World size preset (``tiny``, ``small``, ``medium``, ``platform``; see
+        :data:`boostbench.world.SIZES`).
     attack_hours : int
         Length of the attack window, starting at the world's ``t0``.
     horizon_hours : int
@@ -59,7 +60,7 @@ class Scenario:
     """
 
     name: str = "default"
-    version: int = 1
+    version: int = 2
     size: str = "small"
     attack_hours: int = 24
     horizon_hours: int = 48
@@ -122,6 +123,7 @@ SCENARIOS = {
     "default": Scenario(),
     "tiny": Scenario(name="tiny", size="tiny", attack_hours=12, horizon_hours=24, n_targets=3,
                      budget=2.0),
+    "platform": Scenario(name="platform", size="platform"),
 }
 
 

@@ -69,7 +69,7 @@ def test_bad_options_name_themselves(pytester):
     bad_size = run(pytester, "--boost-size", "huge")
     bad_size.assert_outcomes(errors=1)
     bad_size.stdout.fnmatch_lines(["*--boost-size must be one of 'micro', 'tiny', 'small', "
-                                   "'medium'. Got 'huge'*"])
+                                   "'medium', 'platform'. Got 'huge'*"])
 
 
 def test_help_lists_the_options(pytester):
