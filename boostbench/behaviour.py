@@ -7,8 +7,8 @@ terms ``eta`` encode the direction of an effect (quality raises likes, appeal ra
 views, appeal above quality raises reports) and whose intercept ``c`` is solved at
 world creation so that the mean rate per impression over uniformly random
 (account, item) pairs equals the calibrated base rate. The slopes are assumptions
-[?] (documented on :class:`BehaviourParams`); the base rates come from
-``shared/CALIBRATION.md``.
+[?] (documented on :class:`BehaviourParams`); the base rates come from released
+datasets (KuaiRand 2022, Tenrec 2022; see ``docs/calibration.md``).
 
 Uniforms come from a caller-supplied source, so the same code serves the open loop
 (a numpy Generator) and common random numbers (a counter-based hash,
@@ -49,7 +49,7 @@ _REAL = Interval(float)
 class BehaviourParams:
     """Calibrated organic behaviour (short-video defaults).
 
-    Base rates are per impression and come from ``shared/CALIBRATION.md``:
+    Base rates are per impression (sources in ``docs/calibration.md``):
     view 0.38, like 0.018, comment 0.0027, share 0.0015, not-interested 0.0009
     (KuaiRand 2022 [D], Tenrec [D]); report 0.0001 ([?] about 1/10 of hides);
     follow 0.0005 ([?] no public figure; a third of the comment rate).
@@ -57,8 +57,8 @@ class BehaviourParams:
     (watching a uniform part of them), otherwise watches with constant hazard
     ``hazard`` = 0.033 / s, capped at the duration. The skip probability's
     intercept is fitted so that the mean completion of views is
-    ``mean_completion`` = 0.45; the skip share then comes out near the 62% of
-    CALIBRATION.md (an outcome, reported by validation).
+    ``mean_completion`` = 0.45; the skip share then comes out near KuaiRand's 62%
+    (an outcome, reported by validation).
     Comment length: lognormal, median 30 characters ([?], Thelwall 2012 gives 58
     for text), ``comment_sigma`` = 1.0 [?].
 

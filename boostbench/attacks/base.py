@@ -27,7 +27,7 @@ __all__ = ["CostModel", "Campaign", "Attack", "empty_campaign", "check_attack_ar
     "like_bot", "like_real", "view_bot", "view_complete", "comment_bot", "comment_human", "share",
     "account_fresh", "account_aged", "crowd_task", "koc_post")})
 class CostModel:
-    """Retail prices in USD per unit (2024 basis), "typical" column of CALIBRATION.md.
+    """Retail prices in USD per unit (2024 basis), typical values (``docs/calibration.md``).
 
     Attributes
     ----------
@@ -46,7 +46,7 @@ class CostModel:
         Lee, Webb & Ge, ICWSM 2014 [P]; click-farm wages [I]).
     koc_post : 30.0 — interest-matched paid user post (Xiaohongshu lawsuit reporting [I]).
 
-    Price accounting (CALIBRATION.md): service campaigns pay these retail action
+    Price accounting: service campaigns pay these retail action
     prices, whose sellers' accounts are inside the price; only an own-farm
     attacker pays per account. Never both.
     """

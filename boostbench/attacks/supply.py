@@ -7,7 +7,7 @@ price of a ring's reciprocity). Each source and each pricing is one small class;
 a new one is a class and a line in :data:`ACCOUNT_SOURCES` or :data:`PRICINGS`.
 Named suppliers are registered in :data:`boostbench.plugins.SUPPLIERS`.
 
-Price accounting (CALIBRATION.md): service suppliers pay retail per-action
+Price accounting: service suppliers pay retail per-action
 prices; an own-farm attacker pays per account (amortised over ``uses``
 campaigns) and nothing per action; rings pay in reciprocity and are
 shadow-priced at the crowd-task price. Never two of these at once.
@@ -214,7 +214,7 @@ class Supplier:
     account_price : str
         CostModel field an own farm pays per account (``account_fresh`` / ``account_aged``).
     uses : float
-        Campaigns an own-farm account is amortised over (≈ 50 [?], CALIBRATION.md).
+        Campaigns an own-farm account is amortised over (≈ 50 [?]: no published figure).
     camouflage_per_day : float
         Organic-looking impressions per account per day on popular items, viewed and liked
         at the organic rates (aged bots, 养号), from the start of the visible history —

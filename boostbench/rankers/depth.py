@@ -53,7 +53,7 @@ class EngagementDepth:
     - not_interested*N - report*R`` over weighted event counts.
 
     Defaults are inverse-frequency weights [drv]: each signal's weight is the
-    like rate divided by its own rate per impression (CALIBRATION.md: like 0.018,
+    like rate divided by its own rate per impression (KuaiRand / Tenrec [D]: like 0.018,
     comment 0.0027, share 0.0015, completion 0.38 x 0.45 per impression,
     not-interested 0.0009, report 0.0001), so each contributes equally to an
     average item's score. Rarer signals count more, as in production

@@ -28,7 +28,7 @@ class VelocityCap(InlineDefence):
 
     WeChat-style "you are liking too fast". Every attempt counts toward the cap
     (blocked ones too). Defaults: 20 acts per hour [?] — an organic heavy user
-    sees about 25 impressions an hour and likes under 2% of them (CALIBRATION.md),
+    sees about 25 impressions an hour and likes under 2% of them (KuaiRand, Tenrec [D]),
     so the cap binds only scripted accounts.
     """
 
