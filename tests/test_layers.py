@@ -24,7 +24,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "boostbench"
 
 GROUND = ("_core", "errors", "stats")
-CORE = ("events", "world", "observation", "behaviour", "feed", "simulate")
+CORE = ("events", "world", "population", "history", "observation", "behaviour", "feed",
+        "simulate")
 HARNESS = ("scenario", "runner", "validate")
 FACE = ("cli", "report", "gate")
 CONTRACTS = ("boostbench.rankers.base", "boostbench.attacks.base")
