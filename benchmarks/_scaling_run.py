@@ -3,8 +3,9 @@
     python benchmarks/_scaling_run.py N_ACCOUNTS N_ITEMS N_ROUNDS [--seed S] [--ranker NAME]
                                       [--history-hours H]
 
-Draws a world of the "small" preset with ``n_accounts`` and ``n_items`` (history and
-calibration of the preset, a future long enough for the rounds), builds the run base,
+Draws a world of the "small" preset with ``n_accounts`` and about ``n_items`` items (the
+posting rate set to give that many; history and calibration of the preset, a future
+long enough for the rounds), builds the run base,
 runs one clean closed loop and reports the time of each stage, the events the loop
 appended, and memory: ``peak_rss_mb`` is the process's peak resident set
 (``ru_maxrss``) over everything, ``peak_rss_setup_mb`` the peak before the loop,
@@ -19,6 +20,7 @@ import json
 import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -80,10 +82,13 @@ def main(argv=None) -> dict:
     from boostbench.simulate import RunBase, closed_loop_rounds
     from boostbench.world import make_world, world_config
 
-    sizes = dict(n_accounts=a.n_accounts, n_items=a.n_items, future_hours=a.n_rounds)
+    sizes = dict(n_accounts=a.n_accounts, future_hours=a.n_rounds)
     if a.history_hours is not None:
         sizes["history_hours"] = a.history_hours
     config = world_config("small", **sizes)
+    # the posting rate that gives n_items over the timeline
+    days = (config.history_hours + config.future_hours) / 24.0
+    config = replace(config, accounts_per_new_item=config.daily_active * days / a.n_items)
     out = dict(n_accounts=a.n_accounts, n_items=a.n_items, n_rounds=a.n_rounds, seed=a.seed,
                ranker=a.ranker, history_hours=config.history_hours)
     world_rng, organic_rng = seed_streams(a.seed)

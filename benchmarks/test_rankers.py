@@ -19,10 +19,17 @@ import pytest
 
 import boostbench  # noqa: F401  (registers the built-ins)
 from boostbench.plugins import RANKERS
+from boostbench.rankers.base import with_oracle
 
 from .conftest import record_floor_ratio
 
 RANKER_NAMES = RANKERS.names()
+
+
+def _ranker(name, world):
+    """The registered ranker, with an ORACLE's truth bound as the simulator binds it."""
+    return with_oracle(RANKERS.get(name)(), np.zeros(len(world.accounts), bool),
+                       since=world.t0, quality=world.truth.quality)
 
 
 def _check(scores, obs):
@@ -39,8 +46,8 @@ def test_bincount_floor(benchmark, world, bincount_floor):
 
 
 @pytest.mark.parametrize("name", RANKER_NAMES)
-def test_ranker_fresh_observation(benchmark, name, fresh_observation, bincount_floor):
-    ranker = RANKERS.get(name)()
+def test_ranker_fresh_observation(benchmark, name, world, fresh_observation, bincount_floor):
+    ranker = _ranker(name, world)
     box = {}
 
     def setup():
@@ -55,8 +62,8 @@ def test_ranker_fresh_observation(benchmark, name, fresh_observation, bincount_f
 
 
 @pytest.mark.parametrize("name", RANKER_NAMES)
-def test_ranker_cached_observation(benchmark, name, cached_observation, bincount_floor):
-    ranker = RANKERS.get(name)()
+def test_ranker_cached_observation(benchmark, name, world, cached_observation, bincount_floor):
+    ranker = _ranker(name, world)
     box = {}
 
     def setup():
