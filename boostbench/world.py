@@ -28,6 +28,7 @@ from enum import IntEnum
 import numpy as np
 
 from ._core.params import InstanceOf, Interval, SequenceOf, check_choice, declare
+from ._core.random import STREAMS, hash_uniforms
 from ._core.units import DAY, HOUR
 from .behaviour import Behaviour, BehaviourParams
 from .errors import InvalidParameter
@@ -35,6 +36,8 @@ from .events import EventLog
 
 __all__ = ["Origin", "WorldConfig", "Items", "Accounts", "Truth", "World", "make_world",
            "SIZES", "world_config", "NOT_CREATED"]
+
+_S_RESERVE_ORDER = STREAMS.claim("world", "world.reserve_order", 320)
 
 #: ``created_at`` of an account row no one has created (yet): reserved for campaigns.
 NOT_CREATED = np.inf
@@ -244,7 +247,9 @@ class WorldConfig:
     reserve_share : float
         Rows reserved, as a share of the organic rows, for the accounts campaigns bring,
         interleaved with the organic rows so an id says nothing about who is behind it
-        (campaigns larger than the reserve get rows past the table).
+        (1.0: a $5 fresh-bot campaign on the default world, ~600-800 accounts, fits). A
+        campaign larger than the reserve gets rows past the table, and its ids give it
+        away.
     device_shares : tuple
         Share of devices holding 1, 2, 3 organic accounts (0.90, 0.08, 0.02 [?];
         households share phones "commonly", Matthews et al., CHI 2017 [P]).
@@ -278,7 +283,7 @@ class WorldConfig:
     signup_share: float = 0.005
     stickiness: float = 0.5
     retention: tuple = (0.5, 0.35, 0.20)
-    reserve_share: float = 0.25
+    reserve_share: float = 1.0
     device_shares: tuple = (0.90, 0.08, 0.02)
     circle_share: float = 0.3
     circle_size: int = 8
@@ -381,13 +386,18 @@ class World:
     @property
     def reserved_rows(self) -> np.ndarray:
         """Account rows reserved for campaigns (random positions among the organic rows),
-        in the order campaigns take them."""
-        return np.flatnonzero(self.truth.account_origin == Origin.RESERVED)
+        in the order campaigns take them: a seeded shuffle, so a small campaign's rows are
+        a random sample of the reserve, not its lowest ids."""
+        rows = np.flatnonzero(self.truth.account_origin == Origin.RESERVED)
+        return rows[np.argsort(hash_uniforms(self.seed, _S_RESERVE_ORDER, rows), kind="stable")]
 
     @property
     def reserved_devices(self) -> np.ndarray:
-        """Device ids no organic account uses, in the order campaigns take them."""
-        return self.truth.reserved_devices
+        """Device ids no organic account uses, in the order campaigns take them (a seeded
+        shuffle, as for the rows)."""
+        dev = self.truth.reserved_devices
+        return dev[np.argsort(hash_uniforms(self.seed, _S_RESERVE_ORDER, dev.astype(np.int64),
+                                            1), kind="stable")]
 
 
 def _devices(n: int, shares, rng) -> np.ndarray:

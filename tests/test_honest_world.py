@@ -89,7 +89,7 @@ def test_bought_fresh_accounts_take_reserved_rows_and_organic_looking_topics(tin
     reserve = w.reserved_rows
     assert rows.size > reserve.size
     # the reserve first, then (a campaign larger than the reserve) rows past the table
-    np.testing.assert_array_equal(np.sort(rows[: reserve.size]), reserve)
+    np.testing.assert_array_equal(np.sort(rows[: reserve.size]), np.sort(reserve))
     np.testing.assert_array_equal(np.sort(rows[reserve.size:]),
                                   len(w.accounts) + np.arange(rows.size - reserve.size))
     small = tiny_base.place(make_campaign(tiny_base, "bot_farm", 0.2))
@@ -102,6 +102,17 @@ def test_bought_fresh_accounts_take_reserved_rows_and_organic_looking_topics(tin
     expected = np.bincount(org, minlength=n_topics) / org.size * rows.size
     got = np.bincount(placed.new_topic, minlength=n_topics)
     assert stats.chisquare(got, expected).pvalue > 1e-3
+
+
+def test_a_small_campaign_takes_ids_from_across_the_reserve(tiny_base):
+    w = tiny_base.world
+    placed = tiny_base.place(make_campaign(tiny_base, "aged_bots", 1.0))
+    rows, dev = placed.new_rows, np.unique(placed.new_device)
+    assert 10 <= rows.size < w.reserved_rows.size / 2
+    # a random sample of the reserve, not its lowest ids
+    assert stats.kstest(rows / len(w.accounts), "uniform").pvalue > 1e-3
+    top = max(int(w.accounts.device.max()), int(w.reserved_devices.max())) + 1
+    assert stats.kstest(dev / top, "uniform").pvalue > 1e-3
 
 
 # --- 2. honest acts without a logged view ---------------------------------------------------
@@ -162,22 +173,31 @@ def test_link_impressions_reach_the_sharers_circle_within_minutes(big_config):
     assert link_impressions(world, np.full(lone.size, world.t0), lone, lone % 50)[0].size == 0
 
 
-def test_circle_friends_like_the_same_items_within_minutes(tiny_base):
-    w = tiny_base.world
-    tr_log = None
-    for info in closed_loop_rounds(tiny_base, build_ranker("like_count")):
-        tr_log = info.log
-    t, acc, itm, kind, _ = tr_log.columns()
-    like = (kind == K.LIKE) & (t >= w.t0)
-    t, acc, itm = t[like], acc[like], itm[like]
-    circle = w.truth.circle[acc]
-    # pairs of likes on one item within 10 minutes: same circle vs the circle-size baseline
+def _close_friend_pairs(t, acc, itm, circle):
+    """Consecutive likes of one item less than 10 minutes apart by two members of a circle."""
     order = np.lexsort((t, itm))
-    t, acc, itm, circle = t[order], acc[order], itm[order], circle[order]
-    same_item = itm[1:] == itm[:-1]
-    close = same_item & (t[1:] - t[:-1] < 600)
-    friends = close & (circle[1:] == circle[:-1]) & (circle[1:] >= 0)
-    assert friends.sum() >= 5, friends.sum()
+    t, itm, c = t[order], itm[order], circle[acc[order]]
+    close = (itm[1:] == itm[:-1]) & (t[1:] - t[:-1] < 600)
+    return int(np.count_nonzero(close & (c[1:] == c[:-1]) & (c[1:] >= 0)))
+
+
+def test_circle_friends_like_the_same_items_within_minutes():
+    world = make_world(world_config("tiny", n_accounts=2000), np.random.default_rng(4))
+    t, acc, itm, kind, _ = world.history.columns()
+    like = kind == K.LIKE
+    t, acc, itm = t[like], acc[like], itm[like]
+    circle = world.truth.circle
+    got = _close_friend_pairs(t, acc, itm, circle)
+    # the same likes with circle labels shuffled among the organic accounts
+    rng = np.random.default_rng(0)
+    org = np.flatnonzero(world.truth.organic)
+    null = []
+    for _ in range(20):
+        shuffled = circle.copy()
+        shuffled[org] = rng.permutation(circle[org])
+        null.append(_close_friend_pairs(t, acc, itm, shuffled))
+    # far more than chance (Poisson tail at the shuffled mean), though few: circles are small
+    assert got >= 10 and stats.poisson.sf(got - 1, max(np.mean(null), 0.5)) < 1e-4, (got, null)
 
 
 # --- 4. campaign impressions ----------------------------------------------------------------
