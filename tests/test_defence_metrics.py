@@ -223,6 +223,14 @@ def test_collateral_by_hand():
     assert m("organic_weight_removed", traj(None), clean, tr) == pytest.approx(1 - 3.5 / 6)
 
 
+def test_light_users_are_read_against_the_organic_median():
+    # account 2's row is reserved (no expected activity): it is neither organic nor light,
+    # and it does not pull the median down (organic median 10, not 5.5)
+    d = clean_record()
+    light = segment_masks(d, np.array([10.0, 1.0, 0.0, 20.0]))["light_users"]
+    assert light.tolist() == [a == 1 for a in d.account.tolist()]
+
+
 def test_an_empty_segment_is_undefined():
     d = record(CLEAN[:1], [INF] * 4, [False] * 4)   # one act, by an old account, old creator
     clean = traj(d, fake_actions=0)

@@ -192,7 +192,8 @@ def segment_masks(d, activity: np.ndarray) -> dict:
 
     ``new_accounts``: the account was under 30 days old at the window's start;
     ``shared_devices``: its device holds two or more accounts; ``light_users``:
-    its expected activity is below the organic median; ``new_creators``: the act
+    its expected activity is below the median of the organic accounts (rows with an
+    expected activity; reserved rows have none); ``new_creators``: the act
     is on an item whose creator was under 30 days old when posting.
     """
     acc = d.account
@@ -200,7 +201,9 @@ def segment_masks(d, activity: np.ndarray) -> dict:
     dev = np.asarray(d.account_device, np.int64)
     dev_count = np.bincount(dev[dev >= 0], minlength=max(int(dev.max(initial=-1)) + 1, 1))
     light = np.zeros(d.account_created_at.size, bool)
-    light[: activity.size] = activity < np.median(activity)
+    organic = activity > 0          # reserved rows (and campaign accounts on them) have none
+    if organic.any():
+        light[: activity.size] = organic & (activity < np.median(activity[organic]))
     creator_age = d.item_created_at - d.account_created_at[d.item_creator]
     return {
         "new_accounts": age[acc] < _NEW_DAYS * DAY,
