@@ -70,7 +70,7 @@ def format_table(rows: list[dict], metrics, directions=None) -> str:
                                            for m in metrics if m in METRICS}}
     cols = ["spend", *metrics]
     head = ["ranker", "attack", *cols]
-    body, saturated = [], []
+    body, saturated, partial = [], [], False
     ceilings = {m: METRICS.get(m).saturated_at for m in metrics
                 if m in METRICS and METRICS.get(m).saturated_at is not None}
     for row in rows:
@@ -80,13 +80,21 @@ def format_table(rows: list[dict], metrics, directions=None) -> str:
         for c in cols:
             iv = row[c]
             half = (iv["high"] - iv["low"]) / 2
-            cells.append(f"{_fmt(iv['mean'])} ±{_fmt(half)}")
+            used = iv.get("n", row["n_seeds"])
+            few = 0 < used < row["n_seeds"]
+            partial |= few
+            cells.append(f"{_fmt(iv['mean'])} ±{_fmt(half)}"
+                         + (f" [{used}/{row['n_seeds']}]" if few else ""))
         body.append(cells)
     arrows = ", ".join(f"{m} {'↑' if directions[m] else '↓'}" for m in metrics if m in directions)
-    n = rows[0]["n_seeds"] if rows else 0
+    seeds = sorted({row["n_seeds"] for row in rows}) or [0]
+    n = "/".join(map(str, seeds))
     conf = rows[0][cols[0]]["confidence"] if rows else 0.95
     notes = [f"mean ±half-width of the {conf:.0%} t interval over {n} seeds (targets "
              f"averaged within a seed). Better for the ranker: {arrows}."]
+    if partial:
+        notes.append("[n/N]: the interval uses n of the row's N seeds; the metric is NaN "
+                     "(undefined) in the others. nan: undefined in every seed.")
     for m in dict.fromkeys(saturated):
         notes.append(f"* saturated: {m} >= {ceilings[m]:g}; the world, not the ranker, caps "
                      f"this row's outcomes (use a larger --scenario).")

@@ -12,6 +12,7 @@ from boostbench.world import Truth
 from boostbench._core.units import DAY, HOUR
 
 T0 = 100 * HOUR
+WEIGHED = (K.LIKE, K.COMMENT, K.SHARE, K.REPORT, K.NOT_INTERESTED)   # the built-ins' default
 INF = np.inf
 DETECTION = ("detection_precision", "detection_recall", "fake_weight_removed",
              "removed_weight_precision", "time_to_detect_hours")
@@ -24,15 +25,18 @@ UNDEFINED_WITHOUT_DETECTION = tuple(undefined_without_detection())
 
 
 def record(events, banned_at, fake_account, *, created=None, device=None, item_created=None,
-           item_creator=None, penalised=None):
-    """``events``: (hours after T0, account, item, kind, weight, fake)."""
+           item_creator=None, penalised=None, kinds=WEIGHED):
+    """``events``: (hours after T0, account, item, kind, weight, fake); ``kinds``: what the
+    defences weigh (the collateral's denominator)."""
     n_acc, n_items = len(banned_at), 3
     cols = list(zip(*events)) if events else [[]] * 6
     created = np.full(n_acc, T0 - 100 * DAY) if created is None else np.asarray(created, float)
     return DefenceRecord(
         t=T0 + np.asarray(cols[0], float) * HOUR, account=np.asarray(cols[1], np.int32),
         item=np.asarray(cols[2], np.int32), kind=np.asarray(cols[3], np.int8),
-        weight=np.asarray(cols[4], np.float32), fake=np.asarray(cols[5], bool),
+        weight=np.asarray(cols[4], np.float32),
+        weighed=np.isin(np.asarray(cols[3], np.int8), [int(k) for k in kinds]),
+        fake=np.asarray(cols[5], bool),
         banned_at=np.asarray(banned_at, float),
         penalised=np.zeros(n_items, bool) if penalised is None else np.asarray(penalised),
         fake_account=np.asarray(fake_account, bool), account_created_at=created,
@@ -205,13 +209,14 @@ def test_collateral_by_hand():
     clean = traj(clean_record(), fake_actions=0)
     att = traj(attacked_record())
     tr = truth((10.0, 1.0, 2.0, 20.0))
-    assert m("organic_weight_removed", att, clean, tr) == pytest.approx(1 - 3.5 / 6)
+    # the view (c2) is not weighed: five acts of weights 1, 0, 0.5, 0, 1
+    assert m("organic_weight_removed", att, clean, tr) == pytest.approx(1 - 2.5 / 5)
     assert m("organic_accounts_banned", att, clean, tr) == pytest.approx(1 / 4)
     # events: new accounts c1, c4; shared devices c0, c2, c3, c5; light users c1, c2, c3;
-    # new creators c1, c3
+    # new creators c1, c3 (c2, the view, counts in none)
     assert m("fp_new_accounts", att, clean, tr) == pytest.approx(1.0)
-    assert m("fp_shared_devices", att, clean, tr) == pytest.approx(1 - 3.5 / 4)
-    assert m("fp_light_users", att, clean, tr) == pytest.approx(1 - 1.5 / 3)
+    assert m("fp_shared_devices", att, clean, tr) == pytest.approx(1 - 2.5 / 3)
+    assert m("fp_light_users", att, clean, tr) == pytest.approx(1 - 0.5 / 2)
     assert m("fp_new_creators", att, clean, tr) == pytest.approx(1 - 0.5 / 2)
     masks = segment_masks(clean.defence, tr.activity)
     assert set(masks) == set(SEGMENTS)
@@ -220,7 +225,25 @@ def test_collateral_by_hand():
     assert masks["light_users"].tolist() == [False, True, True, True, False, False]
     assert masks["new_creators"].tolist() == [False, True, False, True, False, False]
     # collateral reads the clean twin only
-    assert m("organic_weight_removed", traj(None), clean, tr) == pytest.approx(1 - 3.5 / 6)
+    assert m("organic_weight_removed", traj(None), clean, tr) == pytest.approx(1 - 2.5 / 5)
+
+
+def test_collateral_counts_acts_not_views():
+    """One honest like removed among nine untouched views is all the collateral there is:
+    the views are no defence's to touch (over every event it would read 0.1)."""
+    ev = [(1, 0, 0, K.LIKE, 0.0, False)] + [(1 + h, 0, 1, K.VIEW, 1.0, False) for h in range(9)]
+    d = record(ev, [INF] * 4, [False] * 4, created=[T0 - DAY] + [T0 - 100 * DAY] * 3)
+    clean = traj(d, fake_actions=0)
+    tr = truth((10.0, 1.0, 2.0, 20.0))
+    assert m("organic_weight_removed", clean, clean, tr) == 1.0
+    assert m("fp_new_accounts", clean, clean, tr) == 1.0
+    # a pipeline that weighs comments only is judged on comments (a ban's removal of other
+    # kinds shows in organic_accounts_banned): here it has none to judge
+    d = record(ev, [INF] * 4, [False] * 4, kinds=(K.COMMENT,),
+               created=[T0 - DAY] + [T0 - 100 * DAY] * 3)
+    clean = traj(d, fake_actions=0)
+    assert m("organic_weight_removed", clean, clean, tr) == 0.0
+    assert np.isnan(m("fp_new_accounts", clean, clean, tr))
 
 
 def test_light_users_are_read_against_the_organic_median():

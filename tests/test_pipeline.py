@@ -375,10 +375,16 @@ def _check_record(tr, campaign, base):
     assert d.fake_account[d.account[d.fake]].all()
     assert (d.kind != K.IMPRESSION).all() and (d.t >= d.t0).all()
     assert ((d.weight >= 0) & (d.weight <= 1)).all()
+    # the collateral's denominator: the acts of the kinds the pipeline's defences weigh
+    np.testing.assert_array_equal(d.weighed, np.isin(d.kind, [int(k) for k in tr_kinds(tr)]))
     return d
 
 
-def test_closed_loop_record_marks_themake_campaign(tiny_base):
+def tr_kinds(tr):
+    return build_ranker(tr.ranker).kinds
+
+
+def test_closed_loop_record_marks_the_campaign(tiny_base):
     c = make_campaign(tiny_base, "bot_farm", 2.0)
     tr = closed_loop(tiny_base, build_ranker("like_count+velocity_cap+lockstep"), c)
     d = _check_record(tr, c, tiny_base)
@@ -414,7 +420,25 @@ def test_oracle_latency_counts_from_the_first_act_in_the_window(tiny_base):
     assert METRICS.get("time_to_detect_hours")(tr, tr, tiny_base.world.truth) > 3.0
 
 
-def test_replay_record_marks_themake_campaign(tiny_base):
+def test_pipeline_kinds_unite_the_defences_kinds():
+    p = build_ranker("like_count+require_view+lockstep")
+    assert set(p.kinds) == set(RequireView().kinds) | set(Lockstep().kinds) == {
+        K.LIKE, K.COMMENT, K.SHARE}
+    assert set(build_ranker("like_count+velocity_cap+device_dedup").kinds) == {
+        K.LIKE, K.COMMENT, K.SHARE, K.REPORT, K.NOT_INTERESTED}
+
+    class NoKinds:                    # a user's defence that does not say what it weighs
+        name, action = "mine", "discount"
+        schedule = Schedule("inline")
+
+        def weights(self, obs, start, state):
+            return np.ones(obs.n_events - start, np.float32)
+
+    assert set(Pipeline(NoKinds(), LikeCount()).kinds) == set(K) - {K.IMPRESSION}
+    assert Pipeline(LikeCount()).kinds == ()
+
+
+def test_replay_record_marks_the_campaign(tiny_base):
     c = make_campaign(tiny_base, "api_exploit", 2.0)
     tr = replay(tiny_base, build_ranker("like_count+require_view"), c)
     d = _check_record(tr, c, tiny_base)

@@ -4,6 +4,9 @@ Detection quality as integrity teams measure it (on the attacked run: account-
 and event-level precision and recall, time to detect, the organic engagement
 laundered before detection) and collateral (on the clean twin, where every act
 is honest: organic weight removed, by segment, and organic accounts banned).
+Collateral is counted over what a defence can touch: the honest acts of the
+kinds the pipeline's defences weigh (``DefenceRecord.weighed``), not over views,
+which would dilute it about tenfold.
 All read :attr:`Trajectory.defence`; for a ranker without defences nothing is
 flagged or removed, so the collateral is 0 and precision/time are NaN
 (undefined), never a made-up number.
@@ -133,13 +136,19 @@ def laundered_engagement(att, clean, truth) -> float:
 
 @metric("organic_weight_removed", greater_is_better=False, column=50,
         tables=("defence",),
-        definition="clean twin: share of honest act weight (likes, comments, shares, views, "
-                   "reports in the window) the defences removed")
+        definition="clean twin: share of the weight of honest acts in the window that the "
+                   "defences removed, over the acts of the kinds they weigh (Pipeline.kinds; "
+                   "views are not in the denominator: no defence weighs them)")
 def organic_weight_removed(att, clean, truth) -> float:
     d = clean.defence
-    if d is None or d.weight.size == 0:
+    if d is None:
         return 0.0
-    return float(1.0 - d.weight.astype(np.float64).mean())
+    return _removed(d, d.weighed)
+
+
+def _removed(d, mask) -> float:
+    """1 - mean weight of the acts in ``mask`` (0 when there are none)."""
+    return float(1.0 - d.weight[mask].astype(np.float64).mean()) if mask.any() else 0.0
 
 
 def collateral(defended, undefended, truth) -> dict:
@@ -221,14 +230,15 @@ def _segment_metric(segment):
         d = clean.defence
         if d is None:
             return 0.0
-        m = segment_masks(d, truth.activity)[segment]
-        return float(1.0 - d.weight[m].astype(np.float64).mean()) if m.any() else np.nan
+        m = segment_masks(d, truth.activity)[segment] & d.weighed
+        return _removed(d, m) if m.any() else np.nan
     return fn
 
 
 for _seg in SEGMENTS:
     metric(f"fp_{_seg}", greater_is_better=False, tables=("defence",),
-           column=90 + SEGMENTS.index(_seg), nan_when="the segment has no act in the window",
-           definition=f"clean twin: share of honest act weight removed in the segment {_seg} "
-                      "(see segment_masks; 0 without defences, NaN when the segment has no "
-                      "act)")(_segment_metric(_seg))
+           column=90 + SEGMENTS.index(_seg),
+           nan_when="the segment has no act of a weighed kind in the window",
+           definition=f"clean twin: share of the weight of the segment {_seg}'s honest acts "
+                      "of the kinds the defences weigh that they removed (see segment_masks; "
+                      "0 without defences, NaN when the segment has no such act)")(_segment_metric(_seg))

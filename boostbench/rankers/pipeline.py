@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidParameter
+from ..events import EventKind
 from .._core.arrays import append_grown
 from .._core.units import HOUR
 from ..observation import AGGREGATES, Observation, aggregate, aggregate_index
@@ -51,6 +52,19 @@ class Audit:
     weight: np.ndarray
     banned_at: np.ndarray
     penalised: np.ndarray
+
+
+def _union_kinds(defences) -> tuple:
+    """The event kinds any of ``defences`` weighs or reads, in kind order.
+
+    A defence that declares no ``kinds`` may touch any act: every kind but the
+    impression (which no defence weighs)."""
+    kinds = set()
+    for d in defences:
+        declared = getattr(d, "kinds", None)
+        kinds |= {int(k) for k in (declared if declared is not None else EventKind)}
+    kinds.discard(int(EventKind.IMPRESSION))
+    return tuple(EventKind(k) for k in sorted(kinds))
 
 
 class _Stream:
@@ -87,6 +101,12 @@ class Pipeline:
     name : str, optional
         Defaults to ``"scorer+defence+..."``.
 
+    Attributes
+    ----------
+    kinds : tuple of EventKind
+        The kinds the defences weigh or read (their declared ``kinds``, united): the
+        honest acts a defence can touch, which the collateral metrics count.
+
     Examples
     --------
     >>> from boostbench.rankers import RealInteraction
@@ -119,6 +139,7 @@ class Pipeline:
         self.batch = tuple(d for d in defences if d.schedule.kind == "batch")
         self.name = name or "+".join([scorer.name, *(d.name for d in defences)])
         self.oracle = any(getattr(d, "oracle", False) for d in (*defences, scorer))
+        self.kinds = _union_kinds(self.defences)
         self._streams: OrderedDict = OrderedDict()
 
     def __repr__(self):

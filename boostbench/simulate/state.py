@@ -119,6 +119,8 @@ class DefenceRecord:
     ----------
     t, account, item, kind : the acts
     weight : float32, the act's final weight (1 = untouched)
+    weighed : bool, the act's kind is one the defences weigh or read (``Pipeline.kinds``):
+        what a defence can touch, the collateral metrics' denominator
     fake : bool, the act is a campaign event
     banned_at : float64[n_accounts], first ban time (inf: never)
     penalised : bool[n_items]
@@ -133,6 +135,7 @@ class DefenceRecord:
     item: np.ndarray
     kind: np.ndarray
     weight: np.ndarray
+    weighed: np.ndarray
     fake: np.ndarray
     banned_at: np.ndarray
     penalised: np.ndarray
@@ -385,7 +388,8 @@ class _State:
         acts = lo + np.flatnonzero(kind[lo:] != EventKind.IMPRESSION)
         return DefenceRecord(
             t=t[acts], account=acc[acts], item=itm[acts], kind=kind[acts],
-            weight=audit.weight[acts], fake=self._fake[acts].copy(),
+            weight=audit.weight[acts], weighed=_weighed(ranker, kind[acts]),
+            fake=self._fake[acts].copy(),
             banned_at=audit.banned_at, penalised=audit.penalised,
             fake_account=fake_accounts(obs.n_accounts, campaign),
             account_created_at=obs.accounts.created_at, account_device=obs.accounts.device,
@@ -432,6 +436,13 @@ def _pre_window(c: Campaign | None, t0: float) -> EventLog:
 
 _IMPRESSION_KINDS = kind_table([EventKind.IMPRESSION])
 _ENGAGEMENT_KINDS = kind_table(ENGAGEMENT)
+
+
+def _weighed(ranker, kind: np.ndarray) -> np.ndarray:
+    """bool per act: its kind is one the ranker's defences weigh (every act when it does not
+    say which)."""
+    kinds = getattr(ranker, "kinds", None)
+    return np.ones(kind.size, bool) if kinds is None else kind_table(kinds)[kind]
 
 
 def _per_round(item, kind, organic, kinds, n_items) -> np.ndarray:
