@@ -174,8 +174,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(k, "--seeds", SeedList(2), None, "seeds to re-run; seeds the baseline lacks are "
          "compared unpaired unless --reference", shown="the baseline's")
     k.add_argument("--margin", action="extend", nargs="+", default=[], metavar="METRIC=VALUE",
-                   help="tolerated degradation: absolute (rank_lift=25) or relative to the "
-                   "baseline mean (rank_lift=5%%) (default: each metric's declared margin, "
+                   help="tolerated degradation: absolute (log_rank_lift=0.5) or relative to the "
+                   "baseline mean (log_rank_lift=5%%) (default: each metric's declared margin, "
                    "see `boostbench list`)")
     _opt(k, "--reference", None, None, "registered ranker or module:attr re-run on the same "
          "seeds as the 'before' side instead of the stored numbers")

@@ -199,6 +199,9 @@ def summarize_cost(records: list[dict], *, threshold: float = 0.5) -> list[dict]
                      "shadow_priced": bool(first["shadow_priced"]), "curve": curve.to_dict(),
                      "rank_lift_by_budget": [float(np.mean([cell[s, b]["rank_lift"]
                                                             for s in seeds])) for b in budgets],
+                     "log_rank_lift_by_budget": [float(np.mean([cell[s, b]["log_rank_lift"]
+                                                                for s in seeds]))
+                                                 for b in budgets],
                      **{c: float(np.mean([r[c] for r in recs])) for c in _COLLATERAL
                         if c in first},
                      "scorer": first.get("scorer", ranker),
@@ -253,9 +256,11 @@ def format_cost_table(rows: list[dict]) -> str:
                      f"{first.get('honest_demoted', 0.0):.0%}, clean NDCG drop "
                      f"{first.get('clean_quality_ndcg_drop', 0.0):+.3f}")
         lines.append(f"  {ranker}: {text}")
-    lines.append("cost_to_top_k: cheapest grid budget where a target is in the top k with "
-                 "probability >= 1/2 (sink: its rank at least doubles); fraud_cpm: $ per 1,000 "
-                 "extra organic impressions at that budget (or the cap). * shadow-priced ring.")
+    lines.append("cost_to_top_k: cheapest grid budget at which a target reaches the top k "
+                 "(reached_top_k: at least an hour in it, at any time in the horizon) with "
+                 "probability >= 1/2 (sink: its rank at least doubles by the end of the attack "
+                 "window); fraud_cpm: $ per 1,000 extra organic impressions at that budget (or "
+                 "the cap). * shadow-priced ring.")
     return "\n".join(lines)
 
 
@@ -265,9 +270,10 @@ def format_sweep_table(rows: list[dict]) -> str:
     head = ["ranker", "attack"] + [f"${b:g}" for b in budgets]
     body = []
     for r in rows:
-        cells = [f"{s:.2f} / {lift:+.0f}" for s, lift in zip(r["curve"]["success"],
-                                                             r["rank_lift_by_budget"])]
+        cells = [f"{s:.2f} / {lift:+.2f}" for s, lift in zip(r["curve"]["success"],
+                                                              r["log_rank_lift_by_budget"])]
         body.append([r["ranker"], r["attack"], *cells])
-    return format_rows(head, body, ["cell: success probability (target in the top k at the end "
-                                    "of the attack window; sink: rank at least doubled) / mean "
-                                    "rank lift, over seeds."])
+    return format_rows(head, body, ["cell: success probability (reached_top_k: at least an hour "
+                                    "in the top k at any time in the horizon; sink: rank at "
+                                    "least doubled by the end of the attack window) / mean "
+                                    "log_rank_lift (1 = rank halved), over seeds."])

@@ -265,7 +265,7 @@ def _success_for(att, clean, goal) -> float:
     if goal == "demote":
         fell = target_ranks(att) >= 2 * target_ranks(clean, targets=att.targets)
         return float(np.mean(fell))
-    return METRICS.get("hit_rate_at_k")(att, clean, None)
+    return METRICS.get("reached_top_k")(att, clean, None)
 
 
 def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1) -> list[dict]:

@@ -99,7 +99,7 @@ def test_unchanged_ranker_same_seeds_passes_and_prints_the_table(robust_baseline
     for m in REPLAY_GATED:
         assert m in out
     assert "paired by seed" in out and "PASS" in out
-    assert [line.split()[-1] for line in out.splitlines() if "bot_farm" in line] == ["ok"] * 5
+    assert [line.split()[-1] for line in out.splitlines() if "bot_farm" in line] == ["ok"] * len(REPLAY_GATED)
 
 
 def test_unchanged_ranker_different_seeds_passes(robust_baseline, capsys):
@@ -116,17 +116,17 @@ def test_defence_removed_fails(robust_baseline, capsys, monkeypatch, tmp_path):
     code, out, _ = _check(capsys, "--baseline", str(robust_baseline), "--json", str(report))
     assert code == 1
     rows = {line.split()[0]: line for line in out.splitlines() if "bot_farm" in line}
-    assert "REGRESSION" in rows["rank_lift"] and "REGRESSION" in rows["hit_rate_at_k"]
+    assert "REGRESSION" in rows["log_rank_lift"] and "REGRESSION" in rows["reached_top_k"]
     assert out.splitlines()[-1].startswith("FAIL:")
     data = json.loads(report.read_text())
     assert data["regressions"] >= 2 and data["manifest"]["paired"] is True
-    t = next(x for x in data["tests"] if x["metric"] == "rank_lift")
-    # hundreds of ranks: far beyond rank_lift's declared 5-rank absolute margin
-    assert t["degradation"] > 100 * METRICS.get("rank_lift").margin.floor
+    t = next(x for x in data["tests"] if x["metric"] == "log_rank_lift")
+    # several halvings of the rank: far beyond log_rank_lift's declared 0.1 absolute margin
+    assert t["degradation"] > 10 * METRICS.get("log_rank_lift").margin.floor
     assert t["pvalue_adjusted"] < 0.05
     # the same change passes when the declared margins tolerate it
     generous = [f"{m}={x}" for m, x in [("rank_lift", 1e6), ("log_rank_lift", 100),
-                                         ("hit_rate_at_k", 1), ("low_quality_share_at_k", 1),
+                                         ("reached_top_k", 1), ("low_quality_share_at_k", 1),
                                          ("quality_ndcg_at_k", 1)]]
     code, out, _ = _check(capsys, "--baseline", str(robust_baseline), "--margin", *generous)
     assert code == 0, out
@@ -183,7 +183,7 @@ def foreign(tmp_path):
     (["--seeds", "1"], "--seeds must be a count in [2, 10000] or a comma list of at least 2"),
     (["--seeds", "0"], "--seeds must be a count in [2, 10000]"),
     (["--test", "z"], "--test must be one of 't', 'sign-flip'"),
-    (["--test", "sign-flip"], "--test sign-flip cannot fail with 4 seeds over 5 tests"),
+    (["--test", "sign-flip"], f"--test sign-flip cannot fail with 4 seeds over {len(REPLAY_GATED)} tests"),
     (["--test", "sign-flip", "--seeds", "9,10"], "--test sign-flip needs paired seeds"),
     (["--reference", "__import__('os')"], "must be a ranker (a registered name, module:attr"),
     (["--reference", "no_such_module_xyz:R"], "importing module 'no_such_module_xyz' failed"),
@@ -217,11 +217,11 @@ def test_check_bad_input_one_line_exit_2_no_file(args, needle, robust_baseline, 
 
 def test_changed_direction_declaration_exits_2(robust_baseline, tmp_path, capsys):
     data = json.loads(robust_baseline.read_text())
-    data["metrics"]["rank_lift"]["greater_is_better"] = True
+    data["metrics"]["log_rank_lift"]["greater_is_better"] = True
     p = tmp_path / "flipped.json"
     p.write_text(json.dumps(data))
     code, _, err = _check(capsys, "--baseline", str(p))
-    assert code == 2 and "'rank_lift' was recorded as higher-is-better" in err
+    assert code == 2 and "'log_rank_lift' was recorded as higher-is-better" in err
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -13,15 +13,19 @@ from boostbench.plugins import METRICS
 from boostbench.simulate import Trajectory
 from boostbench.stats import t_interval
 from boostbench.world import Truth
+from boostbench._core.units import HOUR
 
 
-def _traj(ranks, targets, k=2, eval_round=0, exposure=None, engagement=None, fake=0):
+def _traj(ranks, targets, k=2, eval_round=0, exposure=None, engagement=None, fake=0,
+          aimed=None):
     ranks = np.atleast_2d(np.asarray(ranks, np.float32))
     z = np.zeros_like(ranks)
     exposure = z if exposure is None else np.atleast_2d(np.asarray(exposure, np.float32))
     engagement = z if engagement is None else np.atleast_2d(np.asarray(engagement, np.float32))
-    return Trajectory("r", "a", 0, 1.0, ranks, exposure, engagement, np.arange(ranks.shape[0]),
-                      np.asarray(targets), eval_round, k, 0.2, fake_actions=fake)
+    return Trajectory("r", "a", 0, 1.0, ranks, exposure, engagement,
+                      HOUR * np.arange(1, ranks.shape[0] + 1),
+                      np.asarray(targets), eval_round, k, 0.2, fake_actions=fake,
+                      aimed_actions=fake if aimed is None else aimed)
 
 
 def _truth(quality):
@@ -119,12 +123,15 @@ def test_loop_metrics_by_hand():
     clean = _traj([[3, 1, 2], [3, 1, 2]], [0, 2], k=1, exposure=[[1, 5, 2], [0, 6, 1]],
                   engagement=[[0, 1, 0], [0, 1, 0]])
     att = _traj([[1, 2, 3], [2, 1, 3]], [0, 2], k=1, exposure=[[4, 3, 2], [3, 4, 2]],
-                engagement=[[1, 0, 0], [2, 1, 1]], fake=8)
+                engagement=[[1, 0, 0], [2, 1, 1]], fake=8, aimed=5)
     truth = _truth([0.1, 0.9, 0.5])
     m = {n: METRICS.get(n)(att, clean, truth) for n in METRICS.names()}
     assert m["extra_organic_impressions"] == pytest.approx(((4 + 3 - 1) + (2 + 2 - 2 - 1)) / 2)
     assert m["extra_organic_impressions_after"] == pytest.approx(((3 - 0) + (2 - 1)) / 2)
-    assert m["amplification"] == pytest.approx((3 + 1) / 8)
+    # per action aimed at the targets (5 of the 8; 3 were camouflage)
+    assert m["amplification"] == pytest.approx((3 + 1) / 5)
+    assert m["off_target_actions"] == 3
+    assert m["log_rank_lift"] == pytest.approx((np.log2(3 / 1) + np.log2(2 / 3)) / 2)
     assert m["peak_rank"] == pytest.approx((1 + 3) / 2)
     assert m["rounds_in_top_k"] == pytest.approx((1 + 0) / 2)
     fq = [(4 * .1 + 3 * .9 + 2 * .5) / 9, (3 * .1 + 4 * .9 + 2 * .5) / 9]
@@ -165,3 +172,23 @@ def test_t_interval_single_value_has_no_interval():
     assert iv.mean == 3.0 and np.isnan(iv.low) and np.isnan(iv.high)
     with pytest.raises(InvalidParameter, match="confidence"):
         t_interval([1.0, 2.0], 1.0)
+
+
+def test_success_is_judged_over_the_horizon_not_at_the_end_of_the_window():
+    """A target in the top 1 for rounds 1-2, then banned back down by the evaluation round:
+    the end-of-window snapshot says 0, the horizon says it reached the top k (2 h >= 1 h).
+    The other target held half a top-1 slot (a tie) for one round: 0.5 h, not a success."""
+    ranks = [[1.0, 5.0, 1.5, 1.5], [1.0, 5.0, 3.0, 2.0], [4.0, 1.0, 3.0, 2.0]]
+    att = _traj(ranks, [0, 2], k=1, eval_round=2, fake=3)
+    m = {n: METRICS.get(n)(att, att, _truth([0.1, 0.9, 0.2, 0.5])) for n in
+         ("hit_rate_at_k", "reached_top_k", "rounds_in_top_k")}
+    assert m["hit_rate_at_k"] == 0.0
+    assert m["reached_top_k"] == 0.5
+    assert m["rounds_in_top_k"] == pytest.approx((2 + 0.5) / 2)
+    # hours are round lengths: with 30-minute rounds two rounds are exactly the hour
+    half = Trajectory("r", "a", 0, 1.0, np.asarray(ranks, np.float32), np.zeros((3, 4)),
+                      np.zeros((3, 4)), HOUR / 2 * np.arange(1, 4), np.array([0, 2]), 2, 1, 0.2)
+    assert METRICS.get("reached_top_k")(half, half, None) == 0.5
+    half = Trajectory("r", "a", 0, 1.0, np.asarray(ranks, np.float32), np.zeros((3, 4)),
+                      np.zeros((3, 4)), HOUR / 4 * np.arange(1, 4), np.array([0, 2]), 2, 1, 0.2)
+    assert METRICS.get("reached_top_k")(half, half, None) == 0.0

@@ -36,9 +36,10 @@ def budget_grid(cap: float, *, low: float = 0.25, factor: float = 2.0) -> list[f
 class SuccessCurve:
     """Probability that a target reaches the top k, per grid budget, across seeds.
 
-    ``success[i]`` is the mean over seeds of the per-seed share of targets in the
-    top k (random tie-breaking) at the end of the attack window; ``low``/``high``
-    its 95% t interval across seeds.
+    ``success[i]`` is the mean over seeds of the per-seed share of targets that
+    reached the top k (``reached_top_k``: at least ``HIT_HOURS`` in it at any time
+    in the horizon; a demoting attack: rank at least doubled); ``low``/``high`` its
+    95% t interval across seeds.
     """
 
     budgets: list

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.units import HOUR
 from .base import Margin, metric
 from .feed import topk_membership
 
-__all__ = ["target_ranks"]
+__all__ = ["target_ranks", "hours_in_top_k", "HIT_HOURS"]
+
+#: Hours in all a target must spend in the top k, at any time in the horizon, for the
+#: campaign to count as a success (``reached_top_k``, ``cost_to_top_k``, sweeps).
+HIT_HOURS = 1.0
 
 
 def target_ranks(traj, round_index: int | None = None, targets=None) -> np.ndarray:
@@ -30,29 +35,60 @@ def target_rank(attacked, clean, truth) -> float:
 
 
 @metric("rank_lift", greater_is_better=False, column=10,
-        margin=Margin(0.10, 5.0), tables=("closed", "replay"),
+        margin=Margin(0.10, 5.0), tables=(),
         definition="end of the attack window: mean over targets of clean-twin rank minus "
-                   "attacked rank (positive = the target rose)")
+                   "attacked rank (positive = the target rose; mid-ranks for ties). In ranks "
+                   "of the whole live pool, so a target that merely leaves the zero-like tie "
+                   "group gains thousands: read log_rank_lift in the tables")
 def rank_lift(attacked, clean, truth) -> float:
     return float(np.mean(target_ranks(clean, targets=attacked.targets) - target_ranks(attacked)))
 
 
 @metric("log_rank_lift", greater_is_better=False, column=15,
-        margin=Margin(0.10, 0.1), tables=("replay",),
+        margin=Margin(0.10, 0.1), tables=("closed", "replay"),
         definition="end of the attack window: mean over targets of log2(clean rank / attacked "
-                   "rank); 1 = the target's rank halved")
+                   "rank), mid-ranks for ties; 1 = the target's rank halved. The tables' "
+                   "headline rank metric: a rise from 20,000 to 10,000 and one from 20 to 10 "
+                   "both read 1, where rank_lift reads 10,000 and 10")
 def log_rank_lift(attacked, clean, truth) -> float:
     return float(np.mean(np.log2(target_ranks(clean, targets=attacked.targets)
                                  / target_ranks(attacked))))
 
 
 @metric("hit_rate_at_k", greater_is_better=False, column=20,
-        margin=Margin(0.10, 0.05), tables=("closed", "replay"),
+        margin=Margin(0.10, 0.05), tables=(),
         definition="attacked run, end of the attack window: mean over targets of the "
-                   "probability of being in the top k (random tie-breaking)")
+                   "probability of being in the top k (random tie-breaking). A snapshot: a "
+                   "target that paid off earlier and was demoted by then counts 0; "
+                   "reached_top_k judges the horizon")
 def hit_rate_at_k(attacked, clean, truth) -> float:
     m = topk_membership(attacked.ranks[attacked.eval_round], attacked.k)
     return float(np.mean(m[attacked.targets]))
+
+
+def hours_in_top_k(traj) -> np.ndarray:
+    """Per target: expected hours in the top k over the whole horizon.
+
+    Each round counts its length (the time since the previous round's end; the first
+    round is as long as the second, or an hour alone) times the target's probability
+    of being in the top k (random tie-breaking).
+    """
+    t = np.asarray(traj.round_times, np.float64)
+    first = t[1] - t[0] if t.size > 1 else HOUR
+    length = np.diff(t, prepend=t[0] - first) / HOUR
+    member = np.stack([topk_membership(traj.ranks[r], traj.k)[traj.targets]
+                       for r in range(traj.n_rounds)])
+    return length @ member
+
+
+@metric("reached_top_k", greater_is_better=False, column=21,
+        margin=Margin(0.10, 0.05), tables=("closed", "replay"),
+        definition=f"attacked run, whole horizon: share of targets that spent at least "
+                   f"{HIT_HOURS:g} h in all in the top k (expected hours under random "
+                   "tie-breaking), whenever that was: a campaign that paid off before a ban "
+                   "still succeeded. The success of cost_to_top_k and sweeps")
+def reached_top_k(attacked, clean, truth) -> float:
+    return float(np.mean(hours_in_top_k(attacked) >= HIT_HOURS * (1 - 1e-9)))
 
 
 def _target_sum(arr, targets, rounds: slice) -> np.ndarray:
@@ -109,18 +145,29 @@ def top_organic_reach(attacked, clean, truth) -> float:
 
 
 @metric("amplification", greater_is_better=False,
-        nan_when='the campaign bought no fake action', column=50,
+        nan_when='the campaign aimed no fake action at a target', column=50,
         margin=Margin(0.10, 0.01), tables=("closed",),
         definition="whole horizon: extra organic likes + comments + shares on the targets "
-                   "(attacked minus clean, summed over targets) per fake action bought; NaN "
-                   "without fake actions")
+                   "(attacked minus clean, summed over targets) per fake action aimed at the "
+                   "targets (camouflage and reciprocity are off_target_actions); NaN without "
+                   "aimed actions")
 def amplification(attacked, clean, truth) -> float:
-    if attacked.fake_actions == 0:
+    if attacked.aimed_actions == 0:
         return float("nan")
     s = slice(None)
     extra = (_target_sum(attacked.engagement, attacked.targets, s)
              - _target_sum(clean.engagement, attacked.targets, s))
-    return float(extra.sum() / attacked.fake_actions)
+    return float(extra.sum() / attacked.aimed_actions)
+
+
+@metric("off_target_actions", greater_is_better=True, column=55, tables=("closed",),
+        margin=Margin(0.10, 5.0),
+        definition="the campaign's fake actions (acts other than views) that were not on a "
+                   "target: camouflage and ring reciprocity, bought to look organic (more is "
+                   "better for the ranker: money spent looking organic is not spent on the "
+                   "targets)")
+def off_target_actions(attacked, clean, truth) -> float:
+    return float(attacked.fake_actions - attacked.aimed_actions)
 
 
 @metric("peak_rank", greater_is_better=True,

@@ -224,7 +224,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     c_t = clog.t
     c_cols = clog.columns()
     policy = None if campaign is None else campaign.policy
-    extra_spend, extra_actions = {}, 0
+    extra_spend, extra_actions, extra_aimed = {}, 0, 0
     pending = None
     ranks = np.empty((plan.n_rounds, n_items), np.float32)
     exposure = np.empty((plan.n_rounds, n_items), np.float32)
@@ -268,7 +268,10 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
             if campaign.spend_total + sum(extra_spend.values()) > campaign.budget * (1 + 1e-12):
                 raise InvalidParameter(f"Campaign {campaign.attack!r} overspent its budget "
                                        f"{campaign.budget} in round {r}.", name="budget")
-            extra_actions += _n_actions(cols_p[3], cols_p[0], base.end)
+            n_all, n_aimed = _n_actions(cols_p[3], cols_p[0], base.end, cols_p[2],
+                                        campaign.targets)
+            extra_actions += n_all
+            extra_aimed += n_aimed
             parts.append((*cols_p, np.ones(cols_p[0].size, bool)))
         if pending is not None:
             parts.insert(0, pending)
@@ -306,7 +309,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     helper.close()
     touched = np.zeros(0, np.int64) if campaign is None else campaign.item
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
-                       reactive=(extra_spend, extra_actions),
+                       reactive=(extra_spend, extra_actions, extra_aimed),
                        defence=state.defence_record(ranker, obs, campaign),
                        reach=state.reach(base.targets if campaign is None else campaign.targets,
                                          exposure, touched))

@@ -50,6 +50,8 @@ class Trajectory:
         Money the campaign spent (0 for a clean run); ``spend_items`` itemises it.
     fake_actions : int
         Campaign events other than impressions and views.
+    aimed_actions : int
+        Those of them on the targets (the rest is camouflage and reciprocity).
     shadow_priced : bool
         The spend is a shadow price (a ring pays in reciprocity).
     defence : DefenceRecord or None
@@ -90,6 +92,7 @@ class Trajectory:
     spend: float = 0.0
     spend_items: dict = field(default_factory=dict)
     fake_actions: int = 0
+    aimed_actions: int = 0
     shadow_priced: bool = False
     defence: "DefenceRecord | None" = None
     campaign_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -465,22 +468,26 @@ def _organic_counts(item, kind, fake, n_items):
     return both[1::3], both[2::3]
 
 
-def _n_actions(kind, t, end) -> int:
-    """Events other than impressions and views, delivered before ``end``."""
-    return int(np.count_nonzero((kind != EventKind.IMPRESSION) & (kind != EventKind.VIEW)
-                                & (t < end)))
+def _n_actions(kind, t, end, item, targets) -> tuple[int, int]:
+    """Events other than impressions and views delivered before ``end``: all of them, and
+    those aimed at ``targets``."""
+    act = (kind != EventKind.IMPRESSION) & (kind != EventKind.VIEW) & (t < end)
+    return int(np.count_nonzero(act)), int(np.count_nonzero(act & np.isin(item, targets)))
 
 
 def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
                 reactive=None, defence=None, reach=None) -> Trajectory:
-    """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions) of a policy."""
+    """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions, of them
+    aimed at the targets) of a policy."""
     plan = base.plan
-    fake = 0 if campaign is None else _n_actions(campaign.kind, campaign.t, base.end)
+    fake, aimed = (0, 0) if campaign is None else _n_actions(
+        campaign.kind, campaign.t, base.end, campaign.item, campaign.targets)
     spend = {} if campaign is None else dict(campaign.spend)
     if reactive is not None:
         for unit, v in reactive[0].items():
             spend[unit] = spend.get(unit, 0.0) + v
         fake += reactive[1]
+        aimed += reactive[2]
     return Trajectory(
         ranker=getattr(ranker, "name", str(ranker)),
         attack=None if campaign is None else campaign.attack,
@@ -490,6 +497,7 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         eval_round=plan.eval_round, k=plan.k,
         low_quality_quantile=plan.low_quality_quantile, mode=mode,
         spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake,
+        aimed_actions=aimed,
         shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence,
         **(reach or {}),
         **({} if campaign is None else dict(
