@@ -160,12 +160,13 @@ def amplification(attacked, clean, truth) -> float:
     return float(extra.sum() / attacked.aimed_actions)
 
 
-@metric("off_target_actions", greater_is_better=True, column=55, tables=("closed",),
+@metric("off_target_actions", greater_is_better=True, column=55, tables=(),
         margin=Margin(0.10, 5.0),
         definition="the campaign's fake actions (acts other than views) that were not on a "
                    "target: camouflage and ring reciprocity, bought to look organic (more is "
                    "better for the ranker: money spent looking organic is not spent on the "
-                   "targets)")
+                   "targets). A property of the recipe more than of the ranker: in the JSON, "
+                   "not in the tables or the gate")
 def off_target_actions(attacked, clean, truth) -> float:
     return float(attacked.fake_actions - attacked.aimed_actions)
 
