@@ -185,6 +185,9 @@ def _build_parser() -> argparse.ArgumentParser:
          "(can only fail when 2**seeds > tests / alpha)")
     _opt(k, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
     _opt(k, "--json", None, None, "write the comparison here")
+    k.add_argument("--allow-code", action="store_true",
+                   help="let the baseline name module:attr code to import and run (off: a "
+                   "baseline is data; its names resolve only against the registries)")
     return p
 
 
@@ -386,7 +389,7 @@ def _cmd_check(a, out) -> int:
     margins = gate.parse_margins(a.margin)
     path = _out_path("--json", a.json)
     res = gate.check(a.baseline, seeds=a.seeds, margins=margins, reference=a.reference,
-                     alpha=a.alpha, test=a.test, jobs=a.jobs)
+                     alpha=a.alpha, test=a.test, jobs=a.jobs, allow_code=a.allow_code)
     bman = res.baseline_manifest
     many = len(res.scenarios) > 1
     print(f"boostbench check: baseline {a.baseline} (boostbench {bman.get('version')}, numpy "

@@ -34,6 +34,7 @@ from .stats import REGRESSION_TESTS, RegressionTest, holm, regression_test
 
 __all__ = ["GateError", "Margin", "margin_for",
            "parse_margins", "gated_metrics", "resolve_ranker", "baseline_payload",
+           "code_in_baseline",
            "load_baseline", "select_metrics", "GateRow", "compare", "format_check",
            "robustness_info", "FORMAT", "FORMAT_VERSION", "check", "CheckResult"]
 
@@ -141,6 +142,26 @@ def baseline_payload(runs: list[dict], top_manifest: dict) -> dict:
             "metrics": metrics, "gate": gate, "runs": runs}
 
 
+#: Largest baseline file ``check`` reads (a 10,000-seed matrix of the default is ~60 MiB).
+MAX_BASELINE_BYTES = 256 * 2**20
+
+
+def _no_constant(token: str):
+    """json's hook for NaN, Infinity and -Infinity: a baseline stores undefined values as
+    null and never an infinity."""
+    raise ValueError(f"holds the non-finite number {token}; a baseline stores undefined "
+                     "values as null and no infinities.")
+
+
+def _finite_number(v) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:            # an int beyond float's range
+        return False
+
+
 _OPTION_TYPES = {"scenario": str, "rankers": str, "attacks": str, "budget": (int, float),
                  "k": int, "size": str, "mode": str}
 
@@ -160,11 +181,20 @@ def load_baseline(path) -> dict:
                         f"`boostbench baseline --out {path}`.")
     if not p.is_file():
         raise GateError(f"--baseline: {str(path)!r} is not a file.")
+    size = p.stat().st_size
+    if size > MAX_BASELINE_BYTES:
+        raise GateError(f"--baseline: {str(path)!r} is {size / 2**20:.0f} MiB; a baseline may "
+                        f"be at most {MAX_BASELINE_BYTES / 2**20:.0f} MiB.")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except json.JSONDecodeError as e:
         raise GateError(f"--baseline: {str(path)!r} is not valid JSON ({e.msg} at line "
                         f"{e.lineno}).") from None
+    except ValueError as e:          # Infinity / NaN tokens (_no_constant)
+        raise GateError(f"--baseline: {str(path)!r} {e}") from None
+    except RecursionError:
+        raise GateError(f"--baseline: {str(path)!r} is nested too deeply to be a "
+                        "baseline.") from None
     except (OSError, UnicodeDecodeError) as e:
         raise GateError(f"--baseline: cannot read {str(path)!r} ({_one_line(e)}).") from None
 
@@ -206,8 +236,8 @@ def load_baseline(path) -> dict:
         for r in recs:
             for m in metrics:
                 v = r.get(m)
-                need(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)),
-                     f"run {i}: metric {m!r} must be a number or null")
+                need(v is None or _finite_number(v),
+                     f"run {i}: metric {m!r} must be a finite number or null")
                 r[m] = float("nan") if v is None else float(v)
             r.setdefault("scenario", opts["scenario"])
     return data
@@ -258,6 +288,7 @@ class GateRow:
     test: RegressionTest
     pvalue_adjusted: float
     verdict: str  # "ok", "REGRESSION" or "not tested"
+    reason: str = ""
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -310,13 +341,33 @@ def compare(before: list[dict], after: list[dict], metrics, *, margins: dict | N
             margin = rule.resolve(float(fin.mean()) if fin.size else float("nan"))
             t = regression_test(vb, va, margin=margin, greater_is_better=gib, paired=paired,
                                 method=method)
-            pending.append((m, key, gib, rule.describe(), t))
-    adj = holm([t.pvalue for *_, t in pending])
+            pending.append((m, key, gib, rule.describe(), t, _one_sided(vb, va, paired)))
+    adj = holm([t.pvalue for *_, t, _ in pending])
     rows = []
-    for (m, (sc, ranker, attack), gib, rule, t), pa in zip(pending, adj):
-        verdict = "not tested" if np.isnan(pa) else "REGRESSION" if pa < alpha else "ok"
-        rows.append(GateRow(m, sc, ranker, attack, gib, rule, t, float(pa), verdict))
+    for (m, (sc, ranker, attack), gib, rule, t, why), pa in zip(pending, adj):
+        verdict = ("REGRESSION" if why else "not tested" if np.isnan(pa)
+                   else "REGRESSION" if pa < alpha else "ok")
+        rows.append(GateRow(m, sc, ranker, attack, gib, rule, t, float(pa), verdict, why))
     return rows
+
+
+def _one_sided(vb: np.ndarray, va: np.ndarray, paired: bool) -> str:
+    """Why a metric defined on one side only fails the gate ('' when it does not).
+
+    Paired: a seed whose value is defined (finite) on one side and not on the other,
+    e.g. a detection precision that had bans to judge and now has none. Unpaired: one
+    side defined in some seed, the other in none. NaN on both sides is undefined by
+    definition (not tested, not a failure)."""
+    fb, fa = np.isfinite(vb), np.isfinite(va)
+    if paired:
+        n = int(np.count_nonzero(fb != fa))
+        return (f"defined on one side only in {n} of {fb.size} seeds (baseline "
+                f"{int(fb.sum())}, current {int(fa.sum())})") if n else ""
+    if fb.any() != fa.any():
+        return (f"defined in {'the baseline' if fb.any() else 'the current run'} only "
+                f"(baseline {int(fb.sum())} of {fb.size} seeds, current {int(fa.sum())} of "
+                f"{fa.size})")
+    return ""
 
 
 def _g(x: float, signed: bool = False) -> str:
@@ -341,7 +392,7 @@ def format_check(rows: list[GateRow], *, alpha: float) -> str:
         body.append([f"{r.metric} {'↑' if r.greater_is_better else '↓'}",
                      *([r.scenario] if multi else []), r.ranker, r.attack, _g(t.mean_before),
                      _g(t.mean_after), _g(t.change, True), _g(allowed, True), _p(t.pvalue),
-                     _p(r.pvalue_adjusted), r.verdict])
+                     _p(r.pvalue_adjusted), r.verdict + (f" ({r.reason})" if r.reason else "")])
     n = sum(1 for r in rows if r.verdict != "not tested")
     test = rows[0].test if rows else None
     how = ("exact sign-flip test" if test and test.method == "sign-flip" else
@@ -350,7 +401,8 @@ def format_check(rows: list[GateRow], *, alpha: float) -> str:
         f"↑ higher is better, ↓ lower is better. change = current - baseline mean; margin = "
         f"the largest change in the worse direction tolerated. p: one-sided {how} of "
         f"H0 'worse by at most the margin' on per-seed values; adj. p: Holm over {n} tests; "
-        f"REGRESSION when adj. p < {alpha:g}."])
+        f"REGRESSION when adj. p < {alpha:g}, or when the metric is defined on one side "
+        "only (a NaN is 'undefined', see `boostbench list`)."])
 
 
 def robustness_info(records: list[dict], metrics) -> dict:
@@ -402,7 +454,8 @@ class CheckResult:
 
 
 def check(baseline, *, seeds=None, margins: dict | None = None, reference: str | None = None,
-          alpha: float = 0.05, test: str = "t", jobs: int | None = None) -> CheckResult:
+          alpha: float = 0.05, test: str = "t", jobs: int | None = None,
+          allow_code: bool = False) -> CheckResult:
     """Re-run a baseline's matrix and test every gated metric for a regression beyond its margin.
 
     Everything is validated before any simulation runs.
@@ -424,14 +477,25 @@ def check(baseline, *, seeds=None, margins: dict | None = None, reference: str |
     test : {"t", "sign-flip"}
     jobs : int, optional
         Parallel processes (default: min(seeds, cores)).
+    allow_code : bool
+        Let the baseline name code to import (``module:attr`` rankers, defences,
+        attacks or scenarios). Off by default: a baseline is data (it arrives with a
+        pull request) and resolves names only against the registries (built-ins and
+        installed entry points); see :func:`code_in_baseline`.
 
     Raises
     ------
     GateError
-        A bad baseline or option (one line naming it).
+        A bad baseline or option (one line naming it), before any simulation.
     """
     from . import runner
     base = load_baseline(baseline)
+    code = code_in_baseline(base)
+    if code and not allow_code:
+        raise GateError(f"--baseline {baseline}: names code to import ({', '.join(code)}); a "
+                        "baseline is data and resolves names only against the registries. "
+                        "Register it as an entry point, or pass --allow-code if you trust this "
+                        "file.")
     try:
         alpha = ALPHA.check("alpha", alpha, "check")
         test = Options(*REGRESSION_TESTS).check("test", test, "check")
@@ -519,6 +583,18 @@ def check(baseline, *, seeds=None, margins: dict | None = None, reference: str |
         modes=tuple(dict.fromkeys(p[1].mode for p in plans)), seeds=tuple(plans[0][1].seeds),
         against=against, alpha=alpha, test=test, paired=paired, reference=reference, rows=rows,
         notes=notes, elapsed=time.perf_counter() - started)
+
+
+def code_in_baseline(baseline: dict) -> list[str]:
+    """The ``module:attr`` specs a loaded baseline's runs name (scenario, rankers and their
+    defences, attacks): each would import and run code if resolved."""
+    found = []
+    for run in baseline["runs"]:
+        o = run["options"]
+        parts = [o["scenario"], *_split(o["attacks"])]
+        parts += [p for spec in _split(o["rankers"]) for p in spec.split("+")]
+        found += [p.strip() for p in parts if ":" in p]
+    return list(dict.fromkeys(found))
 
 
 def _split(names: str) -> list[str]:

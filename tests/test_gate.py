@@ -315,3 +315,83 @@ def test_metric_missing_from_an_older_baseline_is_skipped_with_a_note(robust_bas
     assert not any(line.startswith("log_rank_lift") for line in out.splitlines())
     code, _, err = _check(capsys, "--baseline", str(p), "--margin", "log_rank_lift=1")
     assert code == 2 and "'log_rank_lift' was not recorded" in err
+
+
+# --- a baseline is data ---------------------------------------------------------------
+
+def _tampered(robust_baseline, tmp_path, edit, name="tampered.json"):
+    data = json.loads(robust_baseline.read_text())
+    edit(data)
+    p = tmp_path / name
+    p.write_text(json.dumps(data))
+    return p
+
+
+@pytest.mark.parametrize("field, value", [
+    ("rankers", "sys:exit"), ("rankers", "real_interaction+os:abort"),
+    ("attacks", "bot_farm,os:abort"), ("scenario", "sys:exit")])
+def test_a_baseline_cannot_choose_code_to_run(field, value, robust_baseline, tmp_path, capsys,
+                                              monkeypatch):
+    """A baseline naming sys:exit used to make the gate exit 0 with no output (a silent
+    PASS): names from a baseline resolve only against the registries."""
+    from boostbench import plugins, runner
+
+    def boom(*a, **k):
+        raise AssertionError("code named by the baseline was imported")
+    monkeypatch.setattr(plugins, "resolve_spec", boom)
+    monkeypatch.setattr(runner, "run_matrix", boom)
+    p = _tampered(robust_baseline, tmp_path,
+                  lambda d: d["runs"][0]["options"].__setitem__(field, value))
+    code, out, err = _check(capsys, "--baseline", str(p))
+    assert code == 2 and out == ""
+    assert "names code to import" in err and value.split(",")[-1].split("+")[-1] in err
+    assert "--allow-code" in err and "\n" not in err.strip()
+
+
+def test_allow_code_lets_a_trusted_baseline_name_its_module(robust_baseline, tmp_path, capsys,
+                                                            user_module):
+    def edit(d):   # the module's ranker is real_interaction under the name 'like_count'
+        d["runs"][0]["options"]["rankers"] = f"{user_module}:DefendedLikeCount"
+        for r in d["runs"][0]["records"]:
+            r["ranker"] = "like_count"
+    p = _tampered(robust_baseline, tmp_path, edit)
+    code, _, err = _check(capsys, "--baseline", str(p), "--seeds", "0,1")
+    assert code == 2 and "names code to import" in err
+    code, out, err = _check(capsys, "--baseline", str(p), "--seeds", "0,1", "--allow-code")
+    assert code == 0 and "like_count" in out and "PASS" in out, err
+
+
+def test_non_finite_and_deep_baselines_are_refused(robust_baseline, tmp_path, capsys):
+    raw = robust_baseline.read_text()
+    rec = json.loads(raw)["runs"][0]["records"][0]
+    inf = tmp_path / "inf.json"
+    inf.write_text(raw.replace(f'"log_rank_lift": {json.dumps(rec["log_rank_lift"])}',
+                               '"log_rank_lift": Infinity', 1))
+    assert "Infinity" in inf.read_text()
+    code, _, err = _check(capsys, "--baseline", str(inf))
+    assert code == 2 and "non-finite number Infinity" in err
+    huge = _tampered(robust_baseline, tmp_path, lambda d: d["runs"][0]["records"][0].__setitem__(
+        "log_rank_lift", 10 ** 400), "huge.json")
+    code, _, err = _check(capsys, "--baseline", str(huge))
+    assert code == 2 and "'log_rank_lift' must be a finite number or null" in err
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = _check(capsys, "--baseline", str(deep))
+    assert code == 2 and "nested too deeply" in err
+
+
+def test_a_metric_defined_on_one_side_only_fails_with_the_reason():
+    rec = [{"scenario": "s", "ranker": "r", "attack": "a", "seed": s} for s in range(3)]
+    before = [{**r, "detection_precision": v} for r, v in zip(rec, (1.0, 0.9, 1.0))]
+    after = [{**r, "detection_precision": v} for r, v in zip(rec, (1.0, np.nan, 1.0))]
+    (row,) = gate.compare(before, after, ["detection_precision"])
+    assert row.verdict == "REGRESSION" and "1 of 3 seeds" in row.reason
+    assert "defined on one side only" in gate.format_check([row], alpha=0.05)
+    # NaN on both sides is undefined by definition: not tested, not a failure
+    nan = [{**r, "detection_precision": np.nan} for r in rec]
+    (row,) = gate.compare(nan, nan, ["detection_precision"])
+    assert row.verdict == "not tested" and row.reason == ""
+    # unpaired: defined in the baseline, in no current seed
+    (row,) = gate.compare(before, [{**r, "seed": r["seed"] + 10} for r in nan],
+                          ["detection_precision"], paired=False)
+    assert row.verdict == "REGRESSION" and "the baseline only" in row.reason

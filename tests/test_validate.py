@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from boostbench import cli
-from boostbench.validate import EXPERIMENTS, gini, unpredictability
+from boostbench.validate import EXPERIMENTS, HERDING_FINAL_BAND, gini, unpredictability
 
 
 @given(st.lists(st.floats(0, 100), min_size=1, max_size=30))
@@ -34,6 +34,10 @@ def test_herding_quick_goes_the_published_way():
     assert m["herding_x2"]["first_like_ratio"] > m["herding_x1"]["first_like_ratio"]
     assert m["herding_x1"]["final_likes_ratio_random_display"] > 1.0
     assert e.direction_ok
+    # the verdict reads the final ratio against the published band, not the fitted first ratio
+    lo, hi = HERDING_FINAL_BAND
+    assert e.band_ok == (lo <= m["herding_x1"]["final_likes_ratio_random_display"] <= hi)
+    assert e.verdict == ("in band" if e.band_ok else "direction only")
 
 
 def test_musiclab_quick_social_influence_raises_inequality_more_with_sorted_display():
