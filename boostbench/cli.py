@@ -22,7 +22,7 @@ from pathlib import Path
 from . import attacks as _attacks  # noqa: F401  (registers built-ins)
 from . import metrics as _metrics  # noqa: F401
 from . import rankers as _rankers  # noqa: F401
-from ._core.params import SEED, Constraint, Interval, Options, SeedList
+from ._core.params import MAX_BUDGET, SEED, Constraint, Interval, Options, SeedList
 from .errors import BoostbenchError, InvalidParameter, UsageError
 from .gate import ALPHA
 from .metrics.base import table_columns
@@ -45,7 +45,7 @@ DEFAULT_RANKERS = ("random", "like_count", "like_count+require_view+lockstep",
 DEFAULT_ATTACKS = ("bot_farm", "mutual_like_ring", "task_crowd")
 
 _SC = Scenario.PARAMS
-CAP = Interval(float, 0.25, None)
+CAP = Interval(float, 0.25, MAX_BUDGET)
 CANDIDATES = Interval(int, 1, 200)
 SEARCH_SEEDS = Interval(int, 1, 100)
 

@@ -9,7 +9,7 @@ from functools import partial
 
 import numpy as np
 
-from ._core.params import (SEED, InstanceOf, Interval, Options, Satisfies, SequenceOf,
+from ._core.params import (BUDGET, SEED, InstanceOf, Interval, Options, Satisfies, SequenceOf,
                            declare)
 from .attacks.base import CostModel
 from .errors import InvalidParameter
@@ -63,7 +63,7 @@ def _is_attack(x) -> bool:
 #: Parallel processes a matrix may use.
 JOBS = Interval(int, 1, 64)
 #: A budget grid: distinct budgets in USD, increasing.
-BUDGETS = SequenceOf(Interval(float, 0.0, None), min_len=1, distinct=True, increasing=True)
+BUDGETS = SequenceOf(BUDGET, min_len=1, distinct=True, increasing=True)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ BUDGETS = SequenceOf(Interval(float, 0.0, None), min_len=1, distinct=True, incre
                             min_len=1),
          attacks=SequenceOf(Satisfies(_is_attack, "an attack (a callable with a str name)"),
                             min_len=1),
-         seeds=SequenceOf(SEED, min_len=1, distinct=True), budget=Interval(float, 0.0, None),
+         seeds=SequenceOf(SEED, min_len=1, distinct=True), budget=BUDGET,
          cost=InstanceOf(CostModel), mode=Options(*MODES), feed=InstanceOf(FeedConfig))
 class RunSpec:
     """One matrix: every ranker against every attack on every seed of a scenario."""

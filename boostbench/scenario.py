@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import InvalidParameter
 
-from ._core.params import InstanceOf, Interval, Options, check_choice, declare
+from ._core.params import BUDGET, InstanceOf, Interval, Options, check_choice, declare
 from ._core.units import HOUR
 from .simulate import RunBase, RunPlan
 from .world import SIZES, World, WorldConfig, world_config
@@ -24,7 +24,7 @@ TARGET_CHOICES = ("low_quality",)
          horizon_hours=Interval(int, 1, 24 * 365), round_hours=Interval(int, 1, 24 * 90),
          n_targets=Interval(int, 1, 1000), target_choice=Options(*TARGET_CHOICES),
          low_quality_quantile=Interval(float, 0.0, 1.0, closed="neither"),
-         budget=Interval(float, 0.0, None), eligibility_hours=Interval(float, 0.0, None,
+         budget=BUDGET, eligibility_hours=Interval(float, 0.0, None,
                                                                         closed="right"),
          k=Interval(int, 1, None))
 class Scenario:

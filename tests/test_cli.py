@@ -42,7 +42,8 @@ def test_options_are_applied(tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["--k", "0"], "--k must be an int in [1, inf). Got '0'"),
-    (["--budget", "-1"], "--budget must be a finite real in [0, inf). Got '-1'"),
+    (["--budget", "-1"], "--budget must be a finite real in [0, 10000]. Got '-1'"),
+    (["--budget", "1e9"], "--budget must be a finite real in [0, 10000]. Got '1e9'"),
     (["--budget", "nan"], "--budget"),
     (["--seeds", "0"], "--seeds must be a count in [1, 10000]"),
     (["--rankers", "nope"], "--rankers: 'nope': Unknown ranker 'nope'"),
@@ -65,6 +66,24 @@ def test_bad_option_one_line_exit_2_no_file(args, needle, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["sweep", "--budgets", "0,1e12"], "--budgets must be a non-empty sequence of values each a "
+                                       "finite real in [0, 10000]"),
+    (["cost", "--cap", "1e300"], "--cap must be a finite real in [0.25, 10000]"),
+])
+def test_huge_budgets_are_refused_before_any_work(argv, needle, capsys, monkeypatch):
+    """They used to grow memory ~300 MB/s until the machine died."""
+    from boostbench import runner, world
+
+    def boom(*a, **k):
+        raise AssertionError("a world was built before the budget was checked")
+    monkeypatch.setattr(world, "make_world", boom)
+    monkeypatch.setattr(runner, "make_world", boom)
+    assert cli.main([*argv, "--scenario", "tiny", "--seeds", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err
 
 
 def test_replay_mode_and_trace(tmp_path, capsys):

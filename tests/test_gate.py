@@ -395,3 +395,16 @@ def test_a_metric_defined_on_one_side_only_fails_with_the_reason():
     (row,) = gate.compare(before, [{**r, "seed": r["seed"] + 10} for r in nan],
                           ["detection_precision"], paired=False)
     assert row.verdict == "REGRESSION" and "the baseline only" in row.reason
+
+
+def test_a_baseline_with_a_huge_budget_is_refused_before_any_work(robust_baseline, tmp_path,
+                                                                  capsys, monkeypatch):
+    from boostbench import runner
+
+    def boom(*a, **k):
+        raise AssertionError("work started before validation finished")
+    monkeypatch.setattr(runner, "run_matrix", boom)
+    p = _tampered(robust_baseline, tmp_path,
+                  lambda d: d["runs"][0]["options"].__setitem__("budget", 1e9))
+    code, _, err = _check(capsys, "--baseline", str(p))
+    assert code == 2 and "budget" in err and "[0, 10000]" in err and "\n" not in err.strip()

@@ -431,6 +431,14 @@ def check_choice(name: str, value, choices, *, where: str = ""):
 SEED = Interval(int, 0, 2**63 - 1)
 #: How many seeds a count may ask for.
 SEED_COUNT = Interval(int, 1, 10_000)
+#: The largest campaign budget (USD). At the cheapest retail action (a bot view, $0.0005)
+#: $10,000 buys 20M actions: with their impressions ~40M events, about 1 GB of event log
+#: per run and as much again for its clean twin's bookkeeping, which is what a 2-core,
+#: 24 GB machine can hold with two runs in flight. Larger budgets used to grow memory
+#: until the machine died; now they are refused before any work.
+MAX_BUDGET = 10_000.0
+#: A campaign budget in USD.
+BUDGET = Interval(float, 0.0, MAX_BUDGET)
 
 
 class SeedList(Constraint):

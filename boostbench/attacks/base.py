@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InvalidParameter
 
-from .._core.params import Interval, check_real, declare
+from .._core.params import MAX_BUDGET, Interval, check_real, declare
 from ..events import EventKind
 from ..observation import Observation
 
@@ -147,7 +147,7 @@ def empty_campaign(attack: str, budget: float, targets) -> Campaign:
 
 def check_attack_args(obs, targets, budget, window):
     """Validate the common attack arguments; returns (targets, budget, (start, end))."""
-    budget = check_real("budget", budget, low=0.0, where="an attack")
+    budget = check_real("budget", budget, low=0.0, high=MAX_BUDGET, where="an attack")
     targets = np.asarray(targets, np.int64)
     if targets.ndim != 1 or targets.size == 0:
         raise InvalidParameter("The 'targets' parameter of an attack must be a non-empty 1-d "

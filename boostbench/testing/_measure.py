@@ -17,7 +17,7 @@ import numpy as np
 
 from ..attacks.base import Campaign, CostModel
 from ..errors import InvalidParameter
-from .._core.params import check_choice, check_int, check_real
+from .._core.params import MAX_BUDGET, check_choice, check_int, check_real
 from ..metrics.rise import target_ranks
 from ..plugins import ATTACKS, METRICS
 from ..runner import attack_stream, seed_setup, seed_streams
@@ -358,7 +358,7 @@ def measure_rise(ranker, campaign, world, *, k: int = 10, seed: int = 0, mode: s
     seed = check_int("seed", seed, low=0, high=2**63 - 1, where="measure_rise")
     check_choice("mode", mode, MODES, where="measure_rise")
     if budget is not None:
-        budget = check_real("budget", budget, low=0.0, where="measure_rise")
+        budget = check_real("budget", budget, low=0.0, high=MAX_BUDGET, where="measure_rise")
     cost = CostModel() if cost is None else cost
     if not isinstance(cost, CostModel):
         raise InvalidParameter(f"The 'cost' parameter of measure_rise must be a CostModel. Got "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidParameter
 
-from .._core.params import check_real
+from .._core.params import MAX_BUDGET, check_real
 
 __all__ = ["AttackPlan", "describe_attack"]
 
@@ -53,7 +53,7 @@ class AttackPlan:
                                    f"callable with a name). Got {self.attack!r:.80} instead.",
                                    name="attack")
         object.__setattr__(self, "budget", check_real("budget", self.budget, low=0.0,
-                                                      where="AttackPlan"))
+                                                      high=MAX_BUDGET, where="AttackPlan"))
 
     @property
     def name(self) -> str:

@@ -35,7 +35,7 @@ from ..attacks.compose import VIEW_STYLES, Recipe, SignalMix
 from ..attacks.pacing import Pacing
 from ..attacks.supply import Supplier
 from ..errors import InvalidParameter
-from .._core.params import check_choice, check_int, check_real
+from .._core.params import MAX_BUDGET, check_choice, check_int, check_real
 from ..plugins import ATTACKS, PACINGS
 from ..world import World, WorldConfig
 from ._measure import WORLD_SIZES, AttackPlan, build_world
@@ -137,10 +137,10 @@ def budgets(max_budget: float = 50.0, *, min_budget: float = 0.0) -> st.SearchSt
 
     Parameters
     ----------
-    max_budget : float in [0, 1e9]
+    max_budget : float in [0, MAX_BUDGET] (10,000)
     min_budget : float in [0, max_budget]
     """
-    hi = check_real("max_budget", max_budget, low=0.0, high=1e9, where="budgets")
+    hi = check_real("max_budget", max_budget, low=0.0, high=MAX_BUDGET, where="budgets")
     lo = check_real("min_budget", min_budget, low=0.0, high=hi, where="budgets")
     lo_c, hi_c = math.ceil(round(lo * 100, 6)), math.floor(round(hi * 100, 6))
     if lo_c > hi_c:
