@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import attacks as _attacks  # noqa: F401  (registers built-ins)
 from . import metrics as _metrics  # noqa: F401
+from . import progress
 from . import rankers as _rankers  # noqa: F401
 from ._core.params import MAX_BUDGET, SEED, Constraint, Interval, Options, SeedList
 from .errors import BoostbenchError, InvalidParameter, UsageError
@@ -119,8 +120,18 @@ def _common(p, *, seeds: str, attacks_default: str, with_json: bool = True):
     _opt(p, "--size", _SC["size"], None, "world size", shown="the scenario's")
     _opt(p, "--mode", Options(*MODES), "closed", "closed: the feed loop; replay: open loop")
     _opt(p, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
+    _quiet(p)
     if with_json:
         _opt(p, "--json", None, None, "write the manifest and per-seed records here")
+
+
+def _quiet(p):
+    p.add_argument("--quiet", action="store_true", help="no progress on standard error (it is "
+                   "drawn only when standard error is a terminal)")
+
+
+def _progress(a) -> bool:
+    return progress.wanted(getattr(a, "quiet", False))
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -159,6 +170,7 @@ def _build_parser() -> argparse.ArgumentParser:
          "exposure_inequality", shown="all")
     _opt(v, "--seed", SEED, 0, "seed")
     _opt(v, "--json", None, None, "write published and measured values here")
+    _quiet(v)
     cmd("list", "show registered rankers, defences, attacks, suppliers, pacings and metrics",
         "boostbench list")
     b = cmd("baseline", "record robustness metrics per seed for `check`",
@@ -185,6 +197,7 @@ def _build_parser() -> argparse.ArgumentParser:
          "(can only fail when 2**seeds > tests / alpha)")
     _opt(k, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
     _opt(k, "--json", None, None, "write the comparison here")
+    _quiet(k)
     k.add_argument("--allow-code", action="store_true",
                    help="let the baseline name module:attr code to import and run (off: a "
                    "baseline is data; its names resolve only against the registries)")
@@ -262,7 +275,8 @@ def _cmd_run(a, out) -> int:
         raise UsageError("--json and --trace must be different files.")
     sc, seeds = spec.scenario, spec.seeds
     started = time.perf_counter()
-    records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None)
+    records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None,
+                                progress=_progress(a))
     elapsed = time.perf_counter() - started
     rows = summarize(records, tuple(METRICS.names()))
     print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
@@ -307,7 +321,8 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     started = time.perf_counter()
     records, searches, flags = run_cost(
         spec, budgets, jobs=jobs, adaptive=adaptive,
-        n_candidates=getattr(a, "candidates", 16), n_search_seeds=getattr(a, "search_seeds", 3))
+        n_candidates=getattr(a, "candidates", 16), n_search_seeds=getattr(a, "search_seeds", 3),
+        progress=_progress(a))
     rows = summarize_cost(records)
     sc = spec.scenario
     print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
@@ -361,7 +376,7 @@ def _cmd_baseline(a, out) -> int:
     for name, spec, jobs in plans:
         sc = spec.scenario
         started = time.perf_counter()
-        records, _ = run_matrix(spec, jobs=jobs)
+        records, _ = run_matrix(spec, jobs=jobs, progress=_progress(a))
         for r in records:
             r["scenario"] = sc.name
         gated = gated_metrics(spec.mode)
@@ -389,7 +404,8 @@ def _cmd_check(a, out) -> int:
     margins = gate.parse_margins(a.margin)
     path = _out_path("--json", a.json)
     res = gate.check(a.baseline, seeds=a.seeds, margins=margins, reference=a.reference,
-                     alpha=a.alpha, test=a.test, jobs=a.jobs, allow_code=a.allow_code)
+                     alpha=a.alpha, test=a.test, jobs=a.jobs, allow_code=a.allow_code,
+                     progress=_progress(a))
     bman = res.baseline_manifest
     many = len(res.scenarios) > 1
     print(f"boostbench check: baseline {a.baseline} (boostbench {bman.get('version')}, numpy "
@@ -428,7 +444,8 @@ def _cmd_validate(a, out) -> int:
             raise UsageError(f"--experiments must name some of {', '.join(EXPERIMENTS)}, each "
                              f"once. Got {a.experiments!r}.")
     path = _out_path("--json", a.json)
-    exps = run_experiments(names, quick=a.quick, seed=a.seed)
+    with progress.bar(len(names), "experiments", enabled=_progress(a)) as tick:
+        exps = run_experiments(names, quick=a.quick, seed=a.seed, tick=tick)
     for e in exps:
         print(f"{e.name}: {e.verdict.upper()} — {e.source}", file=out)
         print(f"  published: {_short(e.published)}", file=out)

@@ -18,6 +18,7 @@ from .feed import FeedConfig
 from .metrics.feed import feed_quality_per_round
 from .metrics.rise import target_ranks
 from .plugins import ATTACKS, METRICS
+from .progress import bar
 from .scenario import Scenario, get_scenario
 from .simulate import MODES, simulate
 from .world import make_world
@@ -183,12 +184,13 @@ def measure(att, clean, truth) -> dict:
     return {name: m(att, clean, truth) for name, m in METRICS.items()}
 
 
-def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
+def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None):
     """All records of one seed: one per ranker x attack, each against the ranker's clean twin.
 
     A record holds what identifies the run (ranker, attack, seed, budget, targets),
     what the campaign bought (spend, fake actions, side items) and every registered
     metric. Returns ``(records, trace_rows)``; ``trace_rows`` is empty unless ``trace``.
+    ``tick``, if given, is called once per cell done (progress).
     """
     world, base, buy, kw = _seed_setup(spec, seed)
     campaigns = [buy(a, spec.budget) for a in spec.attacks]
@@ -209,26 +211,33 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False):
             records.append(rec)
             if trace:
                 rows.extend(_trace_rows(att, clean, truth))
+            if tick is not None:
+                tick(1)
     return records, rows
 
 
-def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False):
+def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: bool = False):
     """Records (and trace rows) for every seed, in seed order.
 
     ``jobs`` > 1 runs seeds in parallel processes; results do not depend on it,
-    since each seed has its own streams. Returns ``(records, trace_rows)``.
+    since each seed has its own streams. ``progress`` draws cells done on standard
+    error (see :mod:`boostbench.progress`). Returns ``(records, trace_rows)``.
     """
     jobs = JOBS.check("jobs", jobs, "run_matrix")
-    if jobs == 1 or len(spec.seeds) == 1:
-        out = [run_seed(spec, s, trace=trace) for s in spec.seeds]
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
-            out = list(ex.map(partial(run_seed, spec, trace=trace), spec.seeds))
+    serial = jobs == 1 or len(spec.seeds) == 1
+    total = len(spec.seeds) * len(spec.rankers) * len(spec.attacks)
+    with bar(total, "cells", enabled=progress, processes=not serial) as tick:
+        if serial:
+            out = [run_seed(spec, s, trace=trace, tick=tick) for s in spec.seeds]
+        else:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
+                out = list(ex.map(partial(run_seed, spec, trace=trace, tick=tick), spec.seeds))
     return [r for recs, _ in out for r in recs], [r for _, rows in out for r in rows]
 
 
-def sweep_seed(spec: RunSpec, seed: int, budgets) -> list[dict]:
-    """Records for every ranker x attack x grid budget of one seed (nested campaigns)."""
+def sweep_seed(spec: RunSpec, seed: int, budgets, tick=None) -> list[dict]:
+    """Records for every ranker x attack x grid budget of one seed (nested campaigns);
+    ``tick`` (progress), if given, is called once per record."""
     world, base, buy, kw = _seed_setup(spec, seed)
     sc = spec.scenario
     plans = {a.name: [buy(a, b) for b in budgets] for a in spec.attacks}
@@ -258,6 +267,8 @@ def sweep_seed(spec: RunSpec, seed: int, budgets) -> list[dict]:
                     "extra_organic_impressions_total": extra * att.targets.size,
                     "shadow_priced": att.shadow_priced, **clean_vals,
                     **describe_ranker(ranker)})
+                if tick is not None:
+                    tick(1)
     return records
 
 
@@ -268,26 +279,33 @@ def _success_for(att, clean, goal) -> float:
     return METRICS.get("reached_top_k")(att, clean, None)
 
 
-def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1) -> list[dict]:
-    """:func:`sweep_seed` over every seed (in parallel processes when ``jobs`` > 1)."""
+def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
+              desc: str = "cells") -> list[dict]:
+    """:func:`sweep_seed` over every seed (in parallel processes when ``jobs`` > 1);
+    ``progress`` draws cells done on standard error."""
     budgets = list(BUDGETS.check("budgets", budgets, "run_sweep"))
     jobs = JOBS.check("jobs", jobs, "run_sweep")
-    if jobs == 1 or len(spec.seeds) == 1:
-        out = [sweep_seed(spec, s, budgets) for s in spec.seeds]
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
-            out = list(ex.map(partial(sweep_seed, spec, budgets=budgets), spec.seeds))
+    serial = jobs == 1 or len(spec.seeds) == 1
+    total = len(spec.seeds) * len(spec.rankers) * len(spec.attacks) * len(budgets)
+    with bar(total, desc, enabled=progress, processes=not serial) as tick:
+        if serial:
+            out = [sweep_seed(spec, s, budgets, tick) for s in spec.seeds]
+        else:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
+                out = list(ex.map(partial(sweep_seed, spec, budgets=budgets, tick=tick),
+                                  spec.seeds))
     return [r for recs in out for r in recs]
 
 
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
-                    rng=0, knowledge: str = "adaptive", include=()):
+                    rng=0, knowledge: str = "adaptive", include=(), tick=None):
     """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
 
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
     adaptive attacker is checked against (see :func:`boostbench.attacks.adaptive.search`).
     ``knowledge="defence_aware"`` lets the attacker read the ranker's defence
-    thresholds (a Pipeline's ``defences``).
+    thresholds (a Pipeline's ``defences``). ``tick`` (progress), if given, is called once
+    per evaluation.
     """
     from .attacks.adaptive import search
     overlap = set(search_seeds) & set(spec.seeds)
@@ -302,6 +320,8 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
             setups[seed] = _seed_setup(spec, seed)
         _, base, buy, kw = setups[seed]
         tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
+        if tick is not None:
+            tick(1)
         return float(tr.exposure[:, tr.targets].sum(axis=0).mean())
     fixed = {a.name: a for a in spec.attacks if getattr(a, "goal", "promote") == "promote"}
     return search(fn, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
@@ -311,7 +331,7 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
 
 
 def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
-             n_candidates: int = 16, n_search_seeds: int = 3):
+             n_candidates: int = 16, n_search_seeds: int = 3, progress: bool = False):
     """The budget grid of every ranker x attack, and with ``adaptive`` a search per ranker.
 
     The adaptive attacker searches the attack space against each ranker on search
@@ -325,9 +345,11 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
     (records, searches, flags)
         Grid records (as :func:`run_sweep`), the :class:`SearchResult` of every
         search, and the sanity flags across knowledge levels.
+
+    ``progress`` draws the grid's cells and each search's evaluations on standard error.
     """
     from .attacks.adaptive import aware_variants, knowledge_flags
-    records = run_sweep(spec, budgets, jobs=jobs)
+    records = run_sweep(spec, budgets, jobs=jobs, progress=progress)
     searches, flags = [], []
     if not adaptive:
         return records, searches, flags
@@ -339,11 +361,15 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
         for knowledge in levels:   # the defence-aware search starts from the adaptive best
             warm = (aware_variants(found[0].best, ranker.defences)
                     if knowledge == "defence_aware" else ())
-            res = adaptive_search(spec, ranker, budget=budgets[-1], search_seeds=search_seeds,
-                                  n_candidates=n_candidates, knowledge=knowledge, include=warm)
+            with bar(None, f"{knowledge} search vs {ranker.name}: evaluations",
+                     enabled=progress) as tick:
+                res = adaptive_search(spec, ranker, budget=budgets[-1],
+                                      search_seeds=search_seeds, n_candidates=n_candidates,
+                                      knowledge=knowledge, include=warm, tick=tick)
             found.append(res)
             one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
-            records += run_sweep(one, budgets, jobs=jobs)
+            records += run_sweep(one, budgets, jobs=jobs, progress=progress,
+                                 desc=f"{knowledge} winner vs {ranker.name}: cells")
         searches += found
         flags += knowledge_flags(found)
     return records, searches, flags

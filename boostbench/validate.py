@@ -394,9 +394,16 @@ EXPERIMENTS = {"herding": herding, "musiclab": musiclab, "position_bias": positi
                "exposure_inequality": exposure_inequality}
 
 
-def run_experiments(names=None, *, quick: bool = False, seed: int = 0) -> list[Experiment]:
-    """Run the named experiments (default: all) in order."""
+def run_experiments(names=None, *, quick: bool = False, seed: int = 0,
+                    tick=None) -> list[Experiment]:
+    """Run the named experiments (default: all) in order; ``tick`` (progress), if given, is
+    called after each."""
     names = list(EXPERIMENTS) if names is None else list(names)
     for n in names:
         check_choice("experiment", n, tuple(EXPERIMENTS))
-    return [EXPERIMENTS[n](quick=quick, seed=seed) for n in names]
+    out = []
+    for n in names:
+        out.append(EXPERIMENTS[n](quick=quick, seed=seed))
+        if tick is not None:
+            tick(1)
+    return out
