@@ -151,10 +151,14 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(r, "--budget", _SC["budget"], None, "USD per campaign, split across targets",
          shown="the scenario's")
     _opt(r, "--trace", None, None, "write per-round trajectories (CSV) here")
+    _opt(r, "--plot", None, None, "draw the figures into this folder (needs --json; "
+         "trajectories with --trace; the [plot] extra)")
     c = cmd("cost", "what it costs to get a low-quality post into the top k",
             "boostbench cost --rankers like_count --cap 4 --adaptive")
     _common(c, seeds="3", attacks_default="all")
     _opt(c, "--cap", CAP, 16.0, "largest budget of the log-spaced grid (USD)")
+    _opt(c, "--plot", None, None, "draw the figures into this folder (needs --json; the [plot] "
+         "extra)")
     c.add_argument("--adaptive", action="store_true", help="also search the attack space per "
                    "ranker (chosen on search seeds, reported on the held-out --seeds)")
     _opt(c, "--candidates", CANDIDATES, 16, "configurations the search starts from")
@@ -163,6 +167,8 @@ def _build_parser() -> argparse.ArgumentParser:
             "boostbench sweep --rankers like_count --attacks bot_farm --budgets 0,1,4")
     _common(w, seeds="3", attacks_default=", ".join(DEFAULT_ATTACKS))
     _opt(w, "--budgets", BUDGETS, (0.0, 1.0, 4.0, 16.0, 64.0), "comma list of budgets (USD)")
+    _opt(w, "--plot", None, None, "draw the figures into this folder (needs --json; the [plot] "
+         "extra)")
     v = cmd("validate", "compare the world model with published experiments",
             "boostbench validate --quick")
     v.add_argument("--quick", action="store_true", help="small versions (seconds, noisier)")
@@ -171,6 +177,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(v, "--seed", SEED, 0, "seed")
     _opt(v, "--json", None, None, "write published and measured values here")
     _quiet(v)
+    pl = cmd("plot", "draw the figures of a run, sweep or cost result file (needs the [plot] "
+             "extra)", "boostbench run --json r.json --trace t.csv && boostbench plot r.json "
+             "--trace t.csv --out figs")
+    pl.add_argument("results", help="JSON written by run, sweep or cost with --json")
+    pl.add_argument("--out", required=True, help="existing folder for the PNG files (required)")
+    _opt(pl, "--trace", None, None, "the --trace CSV of the same run (adds trajectories.png)")
     cmd("list", "show registered rankers, defences, attacks, suppliers, pacings and metrics",
         "boostbench list")
     b = cmd("baseline", "record robustness metrics per seed for `check`",
@@ -273,6 +285,7 @@ def _cmd_run(a, out) -> int:
     trace_path = _out_path("--trace", a.trace)
     if path is not None and trace_path is not None and path.resolve() == trace_path.resolve():
         raise UsageError("--json and --trace must be different files.")
+    plot_dir = _plot_dir(a, path)
     sc, seeds = spec.scenario, spec.seeds
     started = time.perf_counter()
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None,
@@ -298,7 +311,30 @@ def _cmd_run(a, out) -> int:
     if trace_path is not None:
         write_csv_atomic(trace_path, trace)
         print(f"wrote {trace_path}", file=out)
+    _draw(plot_dir, path, out, trace=trace_path)
     return 0
+
+
+def _plot_dir(a, json_path):
+    """``--plot DIR``, checked before any work: an existing folder, --json given, matplotlib."""
+    if getattr(a, "plot", None) is None:
+        return None
+    from .plot import _pyplot
+    d = Path(a.plot)
+    if not d.is_dir():
+        raise UsageError(f"--plot: {a.plot!r} is not an existing folder.")
+    if json_path is None:
+        raise UsageError("--plot draws from the result file: give --json too.")
+    _pyplot()          # PlotError (exit 2) without matplotlib
+    return d
+
+
+def _draw(plot_dir, json_path, out, trace=None) -> None:
+    if plot_dir is None:
+        return
+    from .plot import plot_file
+    for p in plot_file(json_path, plot_dir, trace=trace):
+        print(f"wrote {p}", file=out)
 
 
 def _knowledge(spec, adaptive: bool) -> str:
@@ -318,6 +354,7 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     spec, jobs = _spec(a, default_attacks=None if a.command == "cost" else DEFAULT_ATTACKS)
     adaptive = getattr(a, "adaptive", False)
     path = _out_path("--json", a.json)
+    plot_dir = _plot_dir(a, path)
     started = time.perf_counter()
     records, searches, flags = run_cost(
         spec, budgets, jobs=jobs, adaptive=adaptive,
@@ -344,6 +381,7 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
                                  "records": rows, "runs": records,
                                  "searches": [r.to_dict() for r in searches]})
         print(f"wrote {path}", file=out)
+    _draw(plot_dir, path, out)
     return 0
 
 
@@ -471,8 +509,16 @@ def _short(d) -> str:
     return str(d)
 
 
+def _cmd_plot(a, out) -> int:
+    from .plot import plot_file
+    for path in plot_file(a.results, a.out, trace=a.trace):
+        print(f"wrote {path}", file=out)
+    return 0
+
+
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "cost": _cmd_cost, "sweep": _cmd_sweep,
-            "baseline": _cmd_baseline, "check": _cmd_check, "list": _cmd_list}
+            "baseline": _cmd_baseline, "check": _cmd_check, "list": _cmd_list,
+            "plot": _cmd_plot}
 
 
 def main(argv=None, out=None) -> int:

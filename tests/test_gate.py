@@ -228,7 +228,7 @@ def test_changed_direction_declaration_exits_2(robust_baseline, tmp_path, capsys
     (["--seeds", "1"], "--seeds: the gate compares across seeds and needs at least 2"),
     (["--scenario", "nope"], "--scenario must be one of"),
     (["--rankers", "nope"], "--rankers: 'nope': Unknown ranker 'nope'"),
-    (["--budget", "-1"], "--budget must be a finite real in [0, inf)"),
+    (["--budget", "-1"], "--budget must be a finite real in [0, 10000]"),
     (["--out", "/no/such/dir/b.json"], "--out: folder"),
 ])
 def test_baseline_bad_input_one_line_exit_2_no_file(args, needle, tmp_path, capsys):

@@ -113,7 +113,7 @@ def test_measure_rise_checks_its_arguments(world, call, match):
 
 def test_argument_checks_of_the_helpers():
     with pytest.raises(InvalidParameter, match=r"'budget' parameter of AttackPlan must be a "
-                                               r"finite real in \[0, inf\)"):
+                                               r"finite real in \[0, 10000\]"):
         AttackPlan(BOT_FARM, -1)
     with pytest.raises(InvalidParameter, match="'attack' parameter of AttackPlan"):
         AttackPlan("bot_farm", 1.0)
