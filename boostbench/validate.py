@@ -250,7 +250,7 @@ def herding(quick: bool = False, seed: int = 0) -> Experiment:
     final = on["final_likes_ratio_random_display"]
     return Experiment(
         "herding", "Muchnik, Aral & Taylor, Science 341:647 (2013); Glenski & Weninger, "
-        "ASONAM 2017 (arXiv:1606.06140)",
+        "\"Rating effects on social news posts and comments\" (arXiv:1606.06140)",
         {"first_vote_positive_ratio": 1.32, "final_score_ratio": 1.25,
          "final_score_ratio_band": list(HERDING_FINAL_BAND)},
         measured, ok, band_ok=HERDING_FINAL_BAND[0] <= final <= HERDING_FINAL_BAND[1],
