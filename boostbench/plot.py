@@ -213,11 +213,6 @@ def trajectories(plt, rows: list[dict], path: Path) -> Path:
     return _save(fig, path)
 
 
-def _budget_x(budgets):
-    """Budgets on a symlog axis (a zero budget has a place)."""
-    return np.asarray(budgets, float)
-
-
 def robustness(plt, data: dict, path: Path) -> Path:
     """Success probability and extra organic impressions against budget, per attack."""
     rows = [r for r in data.get("records") or [] if r.get("knowledge", "fixed") == "fixed"]
@@ -235,17 +230,18 @@ def robustness(plt, data: dict, path: Path) -> Path:
         grid[2 * (j // cols)][j % cols].set_visible(False)
         grid[2 * (j // cols) + 1][j % cols].set_visible(False)
     for j, attack in enumerate(attacks):
-        axes = {0: {j: grid[2 * (j // cols)][j % cols]}, 1: {j: grid[2 * (j // cols) + 1][j % cols]}}
+        top = 2 * (j // cols)
+        axes = {0: {j: grid[top][j % cols]}, 1: {j: grid[top + 1][j % cols]}}
         for i, ranker in enumerate(rankers):
             row = next((r for r in rows if r["attack"] == attack and r["ranker"] == ranker),
                        None)
             if row is None:
                 continue
             c = row["curve"]
-            x = _budget_x(c["budgets"])
+            x = np.asarray(c["budgets"])
             st = _style(i)
             axes[0][j].plot(x, c["success"], label=ranker, **st)
-            lo = np.nan_to_num(np.asarray(c["low"], float), nan=np.nan)
+            lo = np.asarray(c["low"], float)         # null (one seed) -> NaN, no band
             hi = np.asarray(c["high"], float)
             axes[0][j].fill_between(x, np.clip(lo, 0, 1), np.clip(hi, 0, 1), color=st["color"],
                                     alpha=0.12, linewidth=0)
@@ -257,8 +253,8 @@ def robustness(plt, data: dict, path: Path) -> Path:
                 bs = sorted(by_b)
                 m = np.array([np.mean(by_b[b]) for b in bs])
                 half = np.array([_half_width(by_b[b]) for b in bs])
-                axes[1][j].plot(_budget_x(bs), m, **st)
-                axes[1][j].fill_between(_budget_x(bs), m - half, m + half, color=st["color"],
+                axes[1][j].plot(np.asarray(bs), m, **st)
+                axes[1][j].fill_between(np.asarray(bs), m - half, m + half, color=st["color"],
                                         alpha=0.12, linewidth=0)
         goal = next((r.get("goal") for r in rows if r["attack"] == attack), "promote")
         axes[0][j].set_title(attack + (" (sink: rank at least doubled)" if goal == "demote"
