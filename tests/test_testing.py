@@ -210,6 +210,18 @@ def test_real_interaction_holds_against_like_buying_campaigns(world):
     prop()
 
 
+def test_real_interaction_falls_to_deep_engagement_campaigns(world):
+    """The unrestricted claim is false, and this says so: a campaign that buys deep
+    engagement (full views, comments, shares) gets a low-quality post into
+    real_interaction's top 10 for a dollar or less."""
+    deep = bst.campaigns(max_budget=1.0, attacks=bst.recipes(mixes=("deep", "complete_only",
+                                                                     "shares")))
+    found = find(deep, lambda c: measure_rise(RealInteraction(), c, world, k=10).entered_top_k,
+                 settings=settings(SEARCH, max_examples=60))
+    r = measure_rise(RealInteraction(), found, world, k=10)
+    assert r.entered_top_k and r.budget <= 1.0
+
+
 def test_steering_is_harmless_outside_hypothesis(world):
     from boostbench.testing import steer
     steer(measure_rise(LikeCount(), AttackPlan(BOT_FARM, 0.0), world))

@@ -50,9 +50,12 @@ def test_musiclab_quick_social_influence_raises_inequality_more_with_sorted_disp
 
 
 @pytest.mark.parametrize("kind", ["ctr", "dcg"])
-def test_position_bias_quick_follows_the_curve(kind):
+def test_position_bias_is_a_self_check_of_slot_handling(kind):
+    """The examination curve is the model's input: views by slot coming back on it checks
+    the simulator's slot bookkeeping, not the model, and the verdict says so."""
     e = EXPERIMENTS["position_bias"](quick=True, examination=kind)
     assert e.direction_ok, e.measured
+    assert e.self_check and e.verdict == "self-check"
 
 
 def test_validate_cli_writes_both_published_and_measured(tmp_path, capsys):
@@ -79,7 +82,7 @@ def test_a_verdict_says_how_far_a_check_goes():
     assert Experiment("x", "s", {}, {}, False, self_check=True).verdict == "differs"
 
 
-def test_exposure_inequality_reports_the_design_bound():
+def test_exposure_inequality_verdict_reads_the_tenrec_band():
     e = EXPERIMENTS["exposure_inequality"](quick=True)
     m = e.measured
     assert 0 <= m["gini"] <= 1 and m["items"] > 0
