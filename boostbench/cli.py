@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,8 @@ from .gate import ALPHA
 from .metrics.base import table_columns
 from .plugins import ATTACKS, DEFENCES, METRICS, PACINGS, RANKERS, SUPPLIERS
 from .rankers.pipeline import build_ranker
-from .report import format_table, manifest, summarize, write_csv_atomic, write_json_atomic
+from .report import (check_target, csv_writer, format_table, json_writer, manifest, summarize,
+                     write_json_atomic, write_together)
 from .runner import BUDGETS, JOBS, build_spec, describe, run_matrix
 from .scenario import SCENARIOS, Scenario
 from .simulate import MODES
@@ -107,6 +109,10 @@ def _out_path(option: str, value: str | None) -> Path | None:
         raise UsageError(f"{option}: {value!r} is a folder, not a file path.")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"{option}: folder {str(parent)!r} is not writable.")
+    try:
+        check_target(p)
+    except InvalidParameter as e:
+        raise UsageError(f"{option}: {e}") from None
     return p
 
 
@@ -304,13 +310,15 @@ def _cmd_run(a, out) -> int:
     if any(r["shadow_priced"] for r in records):
         print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes at "
               "the crowd-task price).", file=out)
+    files = []            # the JSON and the trace land together or not at all
     if path is not None:
-        write_json_atomic(path, {"manifest": _manifest(a, spec, budget=spec.budget),
-                                 "records": records, "summary": rows})
-        print(f"wrote {path}", file=out)
+        files.append((path, json_writer({"manifest": _manifest(a, spec, budget=spec.budget),
+                                         "records": records, "summary": rows})))
     if trace_path is not None:
-        write_csv_atomic(trace_path, trace)
-        print(f"wrote {trace_path}", file=out)
+        files.append((trace_path, csv_writer(trace)))
+    write_together(*files)
+    for p, _ in files:
+        print(f"wrote {p}", file=out)
     _draw(plot_dir, path, out, trace=trace_path)
     return 0
 
@@ -521,16 +529,40 @@ COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "cost": _cmd_cost, "swee
             "plot": _cmd_plot}
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every ``finally`` (temp files, workers) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+#: Exit statuses: 0 success, 1 a regression found by ``check``, 2 bad input (or a file that
+#: cannot be written), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
 def main(argv=None, out=None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status (see ``EXIT_*``)."""
     out = out or sys.stdout
     parser = _build_parser()
+    old = None
+    try:
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:          # not the main thread: leave signals alone
+        pass
     try:
         a = parser.parse_args(argv)
         if a.command in COMMANDS:
             return COMMANDS[a.command](a, out)
         parser.print_help(out)
         return 2
+    except KeyboardInterrupt:
+        print("boostbench: interrupted (Ctrl-C).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        print("boostbench: terminated (SIGTERM).", file=sys.stderr)
+        return EXIT_TERMINATED
     except UsageError as e:
         print(str(e) if str(e).startswith("boostbench") else f"boostbench: error: {e}",
               file=sys.stderr)
@@ -541,6 +573,9 @@ def main(argv=None, out=None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Messages name what was wrong so a user can grep for it:
 
 from __future__ import annotations
 
-__all__ = ["BoostbenchError", "InvalidParameter", "UsageError"]
+__all__ = ["BoostbenchError", "InvalidParameter", "UsageError", "OutputError"]
 
 
 class BoostbenchError(Exception):
@@ -24,3 +24,7 @@ class InvalidParameter(BoostbenchError, ValueError):
 
 class UsageError(BoostbenchError):
     """A bad command-line value; the message is the one line the user sees."""
+
+
+class OutputError(BoostbenchError, OSError):
+    """A result file could not be written (disk full, permissions, ...); nothing was."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InvalidParameter, OutputError
 from .plugins import METRICS
 from .stats import t_interval
 
@@ -122,43 +123,82 @@ def _clean(o):
     return o
 
 
-def _write_atomic(path, write) -> None:
-    """Call ``write(file)`` on a temporary file in ``path``'s folder, then rename it to ``path``.
+def check_target(path) -> None:
+    """Refuse an output path that is not a regular file or a new name: a symlink, a folder,
+    a FIFO or a device would be replaced by a regular file (or block the run), never written
+    through. Raises :class:`~boostbench.errors.InvalidParameter` naming the path."""
+    p = Path(path)
+    if p.is_symlink():
+        raise InvalidParameter(f"{str(p)!r} is a symbolic link; write to its target or a new "
+                               "file.", name="path")
+    if p.exists() and not p.is_file():
+        raise InvalidParameter(f"{str(p)!r} exists and is not a regular file.", name="path")
 
-    A failure at any point leaves no partial file behind.
+
+def write_together(*files) -> None:
+    """Write ``(path, write)`` pairs together or not at all.
+
+    Each ``write(file)`` fills a temporary file in its path's folder, which is flushed
+    to disk (fsync) before anything is renamed; only when every file is complete are
+    they renamed onto their paths. A failure (or Ctrl-C) before that leaves no file
+    and no temporary file behind.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    for path, _ in files:
+        check_target(path)
+    temps = []
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            write(f)
-        umask = os.umask(0)   # mkstemp makes 0600 files; give the result the usual mode
+        for path, write in files:
+            path = Path(path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                       dir=path.parent or ".")
+            temps.append((tmp, path))
+            with os.fdopen(fd, "w", newline="") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+        umask = os.umask(0)   # mkstemp makes 0600 files; give the results the usual mode
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        for tmp, path in temps:
+            os.chmod(tmp, 0o666 & ~umask)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except OSError as e:
+        where = temps[-1][1] if temps else Path(files[0][0])
+        raise OutputError(f"cannot write {str(where)!r}: {e.strerror or e}; no result file "
+                          "was written.") from None
+    finally:
+        for tmp, _ in temps:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
 
 
-def write_json_atomic(path, payload: dict) -> None:
-    """Write strict JSON (NaN -> null) atomically."""
+def json_writer(payload: dict):
+    """A ``write(file)`` of strict JSON (NaN -> null), for :func:`write_together`."""
     def write(f):
         json.dump(_clean(payload), f, indent=1, default=_default, allow_nan=False)
         f.write("\n")
-    _write_atomic(path, write)
+    return write
 
 
-def write_csv_atomic(path, rows: list[dict]) -> None:
-    """Write rows (dicts with the same keys) as CSV atomically."""
+def csv_writer(rows: list[dict]):
+    """A ``write(file)`` of rows (dicts with the same keys) as CSV, for :func:`write_together`."""
     def write(f):
         w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
         w.writeheader()
         w.writerows(rows)
-    _write_atomic(path, write)
+    return write
+
+
+def write_json_atomic(path, payload: dict) -> None:
+    """Write strict JSON (NaN -> null) atomically."""
+    write_together((path, json_writer(payload)))
+
+
+def write_csv_atomic(path, rows: list[dict]) -> None:
+    """Write rows (dicts with the same keys) as CSV atomically."""
+    write_together((path, csv_writer(rows)))
 
 
 def manifest(**extra) -> dict:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import zlib
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from functools import partial
 
@@ -216,6 +218,27 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None):
     return records, rows
 
 
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def pool(workers: int):
+    """A process pool whose workers ignore Ctrl-C; if the parent is interrupted (or fails)
+    the pending work is cancelled and the workers are stopped at once, not waited for."""
+    ex = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    try:
+        yield ex
+    except BaseException:
+        procs = list(getattr(ex, "_processes", {}).values())
+        ex.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.terminate()
+        raise
+    ex.shutdown(wait=True)
+
+
 def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: bool = False):
     """Records (and trace rows) for every seed, in seed order.
 
@@ -230,7 +253,7 @@ def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: b
         if serial:
             out = [run_seed(spec, s, trace=trace, tick=tick) for s in spec.seeds]
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
+            with pool(min(jobs, len(spec.seeds))) as ex:
                 out = list(ex.map(partial(run_seed, spec, trace=trace, tick=tick), spec.seeds))
     return [r for recs, _ in out for r in recs], [r for _, rows in out for r in rows]
 
@@ -291,7 +314,7 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
         if serial:
             out = [sweep_seed(spec, s, budgets, tick) for s in spec.seeds]
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(spec.seeds))) as ex:
+            with pool(min(jobs, len(spec.seeds))) as ex:
                 out = list(ex.map(partial(sweep_seed, spec, budgets=budgets, tick=tick),
                                   spec.seeds))
     return [r for recs in out for r in recs]
