@@ -126,9 +126,37 @@ def _common(p, *, seeds: str, attacks_default: str, with_json: bool = True):
     _opt(p, "--size", _SC["size"], None, "world size", shown="the scenario's")
     _opt(p, "--mode", Options(*MODES), "closed", "closed: the feed loop; replay: open loop")
     _opt(p, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
+    _scheduler(p)
     _quiet(p)
     if with_json:
         _opt(p, "--json", None, None, "write the manifest and per-seed records here")
+
+
+def _scheduler(p):
+    _opt(p, "--scheduler", None, None, "run the seeds as tasks on this Dask scheduler "
+         "(tcp://host:8786; needs the [dask] extra) instead of local processes")
+
+
+def _client(a):
+    """The Dask client of ``--scheduler`` (connected before any work; closed by ``main``),
+    or None."""
+    if getattr(a, "scheduler", None) is None:
+        return None
+    if getattr(a, "_client", None) is None:
+        from .executors import dask_client
+        cm = dask_client(a.scheduler)
+        a._client = cm.__enter__()
+        a._client_cm = cm
+    return a._client
+
+
+def _executor(a, jobs) -> dict:
+    """What ran the seeds, for the manifest (the workers' versions on Dask)."""
+    client = _client(a)
+    if client is None:
+        return {"kind": "local", "jobs": jobs}
+    from .executors import dask_versions
+    return {"kind": "dask", "scheduler": a.scheduler, **dask_versions(client)}
 
 
 def _quiet(p):
@@ -215,6 +243,7 @@ def _build_parser() -> argparse.ArgumentParser:
          "(can only fail when 2**seeds > tests / alpha)")
     _opt(k, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
     _opt(k, "--json", None, None, "write the comparison here")
+    _scheduler(k)
     _quiet(k)
     k.add_argument("--allow-code", action="store_true",
                    help="let the baseline name module:attr code to import and run (off: a "
@@ -273,6 +302,7 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
     except InvalidParameter as e:
         raise UsageError(str(e)) from None
     jobs = min(len(spec.seeds), os.cpu_count() or 1) if a.jobs is None else a.jobs
+    _client(a)            # a bad --scheduler fails here, before any work
     return spec, jobs
 
 
@@ -295,7 +325,7 @@ def _cmd_run(a, out) -> int:
     sc, seeds = spec.scenario, spec.seeds
     started = time.perf_counter()
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None,
-                                progress=_progress(a))
+                                progress=_progress(a), scheduler=_client(a))
     elapsed = time.perf_counter() - started
     rows = summarize(records, tuple(METRICS.names()))
     print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
@@ -312,7 +342,8 @@ def _cmd_run(a, out) -> int:
               "the crowd-task price).", file=out)
     files = []            # the JSON and the trace land together or not at all
     if path is not None:
-        files.append((path, json_writer({"manifest": _manifest(a, spec, budget=spec.budget),
+        files.append((path, json_writer({"manifest": _manifest(a, spec, budget=spec.budget,
+                                                               executor=_executor(a, jobs)),
                                          "records": records, "summary": rows})))
     if trace_path is not None:
         files.append((trace_path, csv_writer(trace)))
@@ -367,7 +398,7 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     records, searches, flags = run_cost(
         spec, budgets, jobs=jobs, adaptive=adaptive,
         n_candidates=getattr(a, "candidates", 16), n_search_seeds=getattr(a, "search_seeds", 3),
-        progress=_progress(a))
+        progress=_progress(a), scheduler=_client(a))
     rows = summarize_cost(records)
     sc = spec.scenario
     print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
@@ -385,7 +416,8 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     for flag in flags:
         print(f"SANITY FLAG: {flag}", file=out)
     if path is not None:
-        write_json_atomic(path, {"manifest": _manifest(a, spec, budgets=list(budgets)),
+        write_json_atomic(path, {"manifest": _manifest(a, spec, budgets=list(budgets),
+                                                       executor=_executor(a, jobs)),
                                  "records": rows, "runs": records,
                                  "searches": [r.to_dict() for r in searches]})
         print(f"wrote {path}", file=out)
@@ -422,7 +454,7 @@ def _cmd_baseline(a, out) -> int:
     for name, spec, jobs in plans:
         sc = spec.scenario
         started = time.perf_counter()
-        records, _ = run_matrix(spec, jobs=jobs, progress=_progress(a))
+        records, _ = run_matrix(spec, jobs=jobs, progress=_progress(a), scheduler=_client(a))
         for r in records:
             r["scenario"] = sc.name
         gated = gated_metrics(spec.mode)
@@ -451,7 +483,7 @@ def _cmd_check(a, out) -> int:
     path = _out_path("--json", a.json)
     res = gate.check(a.baseline, seeds=a.seeds, margins=margins, reference=a.reference,
                      alpha=a.alpha, test=a.test, jobs=a.jobs, allow_code=a.allow_code,
-                     progress=_progress(a))
+                     progress=_progress(a), scheduler=_client(a))
     bman = res.baseline_manifest
     many = len(res.scenarios) > 1
     print(f"boostbench check: baseline {a.baseline} (boostbench {bman.get('version')}, numpy "
@@ -546,7 +578,7 @@ def main(argv=None, out=None) -> int:
     """Entry point; returns the exit status (see ``EXIT_*``)."""
     out = out or sys.stdout
     parser = _build_parser()
-    old = None
+    old, a = None, None
     try:
         old = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:          # not the main thread: leave signals alone
@@ -574,6 +606,8 @@ def main(argv=None, out=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
+        if getattr(a, "_client_cm", None) is not None:
+            a._client_cm.__exit__(None, None, None)
         if old is not None:
             signal.signal(signal.SIGTERM, old)
 

@@ -455,7 +455,7 @@ class CheckResult:
 
 def check(baseline, *, seeds=None, margins: dict | None = None, reference: str | None = None,
           alpha: float = 0.05, test: str = "t", jobs: int | None = None,
-          allow_code: bool = False, progress: bool = False) -> CheckResult:
+          allow_code: bool = False, progress: bool = False, scheduler=None) -> CheckResult:
     """Re-run a baseline's matrix and test every gated metric for a regression beyond its margin.
 
     Everything is validated before any simulation runs.
@@ -484,6 +484,8 @@ def check(baseline, *, seeds=None, margins: dict | None = None, reference: str |
         installed entry points); see :func:`code_in_baseline`.
     progress : bool
         Draw cells done on standard error.
+    scheduler : str or distributed.Client, optional
+        Run the seeds as Dask tasks.
 
     Raises
     ------
@@ -548,12 +550,13 @@ def check(baseline, *, seeds=None, margins: dict | None = None, reference: str |
              "gate on them)."] if skipped else []
     for run, spec, n_jobs, _, _ in plans:
         sc = spec.scenario
-        records, _ = runner.run_matrix(spec, jobs=n_jobs, progress=progress)
+        records, _ = runner.run_matrix(spec, jobs=n_jobs, progress=progress,
+                                       scheduler=scheduler)
         if ref is None:
             before += [r for r in run["records"] if not paired or r["seed"] in spec.seeds]
         else:  # a run of its own: it may share a ranker's name, never its clean twin
             ref_records, _ = runner.run_matrix(replace(spec, rankers=(ref,)), jobs=n_jobs,
-                                               progress=progress)
+                                               progress=progress, scheduler=scheduler)
             for r in ref_records:
                 r["scenario"] = sc.name
             before += [{**r, "ranker": name} for name in dict.fromkeys(x["ranker"] for x in records)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import zlib
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from functools import partial
 
@@ -20,6 +17,7 @@ from .feed import FeedConfig
 from .metrics.feed import feed_quality_per_round
 from .metrics.rise import target_ranks
 from .plugins import ATTACKS, METRICS
+from .executors import map_seeds
 from .progress import bar
 from .scenario import Scenario, get_scenario
 from .simulate import MODES, simulate
@@ -218,43 +216,19 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None):
     return records, rows
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-@contextmanager
-def pool(workers: int):
-    """A process pool whose workers ignore Ctrl-C; if the parent is interrupted (or fails)
-    the pending work is cancelled and the workers are stopped at once, not waited for."""
-    ex = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
-    try:
-        yield ex
-    except BaseException:
-        procs = list(getattr(ex, "_processes", {}).values())
-        ex.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            p.terminate()
-        raise
-    ex.shutdown(wait=True)
-
-
-def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: bool = False):
+def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: bool = False,
+               scheduler=None):
     """Records (and trace rows) for every seed, in seed order.
 
-    ``jobs`` > 1 runs seeds in parallel processes; results do not depend on it,
+    ``jobs`` > 1 runs seeds in parallel processes, ``scheduler`` (a Dask scheduler
+    address or ``distributed.Client``) as Dask tasks; results do not depend on either,
     since each seed has its own streams. ``progress`` draws cells done on standard
     error (see :mod:`boostbench.progress`). Returns ``(records, trace_rows)``.
     """
     jobs = JOBS.check("jobs", jobs, "run_matrix")
-    serial = jobs == 1 or len(spec.seeds) == 1
-    total = len(spec.seeds) * len(spec.rankers) * len(spec.attacks)
-    with bar(total, "cells", enabled=progress, processes=not serial) as tick:
-        if serial:
-            out = [run_seed(spec, s, trace=trace, tick=tick) for s in spec.seeds]
-        else:
-            with pool(min(jobs, len(spec.seeds))) as ex:
-                out = list(ex.map(partial(run_seed, spec, trace=trace, tick=tick), spec.seeds))
+    out = map_seeds(partial(run_seed, spec, trace=trace), spec.seeds, jobs=jobs,
+                    scheduler=scheduler, progress=progress,
+                    per_seed=len(spec.rankers) * len(spec.attacks))
     return [r for recs, _ in out for r in recs], [r for _, rows in out for r in rows]
 
 
@@ -303,20 +277,14 @@ def _success_for(att, clean, goal) -> float:
 
 
 def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
-              desc: str = "cells") -> list[dict]:
-    """:func:`sweep_seed` over every seed (in parallel processes when ``jobs`` > 1);
-    ``progress`` draws cells done on standard error."""
+              desc: str = "cells", scheduler=None) -> list[dict]:
+    """:func:`sweep_seed` over every seed (in parallel processes when ``jobs`` > 1, as Dask
+    tasks with ``scheduler``); ``progress`` draws cells done on standard error."""
     budgets = list(BUDGETS.check("budgets", budgets, "run_sweep"))
     jobs = JOBS.check("jobs", jobs, "run_sweep")
-    serial = jobs == 1 or len(spec.seeds) == 1
-    total = len(spec.seeds) * len(spec.rankers) * len(spec.attacks) * len(budgets)
-    with bar(total, desc, enabled=progress, processes=not serial) as tick:
-        if serial:
-            out = [sweep_seed(spec, s, budgets, tick) for s in spec.seeds]
-        else:
-            with pool(min(jobs, len(spec.seeds))) as ex:
-                out = list(ex.map(partial(sweep_seed, spec, budgets=budgets, tick=tick),
-                                  spec.seeds))
+    out = map_seeds(partial(sweep_seed, spec, budgets=budgets), spec.seeds, jobs=jobs,
+                    scheduler=scheduler, progress=progress, desc=desc,
+                    per_seed=len(spec.rankers) * len(spec.attacks) * len(budgets))
     return [r for recs in out for r in recs]
 
 
@@ -354,7 +322,8 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
 
 
 def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
-             n_candidates: int = 16, n_search_seeds: int = 3, progress: bool = False):
+             n_candidates: int = 16, n_search_seeds: int = 3, progress: bool = False,
+             scheduler=None):
     """The budget grid of every ranker x attack, and with ``adaptive`` a search per ranker.
 
     The adaptive attacker searches the attack space against each ranker on search
@@ -370,9 +339,11 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
         search, and the sanity flags across knowledge levels.
 
     ``progress`` draws the grid's cells and each search's evaluations on standard error.
+    ``scheduler`` runs the grids' seeds as Dask tasks (the searches, which are sequential,
+    run here).
     """
     from .attacks.adaptive import aware_variants, knowledge_flags
-    records = run_sweep(spec, budgets, jobs=jobs, progress=progress)
+    records = run_sweep(spec, budgets, jobs=jobs, progress=progress, scheduler=scheduler)
     searches, flags = [], []
     if not adaptive:
         return records, searches, flags
@@ -392,7 +363,8 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
             found.append(res)
             one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
             records += run_sweep(one, budgets, jobs=jobs, progress=progress,
-                                 desc=f"{knowledge} winner vs {ranker.name}: cells")
+                                 desc=f"{knowledge} winner vs {ranker.name}: cells",
+                                 scheduler=scheduler)
         searches += found
         flags += knowledge_flags(found)
     return records, searches, flags

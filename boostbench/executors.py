@@ -1,0 +1,102 @@
+"""Where the seeds of a matrix run: in this process, in a local process pool, or on Dask.
+
+Each seed is one task (its world is built where the task runs), and every seed has its own
+random streams, so the records are the same whatever the executor — given the same numpy on
+every worker (:func:`dask_versions` reports theirs for the manifest).
+"""
+
+from __future__ import annotations
+
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from functools import partial
+
+from .errors import UsageError
+from .progress import bar
+
+__all__ = ["pool", "map_seeds", "dask_client", "dask_versions"]
+
+_NEED_DASK = 'distributed runs need dask: pip install "boostbench[dask]"'
+#: How long to try reaching a scheduler before giving up (distributed's timeout string).
+CONNECT_TIMEOUT = "20s"
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def pool(workers: int):
+    """A process pool whose workers ignore Ctrl-C; if the parent is interrupted (or fails)
+    the pending work is cancelled and the workers are stopped at once, not waited for."""
+    ex = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    try:
+        yield ex
+    except BaseException:
+        procs = list(getattr(ex, "_processes", {}).values())
+        ex.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.terminate()
+        raise
+    ex.shutdown(wait=True)
+
+
+@contextmanager
+def dask_client(scheduler):
+    """A ``distributed.Client`` for ``scheduler``: an address (``tcp://host:8786``), which
+    is connected to and closed afterwards, or a Client, used as it is and left open."""
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(f"--scheduler: {_NEED_DASK}.") from None
+    if isinstance(scheduler, distributed.Client):
+        yield scheduler
+        return
+    try:
+        client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise UsageError(f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} "
+                         f"({type(e).__name__}: {e}).") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def dask_versions(client) -> dict:
+    """Python, numpy and boostbench versions of the client, scheduler and every worker."""
+    v = client.get_versions(packages=["numpy", "boostbench"])
+    pick = lambda d: {k: d.get("packages", {}).get(k) for k in ("python", "numpy",
+                                                                  "boostbench")}
+    return {"client": pick(v.get("client", {})), "scheduler": pick(v.get("scheduler", {})),
+            "workers": {w: pick(d) for w, d in sorted(v.get("workers", {}).items())}}
+
+
+def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = False,
+              per_seed: int = 1, desc: str = "cells") -> list:
+    """``fn(seed, tick=...)`` for every seed, results in seed order.
+
+    Serially when ``jobs`` is 1 (or there is one seed), in a local process pool of
+    ``jobs`` workers, or — with ``scheduler`` — as one Dask task per seed, results
+    streaming back as they finish. ``progress`` draws ``per_seed`` units per seed
+    (ticked by ``fn`` locally; per finished seed on Dask).
+    """
+    seeds = list(seeds)
+    total = len(seeds) * per_seed
+    if scheduler is not None:
+        from distributed import as_completed
+        with dask_client(scheduler) as client, bar(total, desc, enabled=progress) as tick:
+            futures = client.map(partial(fn, tick=None), seeds, pure=False)
+            for f in as_completed(futures):
+                f.result()                 # a failed task raises here, at once
+                if tick is not None:
+                    tick(per_seed)
+            return client.gather(futures)
+    serial = jobs == 1 or len(seeds) == 1
+    with bar(total, desc, enabled=progress, processes=not serial) as tick:
+        if serial:
+            return [fn(s, tick=tick) for s in seeds]
+        with pool(min(jobs, len(seeds))) as ex:
+            return list(ex.map(partial(fn, tick=tick), seeds))
