@@ -1,10 +1,10 @@
 """The house's import rules, read from the AST of every module (nothing is imported).
 
 Layers, bottom up: the ground floor (``_core``: units, random numbers, arrays,
-parameters; ``errors``; ``stats``, pure seed-level statistics), the core (events,
-world, observation, behaviour, feed, simulate), the three plug-in families
-(rankers, attacks, metrics), the harness (scenario, runner, validate) and the face
-(cli, report, gate). The rules keep data
+parameters; ``errors``; ``stats``, pure seed-level statistics; ``progress``), the core
+(events, world, observation, behaviour, feed, simulate), the three plug-in families
+(rankers, attacks, metrics), the harness (scenario, runner, validate, executors) and the
+face (cli, report, gate, plot). The rules keep data
 flowing one way (DESIGN §2):
 
 - the ground floor imports nothing of boostbench above it;
@@ -23,11 +23,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "boostbench"
 
-GROUND = ("_core", "errors", "stats")
+GROUND = ("_core", "errors", "stats", "progress")
 CORE = ("events", "world", "population", "history", "observation", "behaviour", "feed",
         "simulate")
-HARNESS = ("scenario", "runner", "validate")
-FACE = ("cli", "report", "gate")
+HARNESS = ("scenario", "runner", "validate", "executors")
+FACE = ("cli", "report", "gate", "plot")
 CONTRACTS = ("boostbench.rankers.base", "boostbench.attacks.base")
 
 
