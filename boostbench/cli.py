@@ -18,6 +18,7 @@ import re
 import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from . import attacks as _attacks  # noqa: F401  (registers built-ins)
@@ -25,7 +26,7 @@ from . import metrics as _metrics  # noqa: F401
 from . import progress
 from . import rankers as _rankers  # noqa: F401
 from ._core.params import MAX_BUDGET, SEED, Constraint, Interval, Options, SeedList
-from .errors import BoostbenchError, InvalidParameter, UsageError
+from .errors import BoostbenchError, InvalidParameter, PluginFailure, UsageError
 from .gate import ALPHA
 from .metrics.base import table_columns
 from .plugins import ATTACKS, DEFENCES, METRICS, PACINGS, RANKERS, SUPPLIERS
@@ -172,6 +173,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="boostbench", description="How far does bought engagement lift "
                 "low-quality content in your feed ranking?",
                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show the traceback when a plug-in "
+                   "fails (boostbench --debug run ...)")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     def cmd(name, help_, example):
@@ -296,6 +299,9 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
             build_ranker(spec)
         except BoostbenchError as e:
             raise UsageError(f"--rankers: {spec!r}: {e}") from None
+        except (Exception, SystemExit) as e:     # the user's factory itself failed
+            raise UsageError(f"--rankers: {spec!r}: building it failed: "
+                             f"{type(e).__name__}: {e}") from None
     try:
         spec = build_spec(scenario=name, rankers=rankers, attacks=attacks, seeds=a.seeds,
                           budget=budget, k=a.k, size=a.size, mode=a.mode)
@@ -569,9 +575,10 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
-#: Exit statuses: 0 success, 1 a regression found by ``check``, 2 bad input (or a file that
-#: cannot be written), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+#: Exit statuses: 0 success, 1 a regression found by ``check``, 2 bad input (a plug-in that
+#: cannot be loaded, a file that cannot be written), 3 a plug-in that failed while running,
+#: 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+EXIT_PLUGIN, EXIT_INTERRUPTED, EXIT_TERMINATED = 3, 130, 143
 
 
 def main(argv=None, out=None) -> int:
@@ -592,6 +599,11 @@ def main(argv=None, out=None) -> int:
     except KeyboardInterrupt:
         print("boostbench: interrupted (Ctrl-C).", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except PluginFailure as e:
+        if a is not None and a.debug:
+            traceback.print_exc()
+        print(f"boostbench: error: {e}", file=sys.stderr)
+        return EXIT_PLUGIN
     except _Terminated:
         print("boostbench: terminated (SIGTERM).", file=sys.stderr)
         return EXIT_TERMINATED

@@ -7,7 +7,10 @@ Messages name what was wrong so a user can grep for it:
 
 from __future__ import annotations
 
-__all__ = ["BoostbenchError", "InvalidParameter", "UsageError", "OutputError"]
+from contextlib import contextmanager
+
+__all__ = ["BoostbenchError", "InvalidParameter", "UsageError", "OutputError", "PluginFailure",
+           "plugin_call"]
 
 
 class BoostbenchError(Exception):
@@ -28,3 +31,24 @@ class UsageError(BoostbenchError):
 
 class OutputError(BoostbenchError, OSError):
     """A result file could not be written (disk full, permissions, ...); nothing was."""
+
+
+class PluginFailure(BoostbenchError):
+    """A ranker, attack or metric raised while running: the message names the plug-in, the
+    call and the exception (``boostbench --debug`` shows the traceback)."""
+
+
+@contextmanager
+def plugin_call(kind: str, name, call: str):
+    """Turn any failure of a plug-in's code inside the block into a :class:`PluginFailure`.
+
+    boostbench's own errors pass through; so does Ctrl-C. A plug-in raising
+    ``SystemExit`` fails like any other exception: it must not end the run as a success.
+    """
+    try:
+        yield
+    except BoostbenchError:
+        raise
+    except (Exception, SystemExit) as e:
+        raise PluginFailure(f"{kind} {name!r} failed while {call}: {type(e).__name__}: "
+                            f"{e}") from e

@@ -11,7 +11,7 @@ import numpy as np
 from ._core.params import (BUDGET, SEED, InstanceOf, Interval, Options, Satisfies, SequenceOf,
                            declare)
 from .attacks.base import CostModel
-from .errors import InvalidParameter
+from .errors import InvalidParameter, plugin_call
 from ._core.units import HOUR
 from .feed import FeedConfig
 from .metrics.feed import feed_quality_per_round
@@ -150,8 +150,9 @@ def seed_setup(sc: Scenario, seed: int, *, mode: str = "closed", cost: CostModel
     window = (world.t0, world.t0 + sc.attack_hours * HOUR)
 
     def buy(attack, budget):
-        return attack(obs0, base.targets_for(getattr(attack, "goal", "promote")), budget, window,
-                      attack_stream(seed, attack.name), cost)
+        with plugin_call("attack", getattr(attack, "name", attack), "buying a campaign"):
+            return attack(obs0, base.targets_for(getattr(attack, "goal", "promote")), budget,
+                          window, attack_stream(seed, attack.name), cost)
     return world, base, buy, ({"feed": feed} if mode == "closed" else {})
 
 
@@ -181,7 +182,11 @@ def describe_ranker(ranker) -> dict:
 
 def measure(att, clean, truth) -> dict:
     """Every registered metric of one attacked run against its clean twin."""
-    return {name: m(att, clean, truth) for name, m in METRICS.items()}
+    out = {}
+    for name, m in METRICS.items():
+        with plugin_call("metric", name, "measuring a run"):
+            out[name] = m(att, clean, truth)
+    return out
 
 
 def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None):

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .._core.arrays import run_starts
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, plugin_call
 from ..observation import Observation
 
 __all__ = ["Ranker", "PersonalisedRanker", "rank_items", "score_items", "score_pairs",
@@ -69,13 +69,18 @@ def score_pairs(ranker, obs: Observation, account, item, scores: np.ndarray | No
 
 
 def score_items(ranker, obs: Observation) -> np.ndarray:
-    """Call ``ranker`` and check its output: float64[n_items], finite on eligible items."""
-    s = np.asarray(ranker(obs), dtype=np.float64)
+    """Call ``ranker`` and check its output: float64[n_items], finite on eligible items.
+
+    A failure inside the ranker (scores that are not numbers included) is a
+    :class:`~boostbench.errors.PluginFailure` naming it."""
+    name = getattr(ranker, "name", ranker)
+    with plugin_call("ranker", name, "scoring the feed"):
+        s = np.asarray(ranker(obs), dtype=np.float64)
     if s.shape != (obs.n_items,):
-        raise InvalidParameter(f"Ranker {getattr(ranker, 'name', ranker)!r} must return shape "
+        raise InvalidParameter(f"Ranker {name!r} must return shape "
                                f"({obs.n_items},). Got {s.shape} instead.", name="ranker")
     if not np.all(np.isfinite(s[obs.eligible])):
-        raise InvalidParameter(f"Ranker {getattr(ranker, 'name', ranker)!r} returned non-finite "
+        raise InvalidParameter(f"Ranker {name!r} returned non-finite "
                                "scores for eligible items.", name="ranker")
     return s
 

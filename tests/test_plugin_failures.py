@@ -1,0 +1,89 @@
+"""A plug-in that fails while running is one line naming it, the call and the exception,
+exit status 3 — never a traceback, never a silent success."""
+
+import importlib
+import textwrap
+
+import pytest
+
+from boostbench import cli
+
+USER = '''
+import numpy as np
+from boostbench.rankers import LikeCount
+
+
+class Raises:
+    name = "raises"
+
+    def __call__(self, obs):
+        raise RuntimeError("model file missing")
+
+
+class Exits:
+    name = "exits"
+
+    def __call__(self, obs):
+        raise SystemExit(0)
+
+
+class Strings:
+    name = "strings"
+
+    def __call__(self, obs):
+        return np.array(["a"] * obs.n_items)
+
+
+def broken_factory():
+    raise ImportError("no module named torch")
+
+
+def broken_metric(att, clean, truth):
+    raise ZeroDivisionError("division by zero")
+'''
+
+
+@pytest.fixture
+def user(tmp_path, monkeypatch):
+    (tmp_path / "user_plugins.py").write_text(textwrap.dedent(USER))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "user_plugins"
+
+
+TINY = ["run", "--scenario", "tiny", "--seeds", "1", "--attacks", "bot_farm", "--quiet"]
+
+
+@pytest.mark.parametrize("ranker, needle", [
+    ("Raises", "ranker 'raises' failed while scoring the feed: RuntimeError: model file missing"),
+    ("Exits", "ranker 'exits' failed while scoring the feed: SystemExit: 0"),
+    ("Strings", "ranker 'strings' failed while scoring the feed: ValueError"),
+])
+def test_a_ranker_that_fails_is_exit_3_and_one_line(ranker, needle, user, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert cli.main([*TINY, "--rankers", f"{user}:{ranker}", "--json", str(out)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err and not out.exists()
+
+
+def test_debug_shows_the_traceback(user, capsys):
+    assert cli.main(["--debug", *TINY, "--rankers", f"{user}:Raises"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "model file missing" in err.splitlines()[-1]
+
+
+def test_a_factory_that_fails_cannot_be_loaded_exit_2(user, capsys):
+    assert cli.main([*TINY, "--rankers", f"{user}:broken_factory"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "calling it without arguments failed with ImportError: no module named torch" in err
+    assert "\n" not in err
+
+
+def test_a_metric_that_fails_is_named(user, capsys, monkeypatch):
+    from boostbench.metrics.base import metric
+    from boostbench.plugins import METRICS
+    monkeypatch.setattr(METRICS, "_items", dict(METRICS._items))
+    metric("broken", greater_is_better=True, definition="fails")(
+        importlib.import_module(user).broken_metric)
+    assert cli.main([*TINY, "--rankers", "like_count"]) == 3
+    assert "metric 'broken' failed while measuring a run: ZeroDivisionError" in \
+        capsys.readouterr().err
