@@ -24,7 +24,8 @@ def _records(path):
     return json.dumps(json.loads(path.read_text())["records"], sort_keys=True)
 
 
-@pytest.mark.parametrize("command, extra", [("run", []), ("sweep", ["--budgets", "0,1"])])
+@pytest.mark.parametrize("command, extra", [
+    ("run", []), pytest.param("sweep", ["--budgets", "0,1"], marks=pytest.mark.slow)])
 def test_dask_records_equal_the_serial_run_byte_for_byte(command, extra, cluster, tmp_path,
                                                          capsys):
     serial, dask = tmp_path / "serial.json", tmp_path / "dask.json"
@@ -38,6 +39,7 @@ def test_dask_records_equal_the_serial_run_byte_for_byte(command, extra, cluster
     assert json.loads(serial.read_text())["manifest"]["executor"] == {"kind": "local", "jobs": 1}
 
 
+@pytest.mark.slow
 def test_check_runs_on_dask_too(cluster, tmp_path, capsys):
     b = tmp_path / "b.json"
     assert cli.main(["baseline", *BASE, "--out", str(b), "--scheduler",
