@@ -207,9 +207,12 @@ def trajectories(plt, rows: list[dict], path: Path) -> Path:
             ax.grid(linewidth=0.3)
     axes[0][0].set_ylabel("targets' mean rank (1 = top, log)")
     axes[1][0].set_ylabel("organic impressions of the targets,\ncumulative")
-    axes[0][-1].legend(fontsize=7, title="ranker (dotted: clean twin)", title_fontsize=7)
-    fig.suptitle("targets attacked (marked lines) against their clean twins (dotted), mean over "
-                 "seeds", fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8,
+               title="ranker (marked lines: attacked; dotted: its clean twin)", title_fontsize=8)
+    fig.suptitle("the targets' rank and organic impressions per hour, mean over seeds",
+                 fontsize=9)
+    fig.tight_layout(rect=(0, 0.06 + 0.025 * ((len(labels) - 1) // 4), 1, 0.97))
     return _save(fig, path)
 
 
