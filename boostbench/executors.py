@@ -23,14 +23,16 @@ CONNECT_TIMEOUT = "20s"
 
 
 def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
+    """Workers leave Ctrl-C and SIGTERM (sent to the whole process group) to the parent,
+    which stops them (no traceback per worker, no race with the parent's own handling)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 @contextmanager
 def pool(workers: int):
     """A process pool whose workers ignore Ctrl-C; if the parent is interrupted (or fails)
-    the pending work is cancelled and the workers are stopped at once, not waited for."""
+    the pending work is cancelled and the workers are killed at once, not waited for."""
     ex = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
     try:
         yield ex
@@ -38,7 +40,7 @@ def pool(workers: int):
         procs = list(getattr(ex, "_processes", {}).values())
         ex.shutdown(wait=False, cancel_futures=True)
         for p in procs:
-            p.terminate()
+            p.kill()                  # they ignore SIGINT and SIGTERM (see _ignore_sigint)
         raise
     ex.shutdown(wait=True)
 
