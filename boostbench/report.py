@@ -231,11 +231,16 @@ def summarize_cost(records: list[dict], *, threshold: float = 0.5) -> list[dict]
         at = cost if cost is not None else budgets[-1]
         spend = float(np.mean([cell[s, at]["spend"] for s in seeds]))
         extra = float(np.mean([cell[s, at]["extra_organic_impressions_total"] for s in seeds]))
+        reach = np.array([cell[s, at].get("target_reach", np.nan) for s in seeds], float)
+        reach = float(np.nanmean(reach)) if np.isfinite(reach).any() else float("nan")
+        ceiling = METRICS.get("target_reach").saturated_at
         first = recs[0]
         rows.append({"ranker": ranker, "attack": attack, "goal": first["goal"],
                      "knowledge": first["knowledge"], "k": first.get("k"), "cap": budgets[-1],
                      "cost_to_top_k": cost, "ci_low": lo, "ci_high": hi,
                      "fraud_cpm": fraud_cpm(spend, extra), "cpm_budget": at,
+                     "cpm_target_reach": reach,
+                     "cpm_saturated": bool(ceiling is not None and reach >= ceiling),
                      "shadow_priced": bool(first["shadow_priced"]), "curve": curve.to_dict(),
                      "rank_lift_by_budget": [float(np.mean([cell[s, b]["rank_lift"]
                                                             for s in seeds])) for b in budgets],
@@ -275,7 +280,8 @@ def format_cost_table(rows: list[dict]) -> str:
         goal = " (sink)" if r["goal"] == "demote" else ""
         body.append([r["ranker"], r["attack"] + goal + (" *" if r["shadow_priced"] else ""),
                      r["knowledge"], f"{_money(r['cost_to_top_k'])} {ci}",
-                     "—" if r["fraud_cpm"] is None else f"${r['fraud_cpm']:,.2f}",
+                     "—" if r["fraud_cpm"] is None else f"${r['fraud_cpm']:,.2f}"
+                     + (" sat." if r.get("cpm_saturated") else ""),
                      f"{r['curve']['success'][-1]:.2f}"])
     lines = [format_rows(head, body)]
     lines.append("cheapest attack to the top k (the worst case over every attack above), per "
@@ -300,7 +306,9 @@ def format_cost_table(rows: list[dict]) -> str:
                  "(reached_top_k: at least an hour in it, at any time in the horizon) with "
                  "probability >= 1/2 (sink: its rank at least doubles by the end of the attack "
                  "window); fraud_cpm: $ per 1,000 extra organic impressions at that budget (or "
-                 "the cap). * shadow-priced ring.")
+                 "the cap); sat.: the targets reached half the active accounts there, so the "
+                 "world's size capped their impressions and the CPM is an upper bound. "
+                 "* shadow-priced ring.")
     return "\n".join(lines)
 
 

@@ -267,6 +267,7 @@ def sweep_seed(spec: RunSpec, seed: int, budgets, tick=None) -> list[dict]:
                     "rank_lift": METRICS.get("rank_lift")(att, clean, truth),
                     "log_rank_lift": METRICS.get("log_rank_lift")(att, clean, truth),
                     "extra_organic_impressions_total": extra * att.targets.size,
+                    "target_reach": METRICS.get("target_reach")(att, clean, truth),
                     "shadow_priced": att.shadow_priced, **clean_vals,
                     **describe_ranker(ranker)})
                 if tick is not None:
@@ -320,6 +321,9 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
             tick(1)
         return float(tr.exposure[:, tr.targets].sum(axis=0).mean())
     fixed = {a.name: a for a in spec.attacks if getattr(a, "goal", "promote") == "promote"}
+    # each ranker gets its own draw of the space (seeded by its name and ``rng``), never
+    # one shared draw for every ranker
+    rng = np.random.default_rng([zlib.crc32(ranker.name.encode()), int(rng)])
     return search(fn, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
                   fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
                   knowledge=knowledge, defences=getattr(ranker, "defences", ()),

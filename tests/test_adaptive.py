@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from boostbench.attacks.adaptive import (SEARCH_SPACE, Candidate, candidates, knowledge_flags,
-                                         known_thresholds, search, space)
+                                         known_thresholds, search, space, warm_starts)
 from boostbench.errors import InvalidParameter
 from boostbench.plugins import ATTACKS, RANKERS
 from boostbench.runner import RunSpec, adaptive_search
@@ -34,8 +34,22 @@ def test_search_finds_the_best_configuration_and_reports_held_out():
                heldout_seeds=(0, 1), fixed={}, n_candidates=16, rng=1)
     assert r.best == best and r.knowledge == "adaptive"
     assert r.heldout_score == pytest.approx(table[best.label], abs=0.2)
-    assert r.rungs[0]["seeds"] == [10] and len(r.rungs[0]["scores"]) == 16
+    assert r.rungs[0]["seeds"] == [10]
+    assert len(r.rungs[0]["scores"]) == len(set(pool) | set(warm_starts()))   # + warm starts
     assert len(r.rungs[-1]["scores"]) <= 2
+
+
+def test_every_search_tries_the_deep_engagement_warm_starts():
+    """A one-candidate draw still tries every deep-engagement seller: the points a
+    rate-per-view ranker falls to are never left to the luck of the draw."""
+    r = search(lambda a, s: 1.0, budget=1.0, search_seeds=(1,), heldout_seeds=(2,), fixed={},
+               n_candidates=1, rng=0)
+    tried = set(r.rungs[0]["scores"])
+    assert {c.label for c in warm_starts()} <= tried
+    assert all(c.mix == "deep" for c in warm_starts()) and len(warm_starts()) == 4
+    r = search(lambda a, s: 1.0, budget=1.0, search_seeds=(1,), heldout_seeds=(2,), fixed={},
+               n_candidates=1, rng=0, warm=False)
+    assert len(r.rungs[0]["scores"]) == 1
 
 
 def test_sanity_flags_fire_when_a_weaker_attacker_wins():
@@ -55,6 +69,9 @@ def test_adaptive_search_is_reproducible_and_keeps_seeds_apart(tiny_scenario):
     a = adaptive_search(spec, spec.rankers[0], **kw)
     b = adaptive_search(spec, spec.rankers[0], **kw)
     assert a.to_dict() == b.to_dict()
+    # another ranker gets its own draw of the space (seeded by its name), not the same one
+    other = adaptive_search(spec, RANKERS.get("like_count")(), **kw)
+    assert set(other.rungs[0]["scores"]) != set(a.rungs[0]["scores"])
     assert a.heldout_seeds == (0,) and a.best_fixed == "task_crowd"
     with pytest.raises(InvalidParameter, match="differ from the held-out"):
         adaptive_search(spec, spec.rankers[0], budget=1.0, search_seeds=(0, 5))

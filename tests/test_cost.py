@@ -61,6 +61,14 @@ def test_cost_cli_table_and_json(tmp_path, capsys):
         assert r["cap"] == 1.0 and r["k"] == 10
     bot = next(r for r in rows if r["ranker"] == "like_count" and r["attack"] == "bot_farm")
     assert bot["cost_to_top_k"] == 0.25 and bot["fraud_cpm"] > 0
+    # the tiny world saturates: the CPM at that budget is flagged as an upper bound
+    runs = json.loads(out.read_text())["runs"]
+    reach = [r["target_reach"] for r in runs if r["ranker"] == "like_count"
+             and r["attack"] == "bot_farm" and r["budget"] == bot["cpm_budget"]]
+    assert bot["cpm_target_reach"] == pytest.approx(sum(reach) / len(reach))
+    assert bot["cpm_saturated"] == (bot["cpm_target_reach"] >= 0.5) and bot["cpm_saturated"]
+    line = next(x for x in text.splitlines() if x.startswith("like_count") and "bot_farm" in x)
+    assert " sat." in line and "sat.: the targets reached half the active accounts" in text
 
 
 def test_sweep_cli(capsys):

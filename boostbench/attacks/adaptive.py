@@ -6,7 +6,8 @@ Knowledge levels (stated in every result):
 - ``adaptive``: searches supplier x signal mix x pacing x start delay against the
   ranker's public behaviour (it sees the feed, not the code), choosing on *search
   seeds* by random search with successive halving on common random numbers, and
-  is reported on held-out seeds (no winner's curse);
+  is reported on held-out seeds (no winner's curse). The random pool is drawn per
+  ranker (seeded by its name) and always holds the deep-engagement warm starts;
 - ``defence_aware``: the adaptive space plus pacings and account splits placed just
   below the thresholds the defences declare (a velocity cap's rate, lockstep's
   ``min_items``), starting from the adaptive winner.
@@ -29,7 +30,7 @@ from .compose import Recipe, SignalMix
 from .pacing import Burst, ColdStart, Even, Tasks, UnderCap
 
 __all__ = ["SEARCH_SPACE", "Candidate", "SearchResult", "candidates", "search", "space",
-           "known_thresholds", "knowledge_flags", "aware_variants"]
+           "known_thresholds", "knowledge_flags", "aware_variants", "warm_starts"]
 
 # the search's suppliers, in the order its draws index them
 SUPPLIERS = {name: _SUPPLIER_REGISTRY.get(name) for name in (
@@ -177,6 +178,18 @@ class SearchResult:
         return d
 
 
+#: Suppliers that can deliver deep engagement (full views, comments, shares).
+DEEP_SUPPLIERS = ("fresh_bots", "aged_bots", "paid_crowd", "matched_users")
+
+
+def warm_starts(knowledge: str = "adaptive") -> list[Candidate]:
+    """Points every search tries whatever its random draw: each deep-engagement seller
+    buying the deep mix at an even pace. A rate-per-view ranker (``real_interaction``) is
+    beaten by these or not at all; a random draw of a few candidates from ~200 can miss
+    all of them, and then "not reached" would only say the draw was unlucky."""
+    return [Candidate(s, "deep", "even", knowledge=knowledge) for s in DEEP_SUPPLIERS]
+
+
 def aware_variants(c: Candidate, defences) -> list[Candidate]:
     """A weaker attacker's configuration as a ``defence_aware`` one would play it: as is, and
     split below the known lockstep size (a warm start, so knowing more cannot find less)."""
@@ -187,7 +200,8 @@ def aware_variants(c: Candidate, defences) -> list[Candidate]:
 
 def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: dict,
            n_candidates: int = 16, eta: int = 2, rng=0, ranker: str = "",
-           knowledge: str = "adaptive", defences=(), include=()) -> SearchResult:
+           knowledge: str = "adaptive", defences=(), include=(),
+           warm: bool = True) -> SearchResult:
     """Random search with successive halving, chosen on search seeds, reported on held-out ones.
 
     Parameters
@@ -205,13 +219,17 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
         below the ``defences``' thresholds (:func:`known_thresholds`).
     include : candidates added to the random pool (e.g. :func:`aware_variants` of the
         adaptive winner).
+    warm : bool
+        Add :func:`warm_starts` (the deep-engagement points) to the pool.
     """
     check_real("budget", budget, low=0.0, where="search")
     eta = check_int("eta", eta, low=2, where="search")
     search_seeds, heldout_seeds = tuple(search_seeds), tuple(heldout_seeds)
     rng = np.random.default_rng(rng)
     pool = candidates(n_candidates, rng, knowledge, defences)
-    pool += [c for c in include if c not in pool]
+    for c in [*(warm_starts(knowledge) if warm else ()), *include]:
+        if c not in pool:
+            pool.append(c)
     cache: dict = {}
 
     def score(c: Candidate, seeds) -> float:
