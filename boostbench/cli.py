@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import attacks as _attacks  # noqa: F401  (registers built-ins)
@@ -294,22 +295,39 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
         attacks = [n for n in attacks if n not in loop_only]
         print(f"note: {', '.join(loop_only)} react to the feed (closed loop only): left out in "
               "replay mode.", file=sys.stderr)
-    for spec in rankers:   # name the failing spec (build_spec names only the parameter)
+    with _cwd_importable():
+        for spec in rankers:   # name the failing spec (build_spec names only the parameter)
+            try:
+                build_ranker(spec)
+            except BoostbenchError as e:
+                raise UsageError(f"--rankers: {spec!r}: {e}") from None
+            except (Exception, SystemExit) as e:     # the user's factory itself failed
+                raise UsageError(f"--rankers: {spec!r}: building it failed: "
+                                 f"{type(e).__name__}: {e}") from None
         try:
-            build_ranker(spec)
-        except BoostbenchError as e:
-            raise UsageError(f"--rankers: {spec!r}: {e}") from None
-        except (Exception, SystemExit) as e:     # the user's factory itself failed
-            raise UsageError(f"--rankers: {spec!r}: building it failed: "
-                             f"{type(e).__name__}: {e}") from None
-    try:
-        spec = build_spec(scenario=name, rankers=rankers, attacks=attacks, seeds=a.seeds,
-                          budget=budget, k=a.k, size=a.size, mode=a.mode)
-    except InvalidParameter as e:
-        raise UsageError(str(e)) from None
+            spec = build_spec(scenario=name, rankers=rankers, attacks=attacks, seeds=a.seeds,
+                              budget=budget, k=a.k, size=a.size, mode=a.mode)
+        except InvalidParameter as e:
+            raise UsageError(str(e)) from None
     jobs = min(len(spec.seeds), os.cpu_count() or 1) if a.jobs is None else a.jobs
     _client(a)            # a bad --scheduler fails here, before any work
     return spec, jobs
+
+
+@contextmanager
+def _cwd_importable():
+    """``module:attr`` typed on the command line also finds a module in the current folder,
+    as pytest and uvicorn users expect — searched after the installed packages, and only
+    for what the user typed (never for names read from a file such as a baseline)."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.append(cwd)
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(cwd)
 
 
 def _manifest(a, spec, **extra):

@@ -84,7 +84,8 @@ def format_table(rows: list[dict], metrics, directions=None) -> str:
             used = iv.get("n", row["n_seeds"])
             few = 0 < used < row["n_seeds"]
             partial |= few
-            cells.append(f"{_fmt(iv['mean'])} ±{_fmt(half)}"
+            spread = "(1 seed)" if used == 1 else f"±{_fmt(half)}"
+            cells.append(f"{_fmt(iv['mean'])} {spread}"
                          + (f" [{used}/{row['n_seeds']}]" if few else ""))
         body.append(cells)
     arrows = ", ".join(f"{m} {'↑' if directions[m] else '↓'}" for m in metrics if m in directions)

@@ -179,3 +179,19 @@ def test_output_files_get_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (p.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_a_module_in_the_current_folder_resolves_from_the_command_line(tmp_path, capsys,
+                                                                      monkeypatch):
+    """As pytest and uvicorn users expect: no PYTHONPATH=. needed for module:attr."""
+    import sys
+    (tmp_path / "cwd_ranker_mod.py").write_text(
+        "from boostbench.events import EventKind\n"
+        "class Mine:\n    name = 'mine'\n"
+        "    def __call__(self, obs):\n        return obs.count(EventKind.LIKE) * 1.0\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "1", "--rankers",
+                     "cwd_ranker_mod:Mine", "--attacks", "bot_farm", "--quiet"]) == 0
+    assert "mine" in capsys.readouterr().out
+    assert str(tmp_path) not in sys.path          # searched, not left on the path

@@ -43,3 +43,9 @@ def test_rows_with_different_seed_counts_say_so():
     recs = _records([0.1, 0.2, 0.3]) + [{**r, "ranker": "q"} for r in _records([0.1, 0.2])]
     text = format_table(summarize(recs, ["feed_quality"]), ["feed_quality"])
     assert "over 2/3 seeds" in text
+
+
+def test_one_seed_says_so_instead_of_a_nan_interval():
+    rows = summarize(_records([0.2]), ["detection_precision", "feed_quality"])
+    text = format_table(rows, ["detection_precision", "feed_quality"])
+    assert "0.200 (1 seed)" in text and "±nan" not in text
