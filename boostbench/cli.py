@@ -13,6 +13,7 @@ writing a file.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -32,8 +33,8 @@ from .gate import ALPHA
 from .metrics.base import table_columns
 from .plugins import ATTACKS, DEFENCES, METRICS, PACINGS, RANKERS, SUPPLIERS
 from .rankers.pipeline import build_ranker
-from .report import (check_target, csv_writer, format_table, json_writer, manifest, summarize,
-                     write_json_atomic, write_together)
+from .report import (_clean, check_target, csv_writer, format_table, json_writer, manifest,
+                     summarize, summary_csv, write_json_atomic, write_together)
 from .runner import BUDGETS, JOBS, build_spec, describe, run_matrix
 from .scenario import SCENARIOS, Scenario
 from .simulate import MODES
@@ -189,6 +190,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(r, "--budget", _SC["budget"], None, "USD per campaign, split across targets",
          shown="the scenario's")
     _opt(r, "--trace", None, None, "write per-round trajectories (CSV) here")
+    _opt(r, "--metrics", None, None, "comma list of registered metrics to show (see `boostbench "
+         "list`)", shown="the mode's table, and the defence table when defences run")
+    _opt(r, "--format", Options("table", "md", "csv", "json"), "table", "how to print the "
+         "summary: aligned text, a Markdown table, or CSV / JSON on stdout (the header line "
+         "then goes to stderr)")
     _opt(r, "--plot", None, None, "draw the figures into this folder (needs --json; "
          "trajectories with --trace; the [plot] extra)")
     c = cmd("cost", "what it costs to get a low-quality post into the top k",
@@ -330,6 +336,19 @@ def _cwd_importable():
             sys.path.remove(cwd)
 
 
+def _metric_list(value):
+    """``--metrics a,b``: registered metric names, checked before any work (None: default)."""
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    bad = [n for n in names if n not in METRICS]
+    if not names or bad or len(set(names)) != len(names):
+        raise UsageError(f"--metrics must be a comma list of distinct registered metrics (see "
+                         f"`boostbench list`); {'unknown: ' + ', '.join(bad) if bad else 'got '}"
+                         f"{'' if bad else repr(value)}.")
+    return names
+
+
 def _manifest(a, spec, **extra):
     sc = spec.scenario
     return manifest(command=a.command, mode=spec.mode, scenario=sc.to_dict(),
@@ -346,24 +365,34 @@ def _cmd_run(a, out) -> int:
     if path is not None and trace_path is not None and path.resolve() == trace_path.resolve():
         raise UsageError("--json and --trace must be different files.")
     plot_dir = _plot_dir(a, path)
+    chosen = _metric_list(a.metrics)
     sc, seeds = spec.scenario, spec.seeds
     started = time.perf_counter()
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None,
                                 progress=_progress(a), scheduler=_client(a))
     elapsed = time.perf_counter() - started
     rows = summarize(records, tuple(METRICS.names()))
+    machine = a.format in ("csv", "json")      # stdout is the data alone; the header to stderr
     print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
           f"${spec.budget:g} per campaign over {sc.n_targets} low-quality targets, k={sc.k}, "
-          f"mode {spec.mode}, {len(seeds)} seeds ({elapsed:.1f} s)", file=out)
-    print(format_table(rows, table_columns(spec.mode)), file=out)
-    if any(r["defences"] for r in records):
-        print("\nWhat the defences catch and what they cost honest content (collateral from the "
-              "clean twins; NaN: nothing was detected):", file=out)
-        defence = table_columns("defence")
-        print(format_table(summarize(records, defence), defence), file=out)
-    if any(r["shadow_priced"] for r in records):
-        print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes at "
-              "the crowd-task price).", file=out)
+          f"mode {spec.mode}, {len(seeds)} seeds ({elapsed:.1f} s)",
+          file=sys.stderr if machine else out)
+    cols = chosen or table_columns(spec.mode)
+    if a.format == "csv":
+        print(summary_csv(rows, cols), file=out)
+    elif a.format == "json":
+        print(json.dumps(_clean([{k: r[k] for k in ("ranker", "attack", "n_seeds", "spend",
+                                                     *cols)} for r in rows]), indent=1), file=out)
+    else:
+        print(format_table(rows, cols, style=a.format), file=out)
+        if chosen is None and any(r["defences"] for r in records):
+            print("\nWhat the defences catch and what they cost honest content (collateral from "
+                  "the clean twins; NaN: nothing was detected):", file=out)
+            defence = table_columns("defence")
+            print(format_table(summarize(records, defence), defence, style=a.format), file=out)
+        if any(r["shadow_priced"] for r in records):
+            print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes "
+                  "at the crowd-task price).", file=out)
     files = []            # the JSON and the trace land together or not at all
     if path is not None:
         files.append((path, json_writer({"manifest": _manifest(a, spec, budget=spec.budget,

@@ -31,8 +31,14 @@ def group_by(records: list[dict], *keys) -> dict[tuple, list[dict]]:
     return groups
 
 
-def format_rows(head: list, body: list[list], notes=()) -> str:
-    """A plain-text table: a header, a rule, left-aligned columns, then note lines."""
+def format_rows(head: list, body: list[list], notes=(), style: str = "table") -> str:
+    """A table: a header, a rule, columns, then note lines. ``style`` "table" aligns plain
+    text; "md" writes a Markdown (GitHub) table, the notes as paragraphs after it."""
+    if style == "md":
+        def row(cells):
+            return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+        return "\n".join([row(head), row(["---"] * len(head)), *map(row, body),
+                          *(["", *notes] if notes else [])])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
 
     def fmt(cells):
@@ -61,8 +67,9 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}" if a < 10 else f"{x:.1f}" if a < 1000 else f"{x:.0f}"
 
 
-def format_table(rows: list[dict], metrics, directions=None) -> str:
-    """A plain-text table: one row per ranker x attack, ``mean ±half-width`` per column.
+def format_table(rows: list[dict], metrics, directions=None, style: str = "table") -> str:
+    """A table (plain text, or Markdown with ``style="md"``): one row per ranker x attack,
+    ``mean ±half-width`` per column.
 
     ``directions`` maps columns that are not registered metrics to
     ``greater_is_better`` (for the legend).
@@ -100,7 +107,26 @@ def format_table(rows: list[dict], metrics, directions=None) -> str:
     for m in dict.fromkeys(saturated):
         notes.append(f"* saturated: {m} >= {ceilings[m]:g}; the world, not the ranker, caps "
                      f"this row's outcomes (use a larger --scenario).")
-    return format_rows(head, body, notes)
+    return format_rows(head, body, notes, style=style)
+
+
+def summary_csv(rows: list[dict], metrics) -> str:
+    """The summary as CSV: ranker, attack, seeds, then mean, low, high and n per metric."""
+    import io
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    cols = ["spend", *metrics]
+    w.writerow(["ranker", "attack", "n_seeds",
+                *[f"{m}_{part}" for m in cols for part in ("mean", "low", "high", "n")]])
+    for r in rows:
+        w.writerow([r["ranker"], r["attack"], r["n_seeds"],
+                    *[_csv_num(r[m].get(part)) for m in cols for part in
+                      ("mean", "low", "high", "n")]])
+    return buf.getvalue().rstrip("\n")
+
+
+def _csv_num(x):
+    return "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else x
 
 
 def _default(o):

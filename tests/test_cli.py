@@ -195,3 +195,38 @@ def test_a_module_in_the_current_folder_resolves_from_the_command_line(tmp_path,
                      "cwd_ranker_mod:Mine", "--attacks", "bot_farm", "--quiet"]) == 0
     assert "mine" in capsys.readouterr().out
     assert str(tmp_path) not in sys.path          # searched, not left on the path
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "csv", "json"])
+def test_metrics_and_format_pick_the_columns_and_the_shape(fmt, capsys):
+    import csv
+    import io
+    import json
+    argv = ["run", "--scenario", "tiny", "--seeds", "2", "--rankers", "like_count,"
+            "like_count+lockstep", "--attacks", "bot_farm", "--quiet", "--metrics",
+            "reached_top_k,target_reach", "--format", fmt]
+    assert cli.main(argv) == 0
+    cap = capsys.readouterr()
+    out = cap.out
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert [r["ranker"] for r in rows] == ["like_count", "like_count+lockstep"]
+        assert {"reached_top_k_mean", "target_reach_high", "spend_n"} <= set(rows[0])
+        assert "boostbench run:" in cap.err and "boostbench run:" not in out
+    elif fmt == "json":
+        rows = json.loads(out)
+        assert rows[0]["reached_top_k"]["n"] == 2 and "log_rank_lift" not in rows[0]
+    else:
+        assert "reached_top_k" in out and "target_reach" in out and "log_rank_lift" not in out
+        assert "detection_recall" not in out            # the chosen columns only
+        if fmt == "md":
+            assert "| ranker | attack |" in out and "| --- |" in out
+
+
+def test_unknown_metrics_are_refused_before_the_run(capsys, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("the run started before --metrics was checked")
+    monkeypatch.setattr(cli, "run_matrix", boom)
+    assert cli.main([*TINY, "--metrics", "reached_top_k,nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--metrics must be a comma list" in err and "unknown: nope" in err
