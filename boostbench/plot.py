@@ -301,7 +301,8 @@ def pareto(plt, data: dict, path: Path) -> Path:
         panels = [mine[0].get(m, 0.0) or 0.0 for m in ("organic_weight_removed",
                                                         "honest_demoted")]
         pts.append((ranker, cost, not reached, *panels))
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+    from matplotlib.ticker import MaxNLocator, NullFormatter, PercentFormatter
+    grid = sorted({b for r in rows for b in r["curve"]["budgets"] if b > 0}) or [1.0]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), squeeze=False, sharey=True)
     for ax, (k, label) in zip(axes[0], ((3, "honest act weight removed by the defences"),
                                         (4, "clean top k replaced by the defences"))):
@@ -314,7 +315,9 @@ def pareto(plt, data: dict, path: Path) -> Path:
         ax.set_xlabel(label)
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:g}"))
+        ax.set_yticks(grid, [f"${b:g}" for b in grid])        # the cost grid's budgets
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(grid[0] / 1.5, grid[-1] * 1.5)
         ax.grid(linewidth=0.3)
     axes[0][0].set_ylabel("cheapest attack to the top k (USD)\n'>': not reached by the cap")
     handles, labels = axes[0][0].get_legend_handles_labels()
