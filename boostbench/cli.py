@@ -162,6 +162,11 @@ def _executor(a, jobs) -> dict:
     return {"kind": "dask", "scheduler": a.scheduler, **dask_versions(client)}
 
 
+def _plot_opt(p, extra: str = ""):
+    _opt(p, "--plot", None, None, f"draw the figures into this folder (needs --json{extra}; "
+         "the [plot] extra)")
+
+
 def _quiet(p):
     p.add_argument("--quiet", action="store_true", help="no progress on standard error (it is "
                    "drawn only when standard error is a terminal)")
@@ -195,14 +200,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(r, "--format", Options("table", "md", "csv", "json"), "table", "how to print the "
          "summary: aligned text, a Markdown table, or CSV / JSON on stdout (the header line "
          "then goes to stderr)")
-    _opt(r, "--plot", None, None, "draw the figures into this folder (needs --json; "
-         "trajectories with --trace; the [plot] extra)")
+    _plot_opt(r, "; trajectories with --trace")
     c = cmd("cost", "what it costs to get a low-quality post into the top k",
             "boostbench cost --rankers like_count --cap 4 --adaptive")
     _common(c, seeds="3", attacks_default="all")
     _opt(c, "--cap", CAP, 16.0, "largest budget of the log-spaced grid (USD)")
-    _opt(c, "--plot", None, None, "draw the figures into this folder (needs --json; the [plot] "
-         "extra)")
+    _plot_opt(c)
     c.add_argument("--adaptive", action="store_true", help="also search the attack space per "
                    "ranker (chosen on search seeds, reported on the held-out --seeds)")
     _opt(c, "--candidates", CANDIDATES, 16, "configurations the search starts from")
@@ -211,8 +214,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "boostbench sweep --rankers like_count --attacks bot_farm --budgets 0,1,4")
     _common(w, seeds="3", attacks_default=", ".join(DEFAULT_ATTACKS))
     _opt(w, "--budgets", BUDGETS, (0.0, 1.0, 4.0, 16.0, 64.0), "comma list of budgets (USD)")
-    _opt(w, "--plot", None, None, "draw the figures into this folder (needs --json; the [plot] "
-         "extra)")
+    _plot_opt(w)
     v = cmd("validate", "compare the world model with published experiments",
             "boostbench validate --quick")
     v.add_argument("--quick", action="store_true", help="small versions (seconds, noisier)")
@@ -340,12 +342,11 @@ def _metric_list(value):
     """``--metrics a,b``: registered metric names, checked before any work (None: default)."""
     if value is None:
         return None
-    names = [n.strip() for n in value.split(",") if n.strip()]
+    names = _names("--metrics", value, METRICS, (), all_ok=False)
     bad = [n for n in names if n not in METRICS]
-    if not names or bad or len(set(names)) != len(names):
+    if bad:
         raise UsageError(f"--metrics must be a comma list of distinct registered metrics (see "
-                         f"`boostbench list`); {'unknown: ' + ', '.join(bad) if bad else 'got '}"
-                         f"{'' if bad else repr(value)}.")
+                         f"`boostbench list`); unknown: {', '.join(bad)}.")
     return names
 
 

@@ -153,13 +153,8 @@ def _no_constant(token: str):
                      "values as null and no infinities.")
 
 
-def _finite_number(v) -> bool:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(v))
-    except OverflowError:            # an int beyond float's range
-        return False
+#: A stored metric value is a finite number (or null: undefined).
+_FINITE = Interval(float)
 
 
 _OPTION_TYPES = {"scenario": str, "rankers": str, "attacks": str, "budget": (int, float),
@@ -236,7 +231,7 @@ def load_baseline(path) -> dict:
         for r in recs:
             for m in metrics:
                 v = r.get(m)
-                need(v is None or _finite_number(v),
+                need(v is None or _FINITE.ok(v),
                      f"run {i}: metric {m!r} must be a finite number or null")
                 r[m] = float("nan") if v is None else float(v)
             r.setdefault("scenario", opts["scenario"])

@@ -137,7 +137,10 @@ class Interval(Constraint):
         else:
             if not isinstance(value, Real):
                 return False
-            v = float(value)
+            try:
+                v = float(value)
+            except OverflowError:            # an int beyond float's range
+                return False
             if not math.isfinite(v):
                 return False
         if self.low is not None and (v < self.low or (self._low_open and v == self.low)):

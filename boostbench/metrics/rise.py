@@ -116,32 +116,39 @@ def extra_organic_impressions_after(attacked, clean, truth) -> float:
                          - _target_sum(clean.exposure, attacked.targets, s)))
 
 
+_REACH_NAN = ("a replay run (exposure follows the log, not the ranking) or a trajectory "
+              "without reach counts")
+
+
+def _reach_share(traj) -> np.ndarray | None:
+    """Reach of each ``reach_items`` entry (the targets, then the most exposed organic item)
+    as a share of the active accounts; None in replay or without reach counts."""
+    if traj.mode != "closed" or traj.reach.size == 0:
+        return None
+    return traj.reach / max(traj.active_accounts, 1)
+
+
 @metric("target_reach", greater_is_better=False, column=35, saturated_at=0.5,
-        nan_when="a replay run (exposure follows the log, not the ranking) or a trajectory "
-                 "without reach counts",
+        nan_when=_REACH_NAN,
         margin=Margin(0.10, 0.02), tables=("closed",),
         definition="attacked run, whole horizon: mean over targets of the share of active "
                    "accounts (any organic impression in the horizon) that had an organic "
                    "impression of the target; at 0.5 or more the row is flagged saturated "
                    "(the world is too small for impression counts to grow with the spend)")
 def target_reach(attacked, clean, truth) -> float:
-    if attacked.mode != "closed" or attacked.reach.size == 0:
-        return float("nan")
-    # reach_items: the targets in order, then the most exposed organic item
-    return float(np.mean(attacked.reach[:-1]) / max(attacked.active_accounts, 1))
+    share = _reach_share(attacked)
+    return float("nan") if share is None else float(np.mean(share[:-1]))
 
 
 @metric("top_organic_reach", greater_is_better=True, column=36,
-        nan_when="a replay run (exposure follows the log, not the ranking) or a trajectory "
-                 "without reach counts",
+        nan_when=_REACH_NAN,
         margin=Margin(0.10, 0.02), tables=(),
         definition="clean twin, whole horizon: share of active accounts that had an organic "
                    "impression of the organic item with the most organic impressions (how far "
                    "the world lets any post travel: the ceiling target_reach is read against)")
 def top_organic_reach(attacked, clean, truth) -> float:
-    if clean.mode != "closed" or clean.reach.size == 0:
-        return float("nan")
-    return float(clean.reach[-1] / max(clean.active_accounts, 1))
+    share = _reach_share(clean)
+    return float("nan") if share is None else float(share[-1])
 
 
 @metric("amplification", greater_is_better=False,
