@@ -193,6 +193,11 @@ class Observation:
         return self._weight
 
     @property
+    def weighted(self) -> bool:
+        """Whether some event weight may be below 1 (a defence's view); False: unit weights."""
+        return self._weight is not None
+
+    @property
     def eligible(self) -> np.ndarray:
         """Items that may be ranked now: posted within the last ``eligibility_hours``."""
         c = self._items.created_at

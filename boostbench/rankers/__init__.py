@@ -8,6 +8,7 @@ Scorers are registered in :data:`boostbench.plugins.RANKERS`, defences in
 from . import defences
 from .base import Ranker, rank_items, score_items
 from .depth import EngagementDepth, TwitterHeavy
+from .learned import LogisticL2, ModelRanker
 from .formulas import BayesianAverage, HackerNews, LikeVelocity, RedditHot, Wilson
 from .likes import LikeCount
 from .pipeline import Audit, Pipeline, build_ranker
@@ -19,4 +20,4 @@ __all__ = ["Ranker", "rank_items", "score_items", "LikeCount", "EngagementDepth"
            "RealInteraction", "LikeVelocity", "HackerNews", "RedditHot", "Wilson",
            "BayesianAverage", "TwitterHeavy", "RealInteractionCompletion", "RealInteractionDepth",
            "RealInteractionDistinct", "Pipeline", "Audit", "build_ranker", "defences",
-           "RandomRanker", "OracleQuality"]
+           "RandomRanker", "OracleQuality", "ModelRanker", "LogisticL2"]
