@@ -10,7 +10,11 @@ sessions (its impressions per active day spread over sessions). A session has
   uniformly — the initial traffic a new post gets before the ranker decides;
 - **exploration** (``explore_share``): any eligible item, uniformly;
 - **global** (``global_share`` of the rest): all eligible items in the ranker's order;
-- **topic** (the rest): eligible items of the viewer's topic in the ranker's order.
+- **topic** (the rest): eligible items of the viewer's topic in the ranker's order —
+  or, when the ranker is personalised (it offers ``score_pairs``), the viewer's own
+  pool: ``candidates`` eligible items retrieved at random for that viewer and round,
+  in the order of the ranker's scores of (viewer, item) pairs
+  (:func:`personal_pools`).
 
 A ranked pool's positions are the best of ``candidates`` items retrieved at
 random from the pool (two-stage recommenders: candidate retrieval, then ranking):
@@ -40,7 +44,8 @@ from ._core.random import STREAMS, derive, hash_uniforms, hash_words
 from .errors import InvalidParameter
 
 __all__ = ["CTR_BY_POSITION", "FeedConfig", "examination_curve", "poisson_inverse", "draw_feeds",
-           "plan_sessions", "Sessions", "Feeds", "POOLS"]
+           "plan_sessions", "Sessions", "Feeds", "POOLS", "PersonalPools", "personal_pools",
+           "global_hits"]
 
 # Organic click-through rate by position 1..10 (Sistrix 2020 [I]).
 CTR_BY_POSITION = (0.285, 0.157, 0.110, 0.080, 0.072, 0.051, 0.040, 0.032, 0.028, 0.025)
@@ -53,6 +58,7 @@ _S_SESSIONS, _S_SLOT, _S_TIME = STREAMS.claim_block("world", "feed", 201,
                                                     ("sessions", "slot", "time"))
 _S_POOL, _S_EXAM, _S_GAP, _S_PICK = STREAMS.claim_block("world", "feed.slot", 210,
                                                         ("pool", "examined", "gap", "pick"))
+_S_PERSONAL = STREAMS.claim("world", "feed.personal_candidate", 220)
 
 
 def examination_curve(kind: str, n_slots: int) -> np.ndarray:
@@ -248,6 +254,85 @@ def plan_sessions(cfg: FeedConfig, *, key: int, round_index: int, start: float, 
                     depth[rows, cols], pick, t_sess[rows] + 10.0 * cols, int(acc.size))
 
 
+@dataclass(frozen=True)
+class PersonalPools:
+    """Each viewer's retrieved candidates of a round, best first.
+
+    ``accounts`` (sorted) are the viewers of the round; row ``j`` of ``items`` holds
+    account ``accounts[j]``'s candidates in the ranker's order of their pair scores
+    (``scores``, same shape; ties by item id); a candidate drawn twice keeps its
+    first place and its repeat is marked -1.
+    """
+
+    accounts: np.ndarray
+    items: np.ndarray
+    scores: np.ndarray
+
+    def hits(self, targets, k: int) -> np.ndarray:
+        """float[n_targets]: the share of the viewers whose top ``k`` holds each target."""
+        targets = np.asarray(targets, np.int64)
+        if self.accounts.size == 0:
+            return np.zeros(targets.size)
+        top = self.items[:, :k]
+        return np.array([(top == t).any(axis=1).mean() for t in targets])
+
+
+def personal_pools(cfg: FeedConfig, plan: Sessions, eligible: np.ndarray, pair_scores
+                   ) -> PersonalPools:
+    """Retrieve ``cfg.candidates`` eligible items per viewer of the round (uniform, counter-
+    based: keyed by (viewer, round, draw), so twins retrieve alike) and order each
+    viewer's by ``pair_scores(account, item)`` (a ranker's :func:`~boostbench.rankers.base.
+    score_pairs`; for a global ranker its item scores)."""
+    acc = np.unique(plan.acc)
+    elig = np.flatnonzero(eligible)
+    c = int(min(cfg.candidates, elig.size))
+    if acc.size == 0 or c == 0:
+        empty = np.zeros((acc.size, 0))
+        return PersonalPools(acc, empty.astype(np.int64), empty)
+    u = hash_uniforms(plan.key, _S_PERSONAL, acc[:, None], plan.round_index,
+                      np.arange(c)[None, :])
+    cand = elig[np.minimum((u * elig.size).astype(np.int64), elig.size - 1)]
+    sc = np.asarray(pair_scores(np.repeat(acc, c), cand.ravel()), np.float64).reshape(cand.shape)
+    by_id = np.argsort(cand, axis=1, kind="stable")          # ties by item id: sort by id,
+    cand, sc = (np.take_along_axis(x, by_id, axis=1) for x in (cand, sc))
+    order = np.argsort(-sc, axis=1, kind="stable")            # then stably by score
+    cand, sc = (np.take_along_axis(x, order, axis=1) for x in (cand, sc))
+    repeat = np.zeros(cand.shape, bool)     # sorted by score then id: a repeat sits next to it
+    repeat[:, 1:] = cand[:, 1:] == cand[:, :-1]
+    cand[repeat] = -1
+    return PersonalPools(acc, cand, sc)
+
+
+def global_hits(scores: np.ndarray, eligible: np.ndarray, targets, k: int, candidates: int
+                ) -> np.ndarray:
+    """For a global ranker, the probability that a viewer's ``candidates`` uniform draws
+    (with replacement) from the L eligible items hold a target and fewer than ``k`` draws
+    of items ahead of it in the order (ties by item id): with ``p`` items ahead,
+    ``F(k-1; C, p/L) - ((L-1)/L)^C F(k-1; C, p/(L-1))``, F the binomial CDF — the
+    expectation of :meth:`PersonalPools.hits` over the retrieval draws (0 for an
+    ineligible target)."""
+    from scipy.stats import binom
+
+    targets = np.asarray(targets, np.int64)
+    out = np.zeros(targets.size)
+    L = int(eligible.sum())
+    if L == 0:
+        return out
+    s = scores[eligible]
+    ids = np.flatnonzero(eligible)
+    c = min(int(candidates), L) if L > 1 else 1
+    for j, t in enumerate(targets):
+        if not eligible[t]:
+            continue
+        ahead = int(np.count_nonzero((s > scores[t]) | ((s == scores[t]) & (ids < t))))
+        if L == 1:
+            out[j] = 1.0
+            continue
+        out[j] = (binom.cdf(k - 1, c, ahead / L)
+                  - ((L - 1) / L) ** c * binom.cdf(k - 1, c, ahead / (L - 1)))
+    return out
+
+
 def _ranked_pools(scores, eligible, item_topic, n_topics):
     """The global order (best first, ties by item id) and the topic orders laid end to end
     with each topic's start and size."""
@@ -261,7 +346,7 @@ def _ranked_pools(scores, eligible, item_topic, n_topics):
 
 def draw_feeds(cfg: FeedConfig, plan: Sessions, *, scores: np.ndarray, eligible: np.ndarray,
                impressions: np.ndarray, item_topic: np.ndarray, account_topic: np.ndarray,
-               seen, n_topics: int, quota: int) -> Feeds:
+               seen, n_topics: int, quota: int, personal: PersonalPools | None = None) -> Feeds:
     """Fill the examined positions of a round's sessions with items (all vectorised).
 
     Parameters
@@ -273,6 +358,9 @@ def draw_feeds(cfg: FeedConfig, plan: Sessions, *, scores: np.ndarray, eligible:
     seen : KeySet of (account, item) pair keys already shown; updated with this round's.
     quota : int
         The cold-start quota (:meth:`FeedConfig.resolve`).
+    personal : PersonalPools, optional
+        A personalised ranker's pools of this round (:func:`personal_pools`): topic
+        positions walk the viewer's own order instead of the topic order.
     """
     n_items = scores.size
     empty = Feeds(*(np.zeros(0, np.int64),) * 3, np.zeros(0))
@@ -280,8 +368,9 @@ def draw_feeds(cfg: FeedConfig, plan: Sessions, *, scores: np.ndarray, eligible:
         return empty
     order, by_topic, t_start, t_size = _ranked_pools(scores, eligible, item_topic, n_topics)
     fresh = np.flatnonzero(eligible & (impressions < quota))
-    # every pool is a slice of one array: [global order | topics | fresh (by id)]
-    arena = np.concatenate([order, by_topic, fresh])
+    # every pool is a slice of one array: [global order | topics | fresh (by id) | personal]
+    mine = np.zeros(0, np.int64) if personal is None else personal.items.ravel()
+    arena = np.concatenate([order, by_topic, fresh, mine])
     n_elig = order.size
     pool = plan.pool.copy()
     lo = np.zeros(pool.size, np.int64)
@@ -290,21 +379,30 @@ def draw_feeds(cfg: FeedConfig, plan: Sessions, *, scores: np.ndarray, eligible:
     tp_ok = (tp >= 0) & (tp < t_size.size)
     has_topic = np.zeros(pool.size, bool)
     has_topic[tp_ok] = t_size[tp[tp_ok]] > 0
+    if personal is not None:
+        has_topic[:] = personal.items.shape[1] > 0
     pool[(pool == _TOPIC) & ~has_topic] = _GLOBAL        # an empty topic: the global order
     pool[(pool == _FRESH) & (fresh.size == 0)] = _EXPLORE
     m = pool == _TOPIC
-    lo[m] = n_elig + t_start[tp[m]]
-    size[m] = t_size[tp[m]]
+    if personal is None:
+        lo[m] = n_elig + t_start[tp[m]]
+        size[m] = t_size[tp[m]]
+    else:  # the viewer's own candidates, in its order: the k-th best sits at depth ~ k
+        width = personal.items.shape[1]
+        row = np.searchsorted(personal.accounts, plan.acc[m])
+        lo[m] = 2 * n_elig + fresh.size + row * width
+        size[m] = width
     m = pool == _FRESH
     lo[m] = 2 * n_elig
     size[m] = fresh.size
     ranked = pool <= _GLOBAL
-    start = np.where(ranked, plan.depth * size / cfg.candidates, plan.pick * size)
+    per = np.where((pool == _TOPIC) & (personal is not None), size, cfg.candidates)
+    start = np.where(ranked, plan.depth * size / np.maximum(per, 1), plan.pick * size)
     pos = np.minimum(start.astype(np.int64), size - 1)
     glob = np.minimum((plan.depth * n_elig / cfg.candidates).astype(np.int64), n_elig - 1)
     # a session's candidates lie L / candidates ranks apart; uniform pools step one at a time;
     # a position tries at most ``candidates`` of them (a lap of a smaller pool)
-    stride = np.where(ranked, np.maximum(size // cfg.candidates, 1), 1)
+    stride = np.where(ranked, np.maximum(size // np.maximum(per, 1), 1), 1)
     lap = np.minimum(-(-size // stride), cfg.candidates)
     g_stride = max(n_elig // cfg.candidates, 1)
     acc_key = plan.acc.astype(np.int64) * n_items

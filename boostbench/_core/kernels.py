@@ -50,7 +50,7 @@ def walk_pools(arena, lo, size, pos, stride, lap, acc_key, fallback, n_global, g
     Position i tries ``arena[lo[i] + (pos[i] + k * stride[i]) % size[i]]`` for
     ``k = 0 .. lap[i] - 1``; if none is new it tries the global pool
     (``arena[0:n_global]``) from ``fallback[i]`` with ``glob_stride`` (``glob_lap``
-    candidates), unless ``fallback[i] < 0``. "Seen" is the pair key ``acc_key[i] + item``
+    candidates), unless ``fallback[i] < 0``; negative arena entries are blanks. "Seen" is the pair key ``acc_key[i] + item``
     in ``bits`` (a dense bitmap; empty to use ``runs``: sorted key runs laid end to end,
     run r at ``runs[starts[r]:starts[r + 1]]``) or taken earlier in this call.
 
@@ -76,6 +76,8 @@ def walk_pools(arena, lo, size, pos, stride, lap, acc_key, fallback, n_global, g
             got = -1
             for k in range(tries):
                 item = arena[base + (p + k * st) % sz]
+                if item < 0:                   # a blank (a repeated candidate)
+                    continue
                 key = acc_key[i] + item
                 if _seen(key, bits, runs, starts):
                     continue

@@ -225,3 +225,18 @@ def side_rank_lift(attacked, clean, truth) -> float:
     if side.size == 0:
         return float("nan")
     return float(np.mean(target_ranks(clean, targets=side) - target_ranks(attacked, targets=side)))
+
+
+@metric("hit_ratio", greater_is_better=False, column=37, tables=(),
+        nan_when="a replay run (no feeds are drawn) or a trajectory without per-round hits",
+        margin=Margin(0.10, 0.001),
+        definition="attacked run, whole horizon: mean over targets and rounds of the share of "
+                   "viewers whose own ranked candidates held the target in their top k (HR@k of "
+                   "the recommender-poisoning literature, on the feed's two-stage retrieval: "
+                   "a personalised ranker's realised pools; for a global ranker the exact "
+                   "expectation over the retrieval draws)")
+def hit_ratio(attacked, clean, truth) -> float:
+    h = attacked.personal_hits
+    if attacked.mode != "closed" or h.size == 0:
+        return float("nan")
+    return float(np.mean(h))

@@ -31,10 +31,10 @@ from ..attacks.base import Campaign
 from ..behaviour import concat_responses, drop_repeat_likes
 from ..errors import InvalidParameter
 from ..events import EventKind, EventLog
-from ..feed import FeedConfig, draw_feeds, plan_sessions
+from ..feed import FeedConfig, draw_feeds, global_hits, personal_pools, plan_sessions
 from ..observation import viewed_before
 from ..population import active_on, link_impressions
-from ..rankers.base import rank_items, score_items, with_oracle
+from ..rankers.base import rank_items, score_items, score_pairs, with_oracle
 from .state import (RunBase, Trajectory, _campaign_log, _n_actions, _organic_counts, _State,
                     _trajectory, fake_accounts)
 
@@ -229,6 +229,9 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     ranks = np.empty((plan.n_rounds, n_items), np.float32)
     exposure = np.empty((plan.n_rounds, n_items), np.float32)
     engagement = np.empty((plan.n_rounds, n_items), np.float32)
+    targets = base.targets if campaign is None else campaign.targets
+    hits = np.empty((plan.n_rounds, len(targets)), np.float32)
+    personalised = hasattr(ranker, "score_pairs")
     obs = state.observation(world.t0)
     scores = score_items(ranker, obs)
     ref = base.herding_ref
@@ -242,10 +245,18 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
         start = end - length
         counts = obs.counts()
         likes = counts[:, EventKind.LIKE]
-        f = draw_feeds(feed, helper.plan(r), scores=scores, eligible=obs.eligible,
+        sessions = helper.plan(r)
+        pools = None
+        if personalised:
+            pools = personal_pools(feed, sessions, obs.eligible,
+                                   lambda a, i: score_pairs(ranker, obs, a, i, scores))
+            hits[r] = pools.hits(targets, plan.k)
+        else:
+            hits[r] = global_hits(scores, obs.eligible, targets, plan.k, feed.candidates)
+        f = draw_feeds(feed, sessions, scores=scores, eligible=obs.eligible,
                        impressions=served, item_topic=world.items.topic,
                        account_topic=world.accounts.topic, seen=seen, n_topics=n_topics,
-                       quota=helper.quota)
+                       quota=helper.quota, personal=pools)
         resp = helper.respond(beh, f.account, f.item, f.t, _S_IMPRESSION, r, likes[f.item], ref)
         helper.prefetch(r + 1)  # the helper thread is free until the next round's feeds
         link = _links(world, helper, beh, resp, r, seen, n_items, likes, ref)
@@ -311,5 +322,4 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
                        reactive=(extra_spend, extra_actions, extra_aimed),
                        defence=state.defence_record(ranker, obs, campaign),
-                       reach=state.reach(base.targets if campaign is None else campaign.targets,
-                                         exposure, touched))
+                       reach=state.reach(targets, exposure, touched), personal_hits=hits)

@@ -71,6 +71,11 @@ class Trajectory:
     active_accounts : int
         Closed loop: accounts with at least one organic impression over the horizon
         (the reach's denominator); 0 in replay.
+    personal_hits : float32[n_rounds, n_targets]
+        Closed loop: per round, the share of the round's viewers whose own ranked
+        candidates (:func:`~boostbench.feed.personal_pools`: the viewer's retrieved
+        candidates in the ranker's pair-score order; a global ranker's item order)
+        held each target in the top k. Empty in replay.
     bare : Trajectory or None
         On the clean twin of a defended ranker: the clean run of its bare scorer
         (set by the runner, for the collateral metrics).
@@ -102,6 +107,7 @@ class Trajectory:
     reach_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     reach: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     active_accounts: int = 0
+    personal_hits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     bare: "Trajectory | None" = None
 
     @property
@@ -476,7 +482,7 @@ def _n_actions(kind, t, end, item, targets) -> tuple[int, int]:
 
 
 def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
-                reactive=None, defence=None, reach=None) -> Trajectory:
+                reactive=None, defence=None, reach=None, personal_hits=None) -> Trajectory:
     """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions, of them
     aimed at the targets) of a policy."""
     plan = base.plan
@@ -500,6 +506,7 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         aimed_actions=aimed,
         shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence,
         **(reach or {}),
+        **({} if personal_hits is None else dict(personal_hits=personal_hits)),
         **({} if campaign is None else dict(
             campaign_items=distinct(campaign.item), new_rows=_rows(campaign),
             account_price=campaign.account_price, account_uses=campaign.account_uses)))
