@@ -223,6 +223,14 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(v, "--seed", SEED, 0, "seed")
     _opt(v, "--json", None, None, "write published and measured values here")
     _quiet(v)
+    m = cmd("models", "held-out predictive quality of learned rankers on the clean history",
+            "boostbench models --rankers learned_pxtr,wrmf --seeds 3")
+    _opt(m, "--scenario", None, "default", f"scenario: one of {', '.join(SCENARIOS)}")
+    _opt(m, "--rankers", None, None, "comma list of learned rankers (with a quality method)",
+         shown="learned_pxtr, wrmf")
+    _opt(m, "--seeds", SeedList(), "3", "number of seeds (0..N-1) or a comma list")
+    _opt(m, "--json", None, None, "write the per-seed values here")
+    _quiet(m)
     pl = cmd("plot", "draw the figures of a run, sweep or cost result file (needs the [plot] "
              "extra)", "boostbench run --json r.json --trace t.csv && boostbench plot r.json "
              "--trace t.csv --out figs")
@@ -603,6 +611,56 @@ def _short(d) -> str:
     return str(d)
 
 
+def _cmd_models(a, out) -> int:
+    from .quality import model_quality, summarise_quality
+    from .report import _fmt
+    if a.scenario not in SCENARIOS:
+        raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}. Got {a.scenario!r}.")
+    specs = _names("--rankers", a.rankers, RANKERS, ("learned_pxtr", "wrmf"), all_ok=False)
+    rankers = []
+    with _cwd_importable():
+        for spec in specs:
+            try:
+                r = build_ranker(spec)
+            except BoostbenchError as e:
+                raise UsageError(f"--rankers: {spec!r}: {e}") from None
+            if not callable(getattr(r, "quality", None)):
+                raise UsageError(f"--rankers: {spec!r} is not a learned ranker (it has no "
+                                 "quality method); try learned_pxtr, wrmf or a ModelRanker.")
+            rankers.append(r)
+    path = _out_path("--json", a.json)
+    sc = SCENARIOS[a.scenario]
+    t = time.time()
+    with progress.bar(len(a.seeds) * len(rankers), "models", enabled=_progress(a)) as tick:
+        rows = model_quality(rankers, sc, a.seeds, tick=tick)
+    summary = summarise_quality(rows)
+    print(f"boostbench models: scenario {sc.name!r} v{sc.version}, clean history at the start "
+          f"of the window, {len(a.seeds)} seeds ({time.time() - t:.1f} s)", file=out)
+    metrics = list(dict.fromkeys(r["metric"] for r in summary))
+    cells = {}
+    for r in summary:
+        half = (r["high"] - r["low"]) / 2
+        cells[(r["ranker"], r["head"], r["metric"])] = (
+            f"{_fmt(r['mean'])} (1 seed)" if r["n"] == 1 else f"{_fmt(r['mean'])} ±{_fmt(half)}")
+    heads = list(dict.fromkeys((r["ranker"], r["head"]) for r in summary))
+    table = [["ranker", "head", *metrics]] + [[rk, hd, *(cells.get((rk, hd, m), "") for m in
+                                                           metrics)] for rk, hd in heads]
+    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
+    for i, row in enumerate(table):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
+        if i == 0:
+            print("  ".join("-" * w for w in widths), file=out)
+    print("auc: ROC AUC of the held-out outcome (impression-level for pXtr heads); gain: 1 - "
+          "held-out log loss / log loss of the base rate; mean ±half-width of the 95% t "
+          "interval over seeds.", file=out)
+    if path is not None:
+        write_json_atomic(path, {"manifest": manifest(command="models", scenario=sc.name,
+                                                      seeds=list(a.seeds)),
+                                 "records": rows, "summary": summary})
+        print(f"wrote {path}", file=out)
+    return 0
+
+
 def _cmd_plot(a, out) -> int:
     from .plot import plot_file
     for path in plot_file(a.results, a.out, trace=a.trace):
@@ -612,7 +670,7 @@ def _cmd_plot(a, out) -> int:
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "cost": _cmd_cost, "sweep": _cmd_sweep,
             "baseline": _cmd_baseline, "check": _cmd_check, "list": _cmd_list,
-            "plot": _cmd_plot}
+            "plot": _cmd_plot, "models": _cmd_models}
 
 
 class _Terminated(BaseException):

@@ -48,9 +48,21 @@ def describe(obj) -> dict:
                          for x in obj.defences]
         return d
     if is_dataclass(obj):
-        d["params"] = {f.name: (asdict(v) if is_dataclass(v) else v)
+        d["params"] = {f.name: (asdict(v) if is_dataclass(v) else v if _plain(v) else repr(v))
                        for f in fields(obj) if f.name != "name" for v in [getattr(obj, f.name)]}
     return d
+
+
+def _plain(v) -> bool:
+    """JSON-ready as it is (a number, string, None or a container of them); anything else, a
+    model object say, goes into the manifest as its repr."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
+    return False
 
 
 def _is_ranker(x) -> bool:

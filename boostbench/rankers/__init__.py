@@ -9,6 +9,7 @@ from . import defences
 from .base import Ranker, rank_items, score_items
 from .depth import EngagementDepth, TwitterHeavy
 from .learned import LogisticL2, ModelRanker
+from .wrmf import WRMF
 from .formulas import BayesianAverage, HackerNews, LikeVelocity, RedditHot, Wilson
 from .likes import LikeCount
 from .pipeline import Audit, Pipeline, build_ranker
@@ -20,4 +21,4 @@ __all__ = ["Ranker", "rank_items", "score_items", "LikeCount", "EngagementDepth"
            "RealInteraction", "LikeVelocity", "HackerNews", "RedditHot", "Wilson",
            "BayesianAverage", "TwitterHeavy", "RealInteractionCompletion", "RealInteractionDepth",
            "RealInteractionDistinct", "Pipeline", "Audit", "build_ranker", "defences",
-           "RandomRanker", "OracleQuality", "ModelRanker", "LogisticL2"]
+           "RandomRanker", "OracleQuality", "ModelRanker", "LogisticL2", "WRMF"]

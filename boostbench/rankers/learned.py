@@ -295,6 +295,32 @@ class ModelRanker:
             out[k] = p
         return out
 
+    def quality(self, obs: Observation) -> dict:
+        """Held-out predictive quality at ``obs.now``: the models trained ``horizon`` hours
+        earlier, judged on the next snapshot (features then, labels logged since).
+
+        Returns ``{kind: {"auc": impression-level ROC AUC, "gain": 1 - log loss /
+        log loss of the training base rate, "events": held-out successes}}``.
+        """
+        at = obs.now - self.horizon * HOUR
+        models = self.fit(obs, at)
+        X, S, T, snap = training_rows(obs, obs.now, train_window=self.horizon,
+                                      horizon=self.horizon, snapshot_every=self.snapshot_every,
+                                      kinds=self.kinds)
+        X = X[:, self._columns()]
+        _, S0, T0, _ = self.rows(obs, at)
+        out = {}
+        for j, k in enumerate(self.kinds):
+            p = np.clip(_predict(models[k], X), 1e-12, 1 - 1e-12)
+            base = np.clip(S0[:, j].sum() / max(T0[:, j].sum(), 1e-12), 1e-12, 1 - 1e-12)
+            s, f = S[:, j], T[:, j] - S[:, j]
+
+            def ll(q):
+                return -(s @ np.log(q) + f @ np.log1p(-q)) / max(T[:, j].sum(), 1e-12)
+            out[k] = {"auc": weighted_auc(p, s, f), "gain": 1.0 - ll(p) / ll(np.full_like(p, base)),
+                      "events": float(s.sum())}
+        return out
+
     def __call__(self, obs: Observation) -> np.ndarray:
         p = self.predict(obs)
         return sum(self.labels[k] * p[k] for k in self.kinds)

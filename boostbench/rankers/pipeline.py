@@ -172,6 +172,25 @@ class Pipeline:
             scores[pen] -= (hi - lo) + max(1.0, abs(lo), abs(hi))
         return scores
 
+    @property
+    def score_pairs(self):
+        """The scorer's (account, item) pair scores on this pipeline's weighted view, its
+        penalised items below every other; absent (AttributeError) when the scorer is a
+        global ranker, so a pipeline is personalised exactly when its scorer is."""
+        fn = getattr(self.scorer, "score_pairs", None)
+        if fn is None:
+            raise AttributeError(f"{self.name!r} has no score_pairs: its scorer is global")
+
+        def pairs(obs: Observation, account, item) -> np.ndarray:
+            st = self._advance(obs)
+            s = np.array(fn(self._weighted(st, obs), account, item), dtype=np.float64)
+            pen = st.penalised[item] & obs.eligible[item]
+            if pen.any() and s.size:
+                lo, hi = s.min(), s.max()
+                s[pen] -= (hi - lo) + max(1.0, abs(lo), abs(hi))
+            return s
+        return pairs
+
     def weighted(self, obs: Observation) -> Observation:
         """``obs`` with this pipeline's event weights (what the scorer sees)."""
         return self._weighted(self._advance(obs), obs)

@@ -40,11 +40,12 @@ class Schedule:
     ----------
     retrain_every : float or None
         Hours between retrainings, on the clock (24: once a day at midnight of the
-        simulation's epoch). None: a *frozen* model, trained once on the first
-        observation the ranker sees in a run (the start of the attack window, when
-        the log is still clean) and never again — the control that separates
-        poisoning (through retraining) from feature manipulation (through
-        today's features).
+        simulation's epoch). None: a *frozen* model — the daily model of the run's
+        first day (trained at the last midnight at or before the first observation
+        the ranker sees, before any campaign of a window that starts at midnight, as
+        the built-in scenarios' do; replay's first observation is an hour in) and never
+        retrained: the control that separates poisoning (through retraining) from
+        feature manipulation (through today's features).
     train_window : float
         Hours of log before the training time that the model learns from.
     """
@@ -55,10 +56,8 @@ class Schedule:
     def training_time(self, now: float, first_now: float) -> float:
         """The time of the model that scores at ``now``; ``first_now`` is the run's first
         observation time (the frozen model's training time)."""
-        if self.retrain_every is None:
-            return float(first_now)
-        step = self.retrain_every * HOUR
-        return math.floor(now / step + 1e-9) * step
+        step = (24.0 if self.retrain_every is None else self.retrain_every) * HOUR
+        return math.floor((first_now if self.retrain_every is None else now) / step + 1e-9) * step
 
 
 def trained_model(owner, obs: Observation, schedule: Schedule, fit):
