@@ -253,3 +253,13 @@ def test_the_learned_rankers_are_sensible_models_on_the_default_world():
     aucs = {(r["ranker"], r["head"]): r["value"] for r in rows if r["metric"] == "auc"}
     assert aucs[("learned_pxtr", "like")] > 0.6
     assert aucs[("wrmf", "like")] > 0.7 and aucs[("wrmf", "view")] > 0.7
+
+
+def test_binomial_fit_is_the_expanded_weighted_fit():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    n = rng.integers(1, 20, 300).astype(float)
+    s = rng.binomial(n.astype(int), 1 / (1 + np.exp(-X[:, 0]))).astype(float)
+    a = LogisticL2(C=2.0).fit_binomial(X, s, n - s)
+    b = LogisticL2(C=2.0).fit(np.r_[X, X], np.r_[np.ones(300), np.zeros(300)], np.r_[s, n - s])
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-6)

@@ -84,29 +84,37 @@ class LogisticL2:
         return f"LogisticL2(C={self.C!r}, max_iter={self.max_iter!r})"
 
     def fit(self, X, y, sample_weight=None):
-        X = np.asarray(X, np.float64)
         y = np.asarray(y, np.float64)
         w = np.ones(y.size) if sample_weight is None else np.asarray(sample_weight, np.float64)
-        total = float(w.sum())
+        return self.fit_binomial(X, w * y, w * (1.0 - y))
+
+    def fit_binomial(self, X, successes, failures):
+        """Fit to binomial rows: ``successes`` and ``failures`` (weights, >= 0) per row of
+        ``X`` — the same model as :meth:`fit` on each row once as a positive and once as a
+        negative, at half the work."""
+        X = np.asarray(X, np.float64)
+        s = np.asarray(successes, np.float64)
+        f = np.asarray(failures, np.float64)
+        n = s + f
+        total = float(n.sum())
         if total <= 0:
             raise InvalidParameter("LogisticL2.fit needs a positive total sample weight.",
                                    name="sample_weight")
-        self.mean_ = (w @ X) / total
-        sd = np.sqrt((w @ (X - self.mean_) ** 2) / total)
+        self.mean_ = (n @ X) / total
+        sd = np.sqrt((n @ (X - self.mean_) ** 2) / total)
         self.scale_ = np.where(sd > 0, sd, 1.0)
         Z = (X - self.mean_) / self.scale_
         lam = 1.0 / self.C
-        ybar = float(np.clip((w @ y) / total, 1e-12, 1 - 1e-12))
+        ybar = float(np.clip(s.sum() / total, 1e-12, 1 - 1e-12))
 
         def loss(theta):
             b, c = theta[:-1], theta[-1]
             z = Z @ b + c
-            # log(1 + e^z) - y z, stable
-            ll = np.logaddexp(0.0, z) - y * z
-            g = (expit(z) - y) * w
-            f = (w @ ll) / total + 0.5 * lam * (b @ b) / total
+            ll = n @ np.logaddexp(0.0, z) - s @ z          # -(s log p + f log(1 - p)), stable
+            g = n * expit(z) - s
+            f_ = ll / total + 0.5 * lam * (b @ b) / total
             grad = np.append((Z.T @ g) / total + lam * b / total, g.sum() / total)
-            return f, grad
+            return f_, grad
 
         theta0 = np.append(np.zeros(Z.shape[1]), np.log(ybar / (1 - ybar)))
         res = minimize(loss, theta0, jac=True, method="L-BFGS-B",
@@ -179,18 +187,21 @@ def training_rows(obs: Observation, at: float, *, train_window: float, horizon: 
 
 
 def _fit_one(estimator, X, succ, trials):
-    """Fit a clone of ``estimator`` to binomial rows (a weighted positive and negative per row),
-    in a canonical row order (sorted by content), so a relabelled world trains the same model."""
+    """Fit a clone of ``estimator`` to binomial rows (a weighted positive and negative per row;
+    ``fit_binomial`` if it has one), in a canonical row order (sorted by content), so a
+    relabelled world trains the same model; a constant (0 or 1) when one outcome never occurs."""
     order = np.lexsort(np.column_stack([X, succ, trials]).T[::-1])
     X, succ, trials = X[order], succ[order], trials[order]
     fail = trials - succ
+    if (succ > 0).sum() == 0 or (fail > 0).sum() == 0:
+        return float(succ.sum() > 0)                           # a constant: one class only
+    model = copy.deepcopy(estimator)
+    if hasattr(model, "fit_binomial"):       # the same model without doubling the rows
+        return model.fit_binomial(X, succ, fail)
     Xe = np.concatenate([X, X])
     ye = np.concatenate([np.ones(succ.size), np.zeros(fail.size)])
     we = np.concatenate([succ, fail])
     keep = we > 0
-    if len(np.unique(ye[keep])) < 2:
-        return float(np.mean(ye[keep])) if keep.any() else 0.0   # a constant: one class only
-    model = copy.deepcopy(estimator)
     model.fit(Xe[keep], ye[keep], sample_weight=we[keep])
     return model
 
