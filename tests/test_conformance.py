@@ -22,7 +22,8 @@ from boostbench.testing.checks import (all_checks, check_attack, check_defence, 
 # --- every registered component ---------------------------------------------------------------
 
 #: The built-ins that declare exemptions, and the only ones allowed to.
-DECLARED = {"random": {"relabelling"}, "oracle_quality": {"relabelling"}}
+DECLARED = {"random": {"relabelling"}, "oracle_quality": {"relabelling"}, "wrmf": {"relabelling"},
+            "wrmf_frozen": {"relabelling"}}
 
 
 @parametrize_with_checks()
