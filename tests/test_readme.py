@@ -35,3 +35,15 @@ def test_the_tour_ranker_scores_an_observation_alone_and_behind_defences():
     assert len(np.unique(s[obs.eligible])) > 10            # it tells posts apart
     defended = score_items(Pipeline(AccountTrust(), Lockstep(), ranker), obs)
     assert defended.shape == s.shape
+
+
+def test_the_tour_model_ranker_trains_and_scores():
+    (code,) = [b for b in _blocks("python") if "ModelRanker(" in b]
+    ns = {}
+    exec(code, ns)
+    ranker = ns["my_gbdt"]
+    world = build_world("tiny", 0)
+    obs = Observation(world.items, world.accounts, world.history, world.t0)
+    s = score_items(ranker, obs)
+    assert s.shape == (obs.n_items,) and np.isfinite(s[obs.eligible]).all()
+    assert len(np.unique(s[obs.eligible])) > 10

@@ -18,8 +18,8 @@ positive and a weighted negative, so any scikit-learn-compatible classifier with
     ranker = ModelRanker(HistGradientBoostingClassifier(random_state=0), name="my_gbdt")
 
 ``learned_pxtr`` is the built-in: an L2 logistic regression per kind
-(:class:`LogisticL2`, numpy/scipy). ``learned_pxtr_frozen`` is the same model
-trained once on the clean history at the start of the run and never retrained:
+(:class:`LogisticL2`, numpy/scipy). ``learned_pxtr_frozen`` is the same model,
+the run's first daily model (trained on the clean history), never retrained:
 the control that separates poisoning (retraining on bought engagement) from
 feature manipulation (bought engagement in today's features).
 """
@@ -345,6 +345,7 @@ def learned_pxtr() -> ModelRanker:
 
 @RANKERS.register("learned_pxtr_frozen")
 def learned_pxtr_frozen() -> ModelRanker:
-    """``learned_pxtr`` trained once on the clean history at the start of the run, never again."""
+    """``learned_pxtr`` frozen: the first day's model (trained at the midnight before the
+    window, on the clean history), never retrained."""
     return ModelRanker(LogisticL2(), name="learned_pxtr_frozen",
                        schedule=Schedule(retrain_every=None))
