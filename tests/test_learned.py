@@ -263,3 +263,44 @@ def test_binomial_fit_is_the_expanded_weighted_fit():
     a = LogisticL2(C=2.0).fit_binomial(X, s, n - s)
     b = LogisticL2(C=2.0).fit(np.r_[X, X], np.r_[np.ones(300), np.zeros(300)], np.r_[s, n - s])
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-6)
+
+
+def test_bought_engagement_is_in_the_labels_as_logged(tiny_obs):
+    """Poisoning is possible: likes logged after a snapshot are that item's successes, whoever
+    bought them (the labels read the log, never Truth)."""
+    at = tiny_obs.now
+    item = int(np.flatnonzero(tiny_obs.eligible)[0])
+    s = at - 6 * HOUR                                   # the last snapshot
+    bought = _with_extra_likes(tiny_obs, item, s + HOUR, 50)
+    kw = dict(train_window=6.0, horizon=6.0, snapshot_every=6.0, kinds=("like",))
+    _, S0, _, _ = training_rows(tiny_obs, at, **kw)
+    _, S1, _, _ = training_rows(bought, at, **kw)
+    assert S1.sum() - S0.sum() == 50
+
+
+class _Recording(ModelRanker):
+    def fit(self, obs, at):
+        models = super().fit(obs, at)
+        self.fits.append((at, tuple(models["like"].coef_)))
+        return models
+
+
+def test_in_replay_a_campaign_changes_the_model_only_from_the_next_retraining(tiny_base):
+    from helpers import make_campaign
+    from boostbench.simulate import replay
+
+    def fits(campaign):
+        r = _Recording(LogisticL2(), name="rec", labels={"like": 1.0},
+                       schedule=Schedule(6.0, 24.0))
+        object.__setattr__(r, "fits", [])
+        replay(tiny_base, r, campaign)
+        return r.fits
+
+    clean = fits(None)
+    attacked = fits(make_campaign(tiny_base, "bot_farm", 2.0))
+    t0 = tiny_base.world.t0
+    assert [a for a, _ in clean] == [a for a, _ in attacked] and len(clean) >= 2
+    for (at, c), (_, a) in zip(clean, attacked):
+        if at <= t0:                                     # trained before the campaign began
+            assert c == a
+    assert any(c != a for (at, c), (_, a) in zip(clean, attacked) if at > t0)
