@@ -91,7 +91,9 @@ def _names(option: str, value: str | None, registry, default, *, all_ok: bool = 
     if value is None:
         return list(default)
     if value.strip() == "all" and all_ok:
-        return registry.names()
+        names = [n for n, _ in registry.items()]          # loads every plug-in
+        _note_broken(registry, f"left out of {option} all")
+        return names
     names = [v.strip() for v in value.split(",") if v.strip()]
     if not names:
         raise UsageError(f"{option} needs at least one name; one of: "
@@ -99,6 +101,14 @@ def _names(option: str, value: str | None, registry, default, *, all_ok: bool = 
     if len(set(names)) != len(names):
         raise UsageError(f"{option}: names must not repeat. Got {value!r}.")
     return names
+
+
+def _note_broken(registry, what: str) -> None:
+    """One line on stderr per plug-in of ``registry`` that failed to load (``what`` says
+    what that means here)."""
+    for name, message in registry.broken().items():
+        print(f"boostbench: note: {registry.family} plug-in {name!r} is broken and {what}: "
+              f"{message}", file=sys.stderr)
 
 
 def _out_path(option: str, value: str | None) -> Path | None:
@@ -289,6 +299,8 @@ def _cmd_list(a, out) -> int:
     for name, m in METRICS.items():
         arrow = "higher is better" if m.greater_is_better else "lower is better"
         print(f"  {name:<24} ({arrow}) {m.definition}", file=out)
+    for name, message in METRICS.broken().items():
+        print(f"  {name:<24} BROKEN plug-in: {message}", file=out)
     return 0
 
 
@@ -298,7 +310,10 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
     if name not in SCENARIOS:
         raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}. Got {name!r}.")
     rankers = _names("--rankers", a.rankers, RANKERS, DEFAULT_RANKERS)
-    attacks = _names("--attacks", a.attacks, ATTACKS, default_attacks or ATTACKS.names())
+    attacks = _names("--attacks", a.attacks, ATTACKS,
+                     default_attacks or [n for n, _ in ATTACKS.items()])
+    dict(METRICS.items())                 # loads the metric plug-ins: a broken one is left out
+    _note_broken(METRICS, "left out of the tables and records")
     for n in attacks:
         if n not in ATTACKS:
             raise UsageError(f"--attacks: unknown attack {n!r}; allowed: "
@@ -380,7 +395,7 @@ def _cmd_run(a, out) -> int:
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None,
                                 progress=_progress(a), scheduler=_client(a))
     elapsed = time.perf_counter() - started
-    rows = summarize(records, tuple(METRICS.names()))
+    rows = summarize(records, tuple(n for n, _ in METRICS.items()))
     machine = a.format in ("csv", "json")      # stdout is the data alone; the header to stderr
     print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
           f"${spec.budget:g} per campaign over {sc.n_targets} low-quality targets, k={sc.k}, "

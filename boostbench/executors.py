@@ -7,7 +7,9 @@ every worker (:func:`dask_versions` reports theirs for the manifest).
 
 from __future__ import annotations
 
+import pickle
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import partial
@@ -15,7 +17,7 @@ from functools import partial
 from .errors import UsageError
 from .progress import bar
 
-__all__ = ["pool", "map_seeds", "dask_client", "dask_versions"]
+__all__ = ["pool", "map_seeds", "dask_client", "dask_versions", "unpicklable"]
 
 _NEED_DASK = 'distributed runs need dask: pip install "boostbench[dask]"'
 #: How long to try reaching a scheduler before giving up (distributed's timeout string).
@@ -76,6 +78,26 @@ def dask_versions(client) -> dict:
             "workers": {w: pick(d) for w, d in sorted(v.get("workers", {}).items())}}
 
 
+def unpicklable(fn) -> str | None:
+    """Why ``fn`` (a seed function, usually a partial over a spec) cannot be pickled for a
+    worker process — naming the ranker or attack at fault when it can — or None."""
+    try:
+        pickle.dumps(fn)
+        return None
+    except Exception as e:                # pickling raises many types; all mean "cannot"
+        err = f"{type(e).__name__}: {e}"
+    parts = [*getattr(fn, "args", ()), *getattr(fn, "keywords", {}).values()]
+    for spec in parts:
+        for family in ("rankers", "attacks"):
+            for obj in getattr(spec, family, ()) or ():
+                try:
+                    pickle.dumps(obj)
+                except Exception as e:
+                    return (f"{family[:-1]} {getattr(obj, 'name', obj)!r} cannot be pickled "
+                            f"({type(e).__name__}: {e})")
+    return f"the run cannot be pickled ({err})"
+
+
 def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = False,
               per_seed: int = 1, desc: str = "cells") -> list:
     """``fn(seed, tick=...)`` for every seed, results in seed order.
@@ -97,6 +119,13 @@ def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = Fals
                     tick(per_seed)
             return client.gather(futures)
     serial = jobs == 1 or len(seeds) == 1
+    if not serial:
+        why = unpicklable(fn)
+        if why is not None:
+            print(f"boostbench: note: {why}, so it cannot be sent to worker processes; running "
+                  f"the {len(seeds)} seeds in this process instead (define it at the top level "
+                  "of a module to use --jobs; --jobs 1 silences this note).", file=sys.stderr)
+            serial = True
     with bar(total, desc, enabled=progress, processes=not serial) as tick:
         if serial:
             return [fn(s, tick=tick) for s in seeds]

@@ -51,9 +51,8 @@ def margin_for(metric: str, overrides: dict | None = None) -> Margin:
     else :data:`~boostbench.metrics.base.DEFAULT_MARGIN` (10%, no floor)."""
     if overrides and metric in overrides:
         return overrides[metric]
-    if metric in METRICS.names():
-        return getattr(METRICS.get(metric), "margin", DEFAULT_MARGIN)
-    return DEFAULT_MARGIN
+    declared = dict(METRICS.items()).get(metric)     # a broken plug-in declares nothing
+    return DEFAULT_MARGIN if declared is None else getattr(declared, "margin", DEFAULT_MARGIN)
 
 
 def parse_margins(items) -> dict[str, Margin]:
@@ -137,7 +136,7 @@ def baseline_payload(runs: list[dict], top_manifest: dict) -> dict:
                for n, m in METRICS.items()}
     modes = sorted({r["options"]["mode"] for r in runs})
     gate = {"metrics": {mode: gated_metrics(mode) for mode in modes},
-            "margins": {n: asdict(margin_for(n)) for n in METRICS.names()}}
+            "margins": {n: asdict(margin_for(n)) for n, _ in METRICS.items()}}
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "manifest": top_manifest,
             "metrics": metrics, "gate": gate, "runs": runs}
 

@@ -34,6 +34,17 @@ class Strings:
         return np.array(["a"] * obs.n_items)
 
 
+class Unpicklable:
+    """Holds a lambda: fine in this process, cannot be sent to a worker process."""
+
+    def __init__(self):
+        self.name = "unpicklable"
+        self.score = lambda obs: obs.count(2).copy()
+
+    def __call__(self, obs):
+        return self.score(obs)
+
+
 def broken_factory():
     raise ImportError("no module named torch")
 
@@ -87,3 +98,16 @@ def test_a_metric_that_fails_is_named(user, capsys, monkeypatch):
     assert cli.main([*TINY, "--rankers", "like_count"]) == 3
     assert "metric 'broken' failed while measuring a run: ZeroDivisionError" in \
         capsys.readouterr().err
+
+
+def test_an_unpicklable_ranker_runs_in_this_process_and_says_why(user, tmp_path, capsys):
+    args = ["run", "--scenario", "tiny", "--seeds", "2", "--attacks", "bot_farm", "--quiet",
+            "--rankers", f"{user}:Unpicklable"]
+    a, b = tmp_path / "two.json", tmp_path / "one.json"
+    assert cli.main([*args, "--jobs", "2", "--json", str(a)]) == 0
+    err = capsys.readouterr().err
+    assert "ranker 'unpicklable' cannot be pickled (AttributeError" in err
+    assert "running the 2 seeds in this process instead" in err
+    assert cli.main([*args, "--jobs", "1", "--json", str(b)]) == 0
+    import json
+    assert json.loads(a.read_text())["records"] == json.loads(b.read_text())["records"]

@@ -240,3 +240,37 @@ def test_registering_a_name_a_plugin_uses_is_rejected():
     with pytest.raises(InvalidParameter, match=r"Cannot register ranker 'taken' .* the entry "
                                                r"point 'taken = bb_userpkg.rank:Mine'"):
         reg.register("taken")(LikeCount)
+
+
+@pytest.fixture
+def broken_metric_and_ranker(monkeypatch):
+    """A metric plug-in and a ranker plug-in whose modules do not exist."""
+    from boostbench.plugins import METRICS
+    for reg, group, ep in ((METRICS, "boostbench.metrics", ("bb_broken_metric", "bb_nomod:m")),
+                           (RANKERS, "boostbench.rankers", ("bb_broken_ranker", "bb_nomod:R"))):
+        monkeypatch.setattr(reg, "_items", dict(reg._items))
+        monkeypatch.setattr(reg, "_find_entry_points", fake_eps(ep, group=group))
+        reg.refresh()
+    yield
+    monkeypatch.undo()
+    METRICS.refresh()
+    RANKERS.refresh()
+
+
+def test_broken_plugins_are_marked_and_left_out_with_a_note(broken_metric_and_ranker, capsys):
+    from boostbench import cli
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "bb_broken_metric" in out and out.count("BROKEN plug-in") == 2
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "1", "--rankers", "like_count",
+                     "--attacks", "bot_farm", "--quiet", "--format", "json"]) == 0
+    cap = capsys.readouterr()
+    assert "metric plug-in 'bb_broken_metric' is broken and left out" in cap.err
+    assert "bb_broken_metric" not in cap.out and '"like_count"' in cap.out
+    # 'all' runs every working ranker and says which it left out
+    rankers = [n for n in RANKERS.names() if n != "bb_broken_ranker"]
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "1", "--rankers", "all",
+                     "--attacks", "bot_farm", "--quiet", "--metrics", "reached_top_k"]) == 0
+    cap = capsys.readouterr()
+    assert "ranker plug-in 'bb_broken_ranker' is broken and left out of --rankers all" in cap.err
+    assert all(f"\n{n} " in cap.out for n in rankers if n not in ("random",))
