@@ -516,7 +516,7 @@ def _cmd_sweep(a, out) -> int:
 def _cmd_baseline(a, out) -> int:
     from argparse import Namespace
 
-    from .gate import baseline_payload, gated_metrics
+    from .gate import baseline_payload, format_power, gated_metrics, power_report
     names = [v.strip() for v in a.scenario.split(",") if v.strip()]
     if not names or len(set(names)) != len(names):
         raise UsageError(f"--scenario must be a comma list of distinct names from "
@@ -539,6 +539,9 @@ def _cmd_baseline(a, out) -> int:
               f"${spec.budget:g}, k={sc.k}, mode {spec.mode}, {len(spec.seeds)} seeds "
               f"({time.perf_counter() - started:.1f} s)", file=out)
         print(format_table(summarize(records, gated), gated), file=out)
+        power = power_report(records, gated)
+        print("What a check can catch:", file=out)
+        print(format_power(power), file=out)
         ranker_specs = _names("--rankers", a.rankers, RANKERS, DEFAULT_RANKERS)
         runs.append({"options": {"scenario": sc.name, "rankers": ",".join(ranker_specs),
                                  "attacks": ",".join(x.name for x in spec.attacks),
@@ -546,7 +549,7 @@ def _cmd_baseline(a, out) -> int:
                                  "mode": spec.mode},
                      "manifest": _manifest(Namespace(command="baseline"), spec,
                                            budget=spec.budget),
-                     "records": records})
+                     "records": records, "power": power})
     write_json_atomic(path, baseline_payload(runs, manifest(command="baseline")))
     print(f"wrote {path}", file=out)
     return 0

@@ -30,13 +30,18 @@ from .rankers.pipeline import build_ranker
 from ._core.params import Interval, Options
 from .report import _clean, _default, format_rows, group_by
 from .metrics.base import DEFAULT_MARGIN, Margin, table_columns
-from .stats import REGRESSION_TESTS, RegressionTest, holm, regression_test
+from .stats import (REGRESSION_TESTS, RegressionTest, detectable_degradation, holm,
+                    regression_test)
 
 __all__ = ["GateError", "Margin", "margin_for",
            "parse_margins", "gated_metrics", "resolve_ranker", "baseline_payload",
            "code_in_baseline",
            "load_baseline", "select_metrics", "GateRow", "compare", "format_check",
-           "robustness_info", "FORMAT", "FORMAT_VERSION", "check", "CheckResult"]
+           "robustness_info", "FORMAT", "FORMAT_VERSION", "check", "CheckResult",
+           "power_report", "format_power", "POWER"]
+
+#: The power the gate's detectable changes are quoted at.
+POWER = 0.8
 
 FORMAT = "boostbench-baseline"
 FORMAT_VERSION = 1
@@ -283,6 +288,7 @@ class GateRow:
     pvalue_adjusted: float
     verdict: str  # "ok", "REGRESSION" or "not tested"
     reason: str = ""
+    detectable: float = float("nan")   # smallest degradation detected with power POWER
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -335,14 +341,91 @@ def compare(before: list[dict], after: list[dict], metrics, *, margins: dict | N
             margin = rule.resolve(float(fin.mean()) if fin.size else float("nan"))
             t = regression_test(vb, va, margin=margin, greater_is_better=gib, paired=paired,
                                 method=method)
-            pending.append((m, key, gib, rule.describe(), t, _one_sided(vb, va, paired)))
-    adj = holm([t.pvalue for *_, t, _ in pending])
+            pending.append((m, key, gib, rule.describe(), t, _one_sided(vb, va, paired),
+                            _spread(vb, va, paired)))
+    adj = holm([p[4].pvalue for p in pending])
+    n_tests = int(np.count_nonzero(np.isfinite(adj)))
     rows = []
-    for (m, (sc, ranker, attack), gib, rule, t, why), pa in zip(pending, adj):
+    for (m, (sc, ranker, attack), gib, rule, t, why, sd), pa in zip(pending, adj):
         verdict = ("REGRESSION" if why else "not tested" if np.isnan(pa)
                    else "REGRESSION" if pa < alpha else "ok")
-        rows.append(GateRow(m, sc, ranker, attack, gib, rule, t, float(pa), verdict, why))
+        n = min(t.n_before, t.n_after)
+        mdd = detectable_degradation(sd, n, margin=t.margin, alpha=alpha, tests=n_tests,
+                                     paired=paired, power=POWER)
+        rows.append(GateRow(m, sc, ranker, attack, gib, rule, t, float(pa), verdict, why, mdd))
     return rows
+
+
+def _spread(vb: np.ndarray, va: np.ndarray, paired: bool) -> float:
+    """The standard deviation the test's power rests on: of the per-seed differences when
+    paired, else the pooled between-seed spread of the two sides."""
+    if paired:
+        keep = np.isfinite(vb) & np.isfinite(va)
+        d = va[keep] - vb[keep]
+        return float(d.std(ddof=1)) if d.size >= 2 else float("nan")
+    sds = [x[np.isfinite(x)].std(ddof=1) for x in (vb, va) if np.isfinite(x).sum() >= 2]
+    return float(np.sqrt(np.mean(np.square(sds)))) if len(sds) == 2 else float("nan")
+
+
+def power_report(records: list[dict], metrics, *, alpha: float = 0.05,
+                 margins: dict | None = None) -> list[dict]:
+    """What a baseline can catch: per scenario x ranker x attack x metric, the smallest
+    degradation a ``check`` on *fresh* seeds (as many as the baseline's) detects with power
+    :data:`POWER` at ``alpha`` over all the tests (Holm's strictest level), from the only
+    spread a baseline knows, the between-seed one; ``underpowered`` when that is more than
+    twice the margin, with ``seeds_needed`` to bring it to twice the margin (or None
+    beyond 1,000). A check on the baseline's own seeds, paired, usually does better."""
+    keys = ("scenario", "ranker", "attack")
+    cells = []
+    for key, recs in group_by(records, *keys).items():
+        for m in metrics:
+            v = np.array([r.get(m, np.nan) for r in recs], np.float64)
+            v = v[np.isfinite(v)]
+            if v.size < 2:
+                continue
+            margin = margin_for(m, margins).resolve(float(v.mean()))
+            cells.append((key, m, float(v.std(ddof=1)), int(v.size), margin))
+    tests = len(cells)
+    out = []
+    for (sc, ranker, attack), m, sd, n, margin in cells:
+        def mdd(k):
+            return detectable_degradation(sd, k, margin=margin, alpha=alpha, tests=tests,
+                                          paired=False, power=POWER)
+        d = mdd(n)
+        weak = d > 2 * margin + 1e-12
+        need = None
+        if weak:
+            need = next((k for k in range(n + 1, 1001) if mdd(k) <= 2 * margin + 1e-12), None)
+        out.append(dict(scenario=sc, ranker=ranker, attack=attack, metric=m, seeds=n, sd=sd,
+                        margin=margin, detectable=d, underpowered=bool(weak),
+                        seeds_needed=need))
+    return out
+
+
+def format_power(rows: list[dict], *, alpha: float = 0.05) -> str:
+    """The power table of a baseline and, when some test is underpowered, a warning line."""
+    head = ["metric", "ranker", "attack", "seeds", "between-seed sd", "margin", "detectable",
+            ""]
+    body = [[r["metric"], r["ranker"], r["attack"], str(r["seeds"]), _g(r["sd"]),
+             _g(r["margin"]), _g(r["detectable"]),
+             ("UNDERPOWERED" + (f" (about {r['seeds_needed']} seeds)" if r["seeds_needed"]
+                                else " (more than 1,000 seeds)")) if r["underpowered"] else ""]
+            for r in rows]
+    text = format_rows(head, body, [
+        f"detectable: the smallest degradation a check on fresh seeds (as many) catches with "
+        f"probability {POWER:g} at alpha {alpha:g} over {len(rows)} tests (Holm's strictest "
+        "level), from the between-seed spread — the only spread a baseline knows; a paired "
+        "check on the baseline's own seeds usually does better. UNDERPOWERED: more than twice "
+        "the margin."])
+    weak = [r for r in rows if r["underpowered"]]
+    if weak:
+        need = [r["seeds_needed"] for r in weak]
+        most = max(need) if all(need) else None
+        text += (f"\nwarning: {len(weak)} of {len(rows)} tests cannot reliably catch a "
+                 f"degradation of twice their margin with {rows[0]['seeds']} seeds"
+                 + (f"; about {most} seeds would." if most else
+                    "; no seed count up to 1,000 would (raise those margins)."))
+    return text
 
 
 def _one_sided(vb: np.ndarray, va: np.ndarray, paired: bool) -> str:
@@ -378,14 +461,16 @@ def format_check(rows: list[GateRow], *, alpha: float) -> str:
     """The before/after table, one row per test, and a legend."""
     multi = len({r.scenario for r in rows}) > 1
     head = ["metric", *(["scenario"] if multi else []), "ranker", "attack", "baseline",
-            "current", "change", "margin", "p", "adj. p", "verdict"]
+            "current", "change", "margin", "detectable", "p", "adj. p", "verdict"]
     body = []
     for r in rows:
         t = r.test
         allowed = -t.margin if r.greater_is_better else t.margin
         body.append([f"{r.metric} {'↑' if r.greater_is_better else '↓'}",
                      *([r.scenario] if multi else []), r.ranker, r.attack, _g(t.mean_before),
-                     _g(t.mean_after), _g(t.change, True), _g(allowed, True), _p(t.pvalue),
+                     _g(t.mean_after), _g(t.change, True), _g(allowed, True),
+                     _g(-r.detectable if r.greater_is_better else r.detectable, True),
+                     _p(t.pvalue),
                      _p(r.pvalue_adjusted), r.verdict + (f" ({r.reason})" if r.reason else "")])
     n = sum(1 for r in rows if r.verdict != "not tested")
     test = rows[0].test if rows else None
@@ -396,7 +481,10 @@ def format_check(rows: list[GateRow], *, alpha: float) -> str:
         f"the largest change in the worse direction tolerated. p: one-sided {how} of "
         f"H0 'worse by at most the margin' on per-seed values; adj. p: Holm over {n} tests; "
         f"REGRESSION when adj. p < {alpha:g}, or when the metric is defined on one side "
-        "only (a NaN is 'undefined', see `boostbench list`)."])
+        "only (a NaN is 'undefined', see `boostbench list`). detectable: the smallest change "
+        f"this test catches with probability {POWER:g} at these seeds (from the observed "
+        "spread of the " + ("per-seed differences" if not test or test.paired else
+                            "two sides") + "); a real change smaller than that may pass."])
 
 
 def robustness_info(records: list[dict], metrics) -> dict:

@@ -408,3 +408,49 @@ def test_a_baseline_with_a_huge_budget_is_refused_before_any_work(robust_baselin
                   lambda d: d["runs"][0]["options"].__setitem__("budget", 1e9))
     code, _, err = _check(capsys, "--baseline", str(p))
     assert code == 2 and "budget" in err and "[0, 10000]" in err and "\n" not in err.strip()
+
+
+# --- what a baseline can catch ----------------------------------------------------------------
+
+def test_power_report_flags_a_noisy_metric_and_says_how_many_seeds_would_do():
+    from boostbench.gate import power_report
+    from boostbench.stats import detectable_degradation
+    recs = [dict(scenario="s", ranker="r", attack="a", seed=i, log_rank_lift=x,
+                 reached_top_k=0.0) for i, x in enumerate([0.1, 0.9, -0.4, 0.5, 0.2])]
+    rows = {r["metric"]: r for r in power_report(recs, ["log_rank_lift", "reached_top_k"])}
+    lift = rows["log_rank_lift"]
+    sd = float(np.std([0.1, 0.9, -0.4, 0.5, 0.2], ddof=1))
+    assert lift["sd"] == pytest.approx(sd) and lift["seeds"] == 5
+    assert lift["detectable"] == pytest.approx(detectable_degradation(
+        sd, 5, margin=lift["margin"], alpha=0.05, tests=2, paired=False))
+    assert lift["underpowered"] and lift["seeds_needed"] > 5
+    k = lift["seeds_needed"]
+    assert detectable_degradation(sd, k, margin=lift["margin"], alpha=0.05, tests=2,
+                                  paired=False) <= 2 * lift["margin"] + 1e-12
+    assert detectable_degradation(sd, k - 1, margin=lift["margin"], alpha=0.05, tests=2,
+                                  paired=False) > 2 * lift["margin"]
+    assert not rows["reached_top_k"]["underpowered"]      # no spread: the margin itself
+
+
+@pytest.mark.slow
+def test_the_readme_recipe_catches_a_doubled_like_weight_on_fresh_seeds(tmp_path, monkeypatch,
+                                                                         capsys):
+    """The README's gate recipe (20 seeds) FAILs a real_interaction whose like weight is
+    doubled and PASSes the unchanged one, both checked on seeds the baseline never saw."""
+    import re
+    from pathlib import Path
+    from boostbench.plugins import RANKERS
+    from boostbench.rankers import RealInteraction
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    recipe = re.search(r"boostbench baseline (.*?)# record once", readme, re.S).group(1)
+    args = recipe.replace("\\\n", " ").split()
+    out = tmp_path / "robustness.json"
+    args[args.index("--out") + 1] = str(out)
+    assert cli.main(["baseline", *args, "--quiet"]) == 0
+    n = len(json.loads(out.read_text())["runs"][0]["manifest"]["seeds"])
+    fresh = ",".join(str(1000 + i) for i in range(n))
+    assert cli.main(["check", "--baseline", str(out), "--seeds", fresh, "--quiet"]) == 0
+    monkeypatch.setitem(RANKERS._items, "real_interaction", lambda: RealInteraction(like=0.4))
+    capsys.readouterr()
+    assert cli.main(["check", "--baseline", str(out), "--seeds", fresh, "--quiet"]) == 1
+    assert "FAIL" in capsys.readouterr().out

@@ -159,3 +159,49 @@ def test_regression_test_bad_parameters(kw, needle):
 def test_t_interval_unchanged():
     iv = t_interval([1.0, 2.0, 3.0])
     assert (round(iv.low, 4), round(iv.high, 4)) == (-0.4841, 4.4841)
+
+
+# --- power: what the gate can catch --------------------------------------------------------
+
+def test_detectable_degradation_by_hand():
+    from scipy import stats as st
+    from boostbench.stats import detectable_degradation
+    # paired, 10 seeds, sd 2, margin 0.5, alpha 0.05 over 4 tests
+    t = st.t.ppf(1 - 0.05 / 4, 9) + st.t.ppf(0.8, 9)
+    assert detectable_degradation(2.0, 10, margin=0.5, alpha=0.05, tests=4) == \
+        pytest.approx(0.5 + t * 2 / np.sqrt(10))
+    # two groups of 10: twice the variance of a difference of means, 18 degrees of freedom
+    t = st.t.ppf(0.95, 18) + st.t.ppf(0.8, 18)
+    assert detectable_degradation(2.0, 10, margin=0.0, alpha=0.05, paired=False) == \
+        pytest.approx(t * 2 * np.sqrt(2 / 10))
+    assert np.isnan(detectable_degradation(1.0, 1, margin=0.0, alpha=0.05))
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_a_degradation_of_the_detectable_size_is_caught_about_80_percent_of_the_time(paired):
+    from boostbench.stats import detectable_degradation, regression_test
+    rng = np.random.default_rng(5)
+    n, sd, margin = 12, 1.0, 0.3
+    d = detectable_degradation(sd, n, margin=margin, alpha=0.05, paired=paired)
+    hits = 0
+    trials = 2000
+    for _ in range(trials):
+        if paired:   # per-seed differences with spread sd
+            b = rng.normal(0, 5, n)
+            a = b + rng.normal(d, sd, n)
+        else:        # two independent groups with between-seed spread sd
+            b, a = rng.normal(0, sd, n), rng.normal(d, sd, n)
+        t = regression_test(b, a, margin=margin, greater_is_better=False, paired=paired)
+        hits += t.pvalue < 0.05
+    assert abs(hits / trials - 0.8) < 0.04      # the t-quantile approximation of the power
+
+
+def test_nearly_identical_values_raise_no_library_warning():
+    import warnings
+    from boostbench.stats import regression_test
+    b = np.full(5, 0.3)
+    a = b + np.array([0, 1e-17, 0, 0, 5e-17])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        regression_test(b, a, margin=0.0, greater_is_better=False)
+        regression_test(b, a, margin=0.0, greater_is_better=False, paired=False)
