@@ -52,6 +52,7 @@ DEFAULT_ATTACKS = ("bot_farm", "mutual_like_ring", "task_crowd")
 
 _SC = Scenario.PARAMS
 CAP = Interval(float, 0.25, MAX_BUDGET)
+MAX_MEMORY = Interval(float, 0.1, 1e6)
 CANDIDATES = Interval(int, 1, 200)
 SEARCH_SEEDS = Interval(int, 1, 100)
 
@@ -139,6 +140,8 @@ def _common(p, *, seeds: str, attacks_default: str, with_json: bool = True):
     _opt(p, "--size", _SC["size"], None, "world size", shown="the scenario's")
     _opt(p, "--mode", Options(*MODES), "closed", "closed: the feed loop; replay: open loop")
     _opt(p, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
+    _opt(p, "--max-memory", MAX_MEMORY, None, "refuse a run estimated to need more memory "
+         "than this many GB (before any world is built)", shown="80%% of this machine's")
     _scheduler(p)
     _quiet(p)
     if with_json:
@@ -342,6 +345,15 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
             raise UsageError(str(e)) from None
     jobs = min(len(spec.seeds), os.cpu_count() or 1) if a.jobs is None else a.jobs
     _client(a)            # a bad --scheduler fails here, before any work
+    if getattr(a, "scheduler", None) is None:    # on Dask the memory is the workers'
+        from .resources import check_fits, default_limit_gb, estimate
+        most = {"cost": getattr(a, "cap", None),
+                "sweep": max(getattr(a, "budgets", None) or (0.0,))}.get(a.command)
+        limit = default_limit_gb() if a.max_memory is None else a.max_memory
+        try:
+            check_fits(estimate(spec, jobs, budget=most), limit)
+        except InvalidParameter as e:
+            raise UsageError(f"--max-memory: {e}") from None
     return spec, jobs
 
 
