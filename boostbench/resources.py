@@ -76,9 +76,7 @@ def estimate(spec, workers: int, budget: float | None = None) -> Estimate:
     budget = spec.budget if budget is None else float(budget)
     campaign = EVENTS_PER_PAID_ACTION * budget / min(prices) if prices else 0.0
     cells = len(spec.rankers) * (len(spec.attacks) + 1)
-    hours = config.history_hours + sc.horizon_hours
-    n_items = config.n_accounts * config.stickiness / config.accounts_per_new_item * hours / 24
-    trajectory = 3 * 4 * sc.n_rounds * n_items
+    trajectory = 3 * 4 * sc.n_rounds * config.n_items
     workers = max(1, min(int(workers), len(spec.seeds)))
     per_worker = (BASE_BYTES + BYTES_PER_EVENT * (organic + campaign)
                   + (CELL_BYTES + trajectory) * cells)

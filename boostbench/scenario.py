@@ -76,6 +76,10 @@ class Scenario:
         Interval(int, self.attack_hours, 24 * 365).check("horizon_hours", self.horizon_hours,
                                                           "Scenario")
         Interval(int, 1, self.attack_hours).check("round_hours", self.round_hours, "Scenario")
+        c = self.world_config()   # a top k longer than the live posts would hold every post
+        live = c.daily_active / c.accounts_per_new_item * self.eligibility_hours / 24.0
+        Interval(int, 1, max(1, int(live))).check("k", self.k, f"Scenario (at most the ~"
+                                                  f"{int(live):,} posts live at a time)")
 
     def world_config(self, **overrides) -> WorldConfig:
         """The world this scenario runs on: the size preset, long enough for the horizon."""

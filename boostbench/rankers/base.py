@@ -75,7 +75,10 @@ def score_items(ranker, obs: Observation) -> np.ndarray:
     :class:`~boostbench.errors.PluginFailure` naming it."""
     name = getattr(ranker, "name", ranker)
     with plugin_call("ranker", name, "scoring the feed"):
-        s = np.asarray(ranker(obs), dtype=np.float64)
+        raw = ranker(obs)
+        if np.iscomplexobj(raw):   # numpy would drop the imaginary part with a warning
+            raise TypeError("its scores are complex numbers; a score must be a real number")
+        s = np.asarray(raw, dtype=np.float64)
     if s.shape != (obs.n_items,):
         raise InvalidParameter(f"Ranker {name!r} must return shape "
                                f"({obs.n_items},). Got {s.shape} instead.", name="ranker")
