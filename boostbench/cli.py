@@ -236,6 +236,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(v, "--seed", SEED, 0, "seed")
     _opt(v, "--json", None, None, "write published and measured values here")
     _quiet(v)
+    g = cmd("merge", "join result shards (the same run, sweep or cost on disjoint seeds) into "
+            "one result", "boostbench merge part0.json part1.json --out all.json")
+    g.add_argument("shards", nargs="+", help="JSON files written with --json by run, sweep or "
+                   "cost, on disjoint seeds")
+    g.add_argument("--out", required=True, help="the merged JSON to write (required)")
     m = cmd("models", "held-out predictive quality of learned rankers on the clean history",
             "boostbench models --rankers learned_pxtr,wrmf --seeds 3")
     _opt(m, "--scenario", None, "default", f"scenario: one of {', '.join(SCENARIOS)}")
@@ -641,6 +646,22 @@ def _short(d) -> str:
     return str(d)
 
 
+def _cmd_merge(a, out) -> int:
+    from .merge import merge_results
+    path = _out_path("--out", a.out)
+    if any(Path(x).resolve() == path.resolve() for x in a.shards):
+        raise UsageError("--out must not be one of the shards.")
+    try:
+        merged = merge_results(a.shards)
+    except InvalidParameter as e:
+        raise UsageError(str(e)) from None
+    write_json_atomic(path, merged)
+    seeds = merged["manifest"]["seeds"]
+    print(f"boostbench merge: {len(a.shards)} {merged['manifest']['command']} shards, "
+          f"{len(seeds)} seeds ({', '.join(map(str, seeds))}); wrote {path}", file=out)
+    return 0
+
+
 def _cmd_models(a, out) -> int:
     from .quality import model_quality, summarise_quality
     from .report import _fmt
@@ -700,7 +721,7 @@ def _cmd_plot(a, out) -> int:
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "cost": _cmd_cost, "sweep": _cmd_sweep,
             "baseline": _cmd_baseline, "check": _cmd_check, "list": _cmd_list,
-            "plot": _cmd_plot, "models": _cmd_models}
+            "plot": _cmd_plot, "models": _cmd_models, "merge": _cmd_merge}
 
 
 class _Terminated(BaseException):

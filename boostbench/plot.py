@@ -19,12 +19,12 @@ units, and lines differ by style and marker as well as shade, so they read in gr
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .errors import BoostbenchError
+from .errors import BoostbenchError, InvalidParameter
+from .report import read_results
 
 __all__ = ["plot_file", "PlotError"]
 
@@ -67,15 +67,10 @@ def _save(fig, path: Path) -> Path:
 
 
 def _load(path) -> dict:
-    p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PlotError(f"RESULTS: cannot read {str(path)!r} as JSON ({type(e).__name__}).") \
-            from None
-    if not isinstance(data, dict) or not isinstance(data.get("manifest"), dict):
-        raise PlotError(f"RESULTS: {str(path)!r} is not a boostbench result file (no manifest).")
-    return data
+        return read_results(path)
+    except InvalidParameter as e:
+        raise PlotError(str(e)) from None
 
 
 def plot_file(results, out_dir, *, trace=None) -> list[Path]:

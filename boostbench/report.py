@@ -228,13 +228,48 @@ def write_csv_atomic(path, rows: list[dict]) -> None:
     write_together((path, csv_writer(rows)))
 
 
+#: Version of the result files' layout (``manifest.schema_version``): bumped when a reader of
+#: an older file would misread it. ``plot`` and ``merge`` refuse other versions.
+SCHEMA_VERSION = 1
+
+
 def manifest(**extra) -> dict:
-    """Package and platform versions plus whatever configuration the caller adds."""
+    """Package and platform versions, the result files' schema version, and whatever
+    configuration the caller adds."""
     from . import __version__
     import scipy
-    return {"package": "boostbench", "version": __version__, "python": sys.version.split()[0],
+    return {"package": "boostbench", "version": __version__, "schema_version": SCHEMA_VERSION,
+            "python": sys.version.split()[0],
             "numpy": np.__version__, "scipy": scipy.__version__, "platform": platform.platform(),
             **extra}
+
+
+def read_results(path, option: str = "RESULTS", commands=None) -> dict:
+    """A result file written by boostbench with ``--json``, checked: JSON with a manifest of
+    this :data:`SCHEMA_VERSION` (and, given ``commands``, written by one of them). Raises
+    :class:`InvalidParameter` naming ``option`` otherwise."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise InvalidParameter(f"{option}: cannot read {str(path)!r} as JSON "
+                               f"({type(e).__name__}).", name=option) from None
+    man = data.get("manifest") if isinstance(data, dict) else None
+    if not isinstance(man, dict):
+        raise InvalidParameter(f"{option}: {str(path)!r} is not a boostbench result file (no "
+                               "manifest).", name=option)
+    got = man.get("schema_version")
+    if got != SCHEMA_VERSION:
+        was = ("an older boostbench (no schema version)" if got is None
+               else f"schema version {got!r}")
+        raise InvalidParameter(f"{option}: {str(path)!r} was written by {was}; this boostbench "
+                               f"reads schema version {SCHEMA_VERSION}. Re-run the command "
+                               "that made it.", name=option)
+    if commands is not None and man.get("command") not in commands:
+        raise InvalidParameter(f"{option}: {str(path)!r} was written by "
+                               f"{man.get('command')!r}; expected the JSON of "
+                               f"{' or '.join(commands)}.", name=option)
+    return data
 
 
 def summarize_cost(records: list[dict], *, threshold: float = 0.5) -> list[dict]:
