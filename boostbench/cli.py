@@ -236,6 +236,14 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(v, "--seed", SEED, 0, "seed")
     _opt(v, "--json", None, None, "write published and measured values here")
     _quiet(v)
+    rp = cmd("report", "one shareable page: leaderboard, full table, figures and manifest, "
+             "from result files (HTML or Markdown)",
+             "boostbench report run.json cost.json --trace t.csv --out report.html")
+    rp.add_argument("results", nargs="+", help="JSON written by run or cost (and sweep, for "
+                    "its figures) with --json")
+    rp.add_argument("--out", required=True, help="report.html (self-contained) or report.md "
+                    "(figures in report_figures/ beside it) (required)")
+    _opt(rp, "--trace", None, None, "the --trace CSV of the run (adds its trajectories)")
     g = cmd("merge", "join result shards (the same run, sweep or cost on disjoint seeds) into "
             "one result", "boostbench merge part0.json part1.json --out all.json")
     g.add_argument("shards", nargs="+", help="JSON files written with --json by run, sweep or "
@@ -646,6 +654,17 @@ def _short(d) -> str:
     return str(d)
 
 
+def _cmd_report(a, out) -> int:
+    from .page import write_report
+    path = _out_path("--out", a.out)
+    try:
+        written = write_report(a.results, path, trace=a.trace)
+    except InvalidParameter as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote {written}", file=out)
+    return 0
+
+
 def _cmd_merge(a, out) -> int:
     from .merge import merge_results
     path = _out_path("--out", a.out)
@@ -721,7 +740,8 @@ def _cmd_plot(a, out) -> int:
 
 COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "cost": _cmd_cost, "sweep": _cmd_sweep,
             "baseline": _cmd_baseline, "check": _cmd_check, "list": _cmd_list,
-            "plot": _cmd_plot, "models": _cmd_models, "merge": _cmd_merge}
+            "plot": _cmd_plot, "models": _cmd_models, "merge": _cmd_merge,
+            "report": _cmd_report}
 
 
 class _Terminated(BaseException):
