@@ -104,6 +104,18 @@ def _names(option: str, value: str | None, registry, default, *, all_ok: bool = 
     return names
 
 
+def _export_dir(value: str | None) -> Path | None:
+    """The --export-traffic folder, checked before any work."""
+    if value is None:
+        return None
+    d = Path(value)
+    if not d.is_dir():
+        raise UsageError(f"--export-traffic: {value!r} is not an existing folder.")
+    if not os.access(d, os.W_OK):
+        raise UsageError(f"--export-traffic: folder {value!r} is not writable.")
+    return d
+
+
 def _note_broken(registry, what: str) -> None:
     """One line on stderr per plug-in of ``registry`` that failed to load (``what`` says
     what that means here)."""
@@ -214,6 +226,9 @@ def _build_parser() -> argparse.ArgumentParser:
          "summary: aligned text, a Markdown table, or CSV / JSON on stdout (the header line "
          "then goes to stderr)")
     _plot_opt(r, "; trajectories with --trace")
+    _opt(r, "--export-traffic", None, None, "existing folder: write every attacked run's "
+         "events, campaign and organic, labelled (CSV; see boostbench.traffic) for testing "
+         "your own detectors")
     c = cmd("cost", "what it costs to get a low-quality post into the top k",
             "boostbench cost --rankers like_count --cap 4 --adaptive")
     _common(c, seeds="3", attacks_default="all")
@@ -417,8 +432,13 @@ def _cmd_run(a, out) -> int:
     chosen = _metric_list(a.metrics)
     sc, seeds = spec.scenario, spec.seeds
     started = time.perf_counter()
+    export = _export_dir(a.export_traffic)
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None,
-                                progress=_progress(a), scheduler=_client(a))
+                                progress=_progress(a), scheduler=_client(a), export=export)
+    if export is not None:
+        write_json_atomic(export / "recipes.json", {
+            "manifest": _manifest(a, spec, budget=spec.budget),
+            "recipes": {x.name: describe(x) for x in spec.attacks}})
     elapsed = time.perf_counter() - started
     rows = summarize(records, tuple(n for n, _ in METRICS.items()))
     machine = a.format in ("csv", "json")      # stdout is the data alone; the header to stderr

@@ -201,13 +201,14 @@ def measure(att, clean, truth) -> dict:
     return out
 
 
-def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None):
+def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None, export=None):
     """All records of one seed: one per ranker x attack, each against the ranker's clean twin.
 
     A record holds what identifies the run (ranker, attack, seed, budget, targets),
     what the campaign bought (spend, fake actions, side items) and every registered
     metric. Returns ``(records, trace_rows)``; ``trace_rows`` is empty unless ``trace``.
-    ``tick``, if given, is called once per cell done (progress).
+    ``tick``, if given, is called once per cell done (progress). ``export``, a folder:
+    each attacked run's labelled traffic is written there (:mod:`boostbench.traffic`).
     """
     world, base, buy, kw = _seed_setup(spec, seed)
     campaigns = [buy(a, spec.budget) for a in spec.attacks]
@@ -217,7 +218,13 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None):
     for ranker in spec.rankers:
         clean = clean_of(ranker)
         for attack, campaign in zip(spec.attacks, campaigns):
-            att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
+            out = {}
+            if export is not None and (campaign.n_events or campaign.policy is not None):
+                from .traffic import traffic_path, write_traffic
+                out["on_traffic"] = partial(
+                    write_traffic, traffic_path(export, seed, ranker.name, attack.name),
+                    campaign=f"{attack.name}@seed{int(seed)}", recipe=attack.name)
+            att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw, **out)
             rec = {"ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
                    "mode": spec.mode, "budget": spec.budget, "seed": int(seed),
                    "spend": att.spend, "spend_items": att.spend_items,
@@ -234,7 +241,7 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None):
 
 
 def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: bool = False,
-               scheduler=None):
+               scheduler=None, export=None):
     """Records (and trace rows) for every seed, in seed order.
 
     ``jobs`` > 1 runs seeds in parallel processes, ``scheduler`` (a Dask scheduler
@@ -243,7 +250,7 @@ def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: b
     error (see :mod:`boostbench.progress`). Returns ``(records, trace_rows)``.
     """
     jobs = JOBS.check("jobs", jobs, "run_matrix")
-    out = map_seeds(partial(run_seed, spec, trace=trace), spec.seeds, jobs=jobs,
+    out = map_seeds(partial(run_seed, spec, trace=trace, export=export), spec.seeds, jobs=jobs,
                     scheduler=scheduler, progress=progress,
                     per_seed=len(spec.rankers) * len(spec.attacks))
     return [r for recs, _ in out for r in recs], [r for _, rows in out for r in rows]

@@ -150,8 +150,8 @@ class _Helper:
 
 
 def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
-                feed: FeedConfig = FeedConfig(), key: int | None = None, seed: int = 0
-                ) -> Trajectory:
+                feed: FeedConfig = FeedConfig(), key: int | None = None, seed: int = 0,
+                on_traffic=None) -> Trajectory:
     """Closed loop: the ranking decides exposure, exposure drives organic engagement.
 
     Parameters
@@ -164,8 +164,12 @@ def closed_loop(base: RunBase, ranker, campaign: Campaign | None = None, *,
     key : int, optional
         Key of the organic uniforms (default: the world's). Twins share it; a
         different key gives an independent twin (used to measure what pairing buys).
+    on_traffic : callable, optional
+        Called once at the end with the run's labelled traffic
+        (:meth:`~boostbench.simulate.state._State.traffic`).
     """
-    rounds = closed_loop_rounds(base, ranker, campaign, feed=feed, key=key, seed=seed)
+    rounds = closed_loop_rounds(base, ranker, campaign, feed=feed, key=key, seed=seed,
+                                on_traffic=on_traffic)
     while True:
         try:
             next(rounds)
@@ -198,7 +202,8 @@ def _links(world, helper, beh, resp, r, seen, n_items, likes, ref):
 
 
 def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, *,
-                       feed: FeedConfig = FeedConfig(), key: int | None = None, seed: int = 0):
+                       feed: FeedConfig = FeedConfig(), key: int | None = None, seed: int = 0,
+                       on_traffic=None):
     """:func:`closed_loop` one round at a time (for benchmarks and progress reports).
 
     A generator: yields a :class:`RoundInfo` after each round and returns the
@@ -318,6 +323,8 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
         ranks[r] = rank_items(scores, obs.eligible)
         yield RoundInfo(r, int(t.size), state.log)
     helper.close()
+    if on_traffic is not None:
+        on_traffic(state.traffic())
     touched = np.zeros(0, np.int64) if campaign is None else campaign.item
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
                        reactive=(extra_spend, extra_actions, extra_aimed),

@@ -17,11 +17,12 @@ from .state import (_ENGAGEMENT_KINDS, _IMPRESSION_KINDS, RunBase, Trajectory, _
 __all__ = ["replay"]
 
 
-def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int = 0
-           ) -> Trajectory:
+def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int = 0,
+           on_traffic=None) -> Trajectory:
     """Open loop: the ranker re-scores every round; organic events do not react to it.
 
-    ``campaign=None`` (or an empty campaign) gives the clean twin.
+    ``campaign=None`` (or an empty campaign) gives the clean twin. ``on_traffic``, if
+    given, is called at the end with the run's labelled traffic (as in the closed loop).
     """
     if campaign is not None and campaign.policy is not None:
         raise InvalidParameter("A reactive campaign (with a policy) needs the closed loop "
@@ -50,5 +51,7 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
         obs = state.observation(now)
         ranks[r] = rank_items(score_items(ranker, obs), obs.eligible)
         lo = hi
+    if on_traffic is not None:
+        on_traffic(state.traffic())
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "replay", seed,
                        defence=state.defence_record(ranker, obs, campaign))

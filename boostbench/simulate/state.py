@@ -404,6 +404,16 @@ class _State:
             account_created_at=obs.accounts.created_at, account_device=obs.accounts.device,
             item_created_at=w.items.created_at, item_creator=w.items.creator, t0=w.t0)
 
+    def traffic(self) -> tuple:
+        """``(t, account, item, kind, value, is_campaign)`` of the run's window (events at or
+        after ``t0``) and of the campaign's events before it (aged bots' camouflage): the
+        labelled traffic a team can test its own detectors on."""
+        n = len(self.log)
+        cols = self.log.columns()
+        fake = self._fake[:n]
+        keep = (cols[0] >= self.base.world.t0) | fake
+        return (*(c[keep] for c in cols), fake[keep].copy())
+
     def observation(self, now: float) -> Observation:
         cache = dict(self.aggs)
         cache["viewed_before"] = self._vb[: len(self.log)]  # a view: later appends go past it
