@@ -104,6 +104,19 @@ def _names(option: str, value: str | None, registry, default, *, all_ok: bool = 
     return names
 
 
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can really be created in ``folder`` (``os.access`` says yes to root
+    for /proc and to read-only mounts): a probe file is made and removed."""
+    import tempfile
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".boostbench-probe.", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True
+
+
 def _export_dir(value: str | None) -> Path | None:
     """The --export-traffic folder, checked before any work."""
     if value is None:
@@ -111,7 +124,7 @@ def _export_dir(value: str | None) -> Path | None:
     d = Path(value)
     if not d.is_dir():
         raise UsageError(f"--export-traffic: {value!r} is not an existing folder.")
-    if not os.access(d, os.W_OK):
+    if not os.access(d, os.W_OK) or not _can_create_in(d):
         raise UsageError(f"--export-traffic: folder {value!r} is not writable.")
     return d
 
@@ -133,7 +146,7 @@ def _out_path(option: str, value: str | None) -> Path | None:
         raise UsageError(f"{option}: folder {str(parent)!r} does not exist.")
     if p.is_dir():
         raise UsageError(f"{option}: {value!r} is a folder, not a file path.")
-    if not os.access(parent, os.W_OK):
+    if not os.access(parent, os.W_OK) or not _can_create_in(parent):
         raise UsageError(f"{option}: folder {str(parent)!r} is not writable.")
     try:
         check_target(p)

@@ -37,8 +37,9 @@ class _Checker(HTMLParser):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     d = tmp_path_factory.mktemp("rep")
-    assert cli.main(["run", "--scenario", "tiny", "--seeds", "2", "--quiet", "--attacks",
-                     "bot_farm,task_crowd", "--json", str(d / "run.json"), "--trace",
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "2", "--quiet", "--rankers",
+                     "like_count,real_interaction+device_dedup+lockstep", "--attacks",
+                     "bot_farm", "--json", str(d / "run.json"), "--trace",
                      str(d / "t.csv")]) == 0
     assert cli.main(["cost", "--scenario", "tiny", "--seeds", "2", "--quiet", "--cap", "1",
                      "--rankers", "like_count,real_interaction", "--attacks", "bot_farm",
