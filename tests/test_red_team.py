@@ -9,8 +9,6 @@ refusal). The totals must all be 0.
 import json
 import textwrap
 
-import pytest
-
 import boostbench.runner as runner
 from boostbench import cli
 
