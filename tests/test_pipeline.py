@@ -1,6 +1,7 @@
 """Pipeline(*defences, scorer): composition, schedules, bans, penalties, per-stream state,
 and defended rankers in the closed loop."""
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -445,3 +446,29 @@ def test_replay_record_marks_the_campaign(tiny_base):
     # API-exploit likes come without views: require_view removes them
     fake_likes = d.fake & (d.kind == K.LIKE)
     assert fake_likes.any() and (d.weight[fake_likes] == 0).mean() > 0.9
+
+
+def test_a_registered_ranker_carries_its_registered_name(monkeypatch):
+    from boostbench.plugins import RANKERS
+
+    class Inner:
+        name = "inner"
+
+        def __call__(self, obs):
+            return np.zeros(obs.n_items)
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        name: str = "frozen_inner"
+
+        def __call__(self, obs):
+            return np.zeros(obs.n_items)
+
+    monkeypatch.setattr(RANKERS, "_items", dict(RANKERS._items))
+    RANKERS.register("outer_name")(Inner)
+    RANKERS.register("frozen_outer")(Frozen)
+    assert build_ranker("outer_name").name == "outer_name"
+    assert build_ranker("frozen_outer").name == "frozen_outer"
+    assert build_ranker("outer_name+account_trust").name == "outer_name+account_trust"
+    assert build_ranker("like_count").name == "like_count"
+    assert Inner.name == "inner"                       # the class itself is left alone

@@ -19,8 +19,9 @@ Semantics, in one place:
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import numpy as np
 
@@ -311,18 +312,36 @@ class Pipeline:
         return obs.reweighted(st.w[:n], cache)
 
 
+def _named(ranker, name: str):
+    """``ranker`` called by the name it is registered under (a plug-in registered as
+    ``lpv_decay`` whose class says ``lpv`` is ``lpv_decay`` in every table and record): a
+    copy renamed, or the ranker itself when it cannot be renamed (a read-only name)."""
+    if getattr(ranker, "name", None) == name:
+        return ranker
+    if is_dataclass(ranker) and "name" in {f.name for f in fields(ranker)}:
+        return replace(ranker, name=name)
+    twin = copy.copy(ranker)
+    try:
+        twin.name = name
+    except (AttributeError, TypeError):
+        return ranker
+    return twin
+
+
 def build_ranker(spec: str):
     """A ranker from a spec: ``scorer`` or ``scorer+defence+defence``.
 
     Names are looked up in ``RANKERS`` and ``DEFENCES`` (defaults of each);
     unknown names raise :class:`~boostbench.errors.InvalidParameter` listing
-    what exists.
+    what exists. A registered scorer carries its registered name.
     """
     parts = [p.strip() for p in str(spec).split("+")]
     if not parts or any(not p for p in parts):
         raise InvalidParameter(f"A ranker spec is 'scorer' or 'scorer+defence+...'. Got {spec!r}.",
                                name="ranker")
     scorer = RANKERS.create(parts[0])
+    if ":" not in parts[0]:
+        scorer = _named(scorer, parts[0])
     if len(parts) == 1:
         return scorer
     if len(set(parts[1:])) != len(parts) - 1:
