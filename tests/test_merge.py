@@ -15,7 +15,7 @@ RUN = ["run", "--scenario", "tiny", "--rankers", "like_count", "--attacks", "bot
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     d = tmp_path_factory.mktemp("shards")
-    for name, seeds in (("all", "0,1,2,3"), ("a", "0,2"), ("b", "3,1")):
+    for name, seeds in (("all", "0,1,2"), ("a", "2,0"), ("b", "1,")):
         assert cli.main([*RUN, "--seeds", seeds, "--json", str(d / f"{name}.json")]) == 0
     return d
 
@@ -24,10 +24,10 @@ def test_merged_shards_equal_the_unsharded_run(shards, capsys):
     out = shards / "merged.json"
     assert cli.main(["merge", str(shards / "b.json"), str(shards / "a.json"), "--out",
                      str(out)]) == 0
-    assert "2 run shards, 4 seeds (0, 1, 2, 3)" in capsys.readouterr().out
+    assert "2 run shards, 3 seeds (0, 1, 2)" in capsys.readouterr().out
     merged, whole = (json.loads(p.read_text()) for p in (out, shards / "all.json"))
     assert merged["records"] == whole["records"] and merged["summary"] == whole["summary"]
-    assert merged["manifest"]["seeds"] == [0, 1, 2, 3]
+    assert merged["manifest"]["seeds"] == [0, 1, 2]
     assert merged["manifest"]["executor"]["kind"] == "merged"
     # a merged file is a result file like any other: it merges and plots again
     assert merged["manifest"]["schema_version"] == SCHEMA_VERSION

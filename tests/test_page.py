@@ -41,7 +41,7 @@ def results(tmp_path_factory):
                      "like_count,real_interaction+device_dedup+lockstep", "--attacks",
                      "bot_farm", "--json", str(d / "run.json"), "--trace",
                      str(d / "t.csv")]) == 0
-    assert cli.main(["cost", "--scenario", "tiny", "--seeds", "2", "--quiet", "--cap", "1",
+    assert cli.main(["cost", "--scenario", "tiny", "--seeds", "1,", "--quiet", "--cap", "1",
                      "--rankers", "like_count,real_interaction", "--attacks", "bot_farm",
                      "--json", str(d / "cost.json")]) == 0
     return d
