@@ -33,8 +33,9 @@ from .gate import ALPHA
 from .metrics.base import table_columns
 from .plugins import ATTACKS, DEFENCES, METRICS, PACINGS, RANKERS, SUPPLIERS
 from .rankers.pipeline import build_ranker
-from .report import (_clean, check_target, csv_writer, format_table, json_writer, manifest,
-                     summarize, summary_csv, write_json_atomic, write_together)
+from .report import (_clean, check_target, csv_writer, format_rows, format_table,
+                     json_writer, manifest, summarize, summary_csv, write_json_atomic,
+                     write_together)
 from .runner import BUDGETS, JOBS, build_spec, describe, run_matrix
 from .scenario import SCENARIOS, Scenario
 from .simulate import MODES
@@ -746,16 +747,11 @@ def _cmd_models(a, out) -> int:
         cells[(r["ranker"], r["head"], r["metric"])] = (
             f"{_fmt(r['mean'])} (1 seed)" if r["n"] == 1 else f"{_fmt(r['mean'])} ±{_fmt(half)}")
     heads = list(dict.fromkeys((r["ranker"], r["head"]) for r in summary))
-    table = [["ranker", "head", *metrics]] + [[rk, hd, *(cells.get((rk, hd, m), "") for m in
-                                                           metrics)] for rk, hd in heads]
-    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
-    for i, row in enumerate(table):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
-        if i == 0:
-            print("  ".join("-" * w for w in widths), file=out)
-    print("auc: ROC AUC of the held-out outcome (impression-level for pXtr heads); gain: 1 - "
-          "held-out log loss / log loss of the base rate; mean ±half-width of the 95% t "
-          "interval over seeds.", file=out)
+    body = [[rk, hd, *(cells.get((rk, hd, m), "") for m in metrics)] for rk, hd in heads]
+    print(format_rows(["ranker", "head", *metrics], body, [
+        "auc: ROC AUC of the held-out outcome (impression-level for pXtr heads); gain: 1 - "
+        "held-out log loss / log loss of the base rate; mean ±half-width of the 95% t "
+        "interval over seeds."]), file=out)
     if path is not None:
         write_json_atomic(path, {"manifest": manifest(command="models", scenario=sc.name,
                                                       seeds=list(a.seeds)),

@@ -132,19 +132,19 @@ def _tables(runs, costs):
     return out
 
 
-def _figures(paths, trace, folder: Path) -> tuple[list[Path], str]:
-    """Draw every figure the files support into ``folder``; ``(paths, note)``."""
+def _figures(paths, commands, trace, folder: Path) -> tuple[list[Path], str]:
+    """Draw every figure the files (written by ``commands``) support into ``folder``;
+    ``(paths, note)``."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         return [], 'Figures need matplotlib: pip install "boostbench[plot]".'
     from .plot import plot_file
     drawn = []
-    for i, p in enumerate(paths):
+    for i, (p, command) in enumerate(zip(paths, commands)):
         sub = folder / f"f{i}"
         sub.mkdir()
-        is_run = read_results(p, "RESULTS")["manifest"].get("command") == "run"
-        drawn += plot_file(p, sub, trace=trace if is_run else None)
+        drawn += plot_file(p, sub, trace=trace if command == "run" else None)
     return drawn, ""
 
 
@@ -158,7 +158,8 @@ def render(paths, *, trace=None, fmt: str = "html", figure_dir: Path | None = No
         raise ReportError("RESULTS: a report needs the JSON of a run or a cost.")
     tables = _tables(runs, costs)
     with tempfile.TemporaryDirectory() as tmp:
-        figs, note = _figures(paths, trace, Path(tmp))
+        figs, note = _figures(paths, [d["manifest"]["command"] for d in datas], trace,
+                              Path(tmp))
         images = []
         for f in figs:
             if fmt == "html":

@@ -31,3 +31,57 @@ def make_campaign(base, name, budget, seed=0):
     return ATTACKS.get(name)()(obs, base.targets, budget,
                                base.plan.attack_window,
                                np.random.default_rng(seed))
+
+
+#: A user's plug-in module (the source), rankers and a metric that fail in every way a
+#: plug-in can: written to a folder on sys.path by the plug-in failure and red-team tests.
+USER_PLUGINS = '''
+import numpy as np
+
+
+class Raises:
+    name = "raises"
+
+    def __call__(self, obs):
+        raise RuntimeError("model file missing")
+
+
+class Exits:
+    name = "exits"
+
+    def __call__(self, obs):
+        raise SystemExit(0)
+
+
+class Strings:
+    name = "strings"
+
+    def __call__(self, obs):
+        return np.array(["a"] * obs.n_items)
+
+
+class Complex:
+    name = "complex"
+
+    def __call__(self, obs):
+        return np.ones(obs.n_items) * (1 + 2j)
+
+
+class Unpicklable:
+    """Holds a lambda: fine in this process, cannot be sent to a worker process."""
+
+    def __init__(self):
+        self.name = "unpicklable"
+        self.score = lambda obs: obs.count(2).copy()
+
+    def __call__(self, obs):
+        return self.score(obs)
+
+
+def broken_factory():
+    raise ImportError("no module named torch")
+
+
+def broken_metric(att, clean, truth):
+    raise ZeroDivisionError("division by zero")
+'''

@@ -8,50 +8,7 @@ import pytest
 
 from boostbench import cli
 
-USER = '''
-import numpy as np
-from boostbench.rankers import LikeCount
-
-
-class Raises:
-    name = "raises"
-
-    def __call__(self, obs):
-        raise RuntimeError("model file missing")
-
-
-class Exits:
-    name = "exits"
-
-    def __call__(self, obs):
-        raise SystemExit(0)
-
-
-class Strings:
-    name = "strings"
-
-    def __call__(self, obs):
-        return np.array(["a"] * obs.n_items)
-
-
-class Unpicklable:
-    """Holds a lambda: fine in this process, cannot be sent to a worker process."""
-
-    def __init__(self):
-        self.name = "unpicklable"
-        self.score = lambda obs: obs.count(2).copy()
-
-    def __call__(self, obs):
-        return self.score(obs)
-
-
-def broken_factory():
-    raise ImportError("no module named torch")
-
-
-def broken_metric(att, clean, truth):
-    raise ZeroDivisionError("division by zero")
-'''
+from helpers import USER_PLUGINS as USER
 
 
 @pytest.fixture

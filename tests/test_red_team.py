@@ -12,39 +12,9 @@ import textwrap
 import boostbench.runner as runner
 from boostbench import cli
 
-PLUGIN = '''
-import numpy as np
+from helpers import USER_PLUGINS
 
-
-class Raises:
-    name = "raises"
-
-    def __call__(self, obs):
-        raise RuntimeError("model file missing")
-
-
-class Exits:
-    name = "exits"
-
-    def __call__(self, obs):
-        raise SystemExit(0)
-
-
-class Complex:
-    name = "complex"
-
-    def __call__(self, obs):
-        return np.ones(obs.n_items) * (1 + 2j)
-
-
-class Unpicklable:
-    def __init__(self):
-        self.name = "unpicklable"
-        self.score = lambda obs: obs.count(2).copy()
-
-    def __call__(self, obs):
-        return self.score(obs)
-'''
+PLUGIN = USER_PLUGINS
 
 # one seed: every run stays in this process, where world builds are counted
 TINY = ["--scenario", "tiny", "--seeds", "1", "--attacks", "bot_farm", "--quiet"]

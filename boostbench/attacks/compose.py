@@ -83,6 +83,22 @@ class SignalMix:
     not_interested: float = 0.0
     short_seconds: tuple = (2.0, 2.0)
 
+    def dwell(self, u, duration) -> np.ndarray:
+        """Seconds of each bundle's view from its uniforms ``u``: the short dwell (uniform in
+        ``short_seconds``), a real watch (Beta(5, 2) of the ``duration``), or the whole
+        ``duration``; zeros without a view."""
+        u = np.asarray(u, np.float64)
+        if self.view == "none":
+            return np.zeros(u.shape)
+        if self.view == "short":
+            lo, hi = self.short_seconds
+            return lo + u * (hi - lo)
+        duration = np.asarray(duration, np.float64)
+        if self.view == "real":
+            from scipy.special import betaincinv
+            return betaincinv(5.0, 2.0, u) * duration
+        return duration.copy()
+
     def __post_init__(self):
         if self.view == "none" and not any(getattr(self, n) for n, _ in _ACTIONS):
             raise InvalidParameter("A SignalMix must do something: a view or some action.",
@@ -221,15 +237,7 @@ class Recipe:
 
         dwell = np.zeros(n)
         if mix.view != "none":
-            u = hash_uniforms(key, _S_DWELL, b)
-            if mix.view == "short":
-                lo, hi = mix.short_seconds
-                dwell = lo + u * (hi - lo)
-            elif mix.view == "real":
-                from scipy.special import betaincinv
-                dwell = betaincinv(5.0, 2.0, u) * dur
-            else:
-                dwell = dur.copy()
+            dwell = mix.dwell(hash_uniforms(key, _S_DWELL, b), dur)
             _push(cols, p.t, p.account, p.target, K.IMPRESSION, 0.0)   # opening it shows it
             emit(np.ones(n, bool), p.t, K.VIEW, np.minimum(dwell / dur, 1.0))
         lengths = _organic_comment_lengths(obs)

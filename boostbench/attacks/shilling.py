@@ -214,15 +214,7 @@ class Shilling(Recipe):
         dwell = np.zeros(t.size)
         if mix.view != "none":
             dur = obs.items.duration[itm].astype(np.float64)
-            u = hash_uniforms(key, _S_DWELL, b, f)
-            if mix.view == "short":
-                lo, hi = mix.short_seconds
-                dwell = lo + u * (hi - lo)
-            elif mix.view == "real":
-                from scipy.special import betaincinv
-                dwell = betaincinv(5.0, 2.0, u) * dur
-            else:
-                dwell = dur.copy()
+            dwell = mix.dwell(hash_uniforms(key, _S_DWELL, b, f), dur)
             _push(out, t, acc, itm, K.IMPRESSION, 0.0)
             _push(out, t, acc, itm, K.VIEW, np.minimum(dwell / dur, 1.0))
             pay(K.VIEW, t.size)
