@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ import sys
 import time
 import traceback
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from . import attacks as _attacks  # noqa: F401  (registers built-ins)
@@ -30,7 +32,7 @@ from . import rankers as _rankers  # noqa: F401
 from ._core.params import MAX_BUDGET, SEED, Constraint, Interval, Options, SeedList
 from .errors import BoostbenchError, InvalidParameter, PluginFailure, UsageError
 from .gate import ALPHA
-from .metrics.base import table_columns
+from .metrics.base import available, table_columns
 from .plugins import ATTACKS, DEFENCES, METRICS, PACINGS, RANKERS, SUPPLIERS
 from .rankers.pipeline import build_ranker
 from .report import (_clean, check_target, csv_writer, format_rows, format_table,
@@ -164,7 +166,8 @@ def _common(p, *, seeds: str, attacks_default: str, with_json: bool = True):
     _opt(p, "--seeds", SeedList(), seeds, "number of seeds (0..N-1) or a comma list")
     _opt(p, "--k", _SC["k"], None, "feed length of the top-k metrics", shown="the scenario's")
     _opt(p, "--size", _SC["size"], None, "world size", shown="the scenario's")
-    _opt(p, "--mode", Options(*MODES), "closed", "closed: the feed loop; replay: open loop")
+    _opt(p, "--mode", Options(*MODES), None, "closed: the feed loop; replay: open loop",
+         shown="closed; replay with --log")
     _opt(p, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
     _opt(p, "--max-memory", MAX_MEMORY, None, "refuse a run estimated to need more memory "
          "than this many GB (before any world is built)", shown="80%% of this machine's")
@@ -243,6 +246,16 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(r, "--export-traffic", None, None, "existing folder: write every attacked run's "
          "events, campaign and organic, labelled (CSV; see boostbench.traffic) for testing "
          "your own detectors")
+    _opt(r, "--log", None, None, "your own recorded engagement log as the world (CSV, or "
+         ".parquet with the [parquet] extra): the campaigns are merged in and replayed; see "
+         "docs/own-log.md")
+    _opt(r, "--columns", None, None, "with --log: role=COLUMN pairs, roles time, account, "
+         "item, kind, value and optional quality, creator, duration, created, device",
+         shown="each log role's own name")
+    _opt(r, "--targets", None, None, "with --log: comma list of the item ids to boost",
+         shown="new items the log's audience liked least")
+    _opt(r, "--window-start", None, None, "with --log: when the attack window starts, in the "
+         "log's time unit (seconds or ISO 8601)", shown="the log's last horizon_hours")
     c = cmd("cost", "what it costs to get a low-quality post into the top k",
             "boostbench cost --rankers like_count --cap 4 --adaptive")
     _common(c, seeds="3", attacks_default="all")
@@ -354,6 +367,9 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
     name = a.scenario if scenario is None else scenario
     if name not in SCENARIOS:
         raise UsageError(f"--scenario must be one of {', '.join(SCENARIOS)}. Got {name!r}.")
+    log_path = _log_options(a)
+    if a.mode is None:
+        a.mode = "replay" if log_path is not None else "closed"
     rankers = _names("--rankers", a.rankers, RANKERS, DEFAULT_RANKERS)
     attacks = _names("--attacks", a.attacks, ATTACKS,
                      default_attacks or [n for n, _ in ATTACKS.items()])
@@ -385,6 +401,8 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
                               budget=budget, k=a.k, size=a.size, mode=a.mode)
         except InvalidParameter as e:
             raise UsageError(str(e)) from None
+    if log_path is not None:
+        spec = _with_log(a, spec)
     jobs = min(len(spec.seeds), os.cpu_count() or 1) if a.jobs is None else a.jobs
     _client(a)            # a bad --scheduler fails here, before any work
     if getattr(a, "scheduler", None) is None:    # on Dask the memory is the workers'
@@ -397,6 +415,58 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
         except InvalidParameter as e:
             raise UsageError(f"--max-memory: {e}") from None
     return spec, jobs
+
+
+def _log_options(a):
+    """``--log`` and the options that go with it, checked before any work; the path or None."""
+    path = getattr(a, "log", None)
+    if path is None:
+        for opt in ("columns", "targets", "window_start"):
+            if getattr(a, opt, None) is not None:
+                raise UsageError(f"--{opt.replace('_', '-')} goes with --log.")
+        return None
+    if a.mode == "closed":
+        raise UsageError("--log runs in replay (--mode replay): the closed loop needs a "
+                         "behaviour model fitted to known item quality, which a recorded log "
+                         "does not have.")
+    if a.size is not None:
+        raise UsageError("--size does not go with --log: the log is the world.")
+    if not Path(path).is_file():
+        raise UsageError(f"--log: {path!r} is not a readable file.")
+    from .recorded import parse_columns
+    try:
+        parse_columns(a.columns)
+    except InvalidParameter as e:
+        raise UsageError(f"--columns: {e}") from None
+    return path
+
+
+def _with_log(a, spec):
+    """The spec with the recorded log of ``--log`` (read and checked here, before any
+    simulation); default and ``all`` attack lists leave out what the log cannot serve."""
+    from .recorded import needs, read_log
+    option = {"log": "--log", "columns": "--columns", "targets": "--targets",
+              "window_start": "--window-start", "n_targets": "--targets"}
+    try:
+        log = read_log(a.log, a.columns).with_window(
+            a.window_start, None if a.targets is None else
+            [x.strip() for x in a.targets.split(",") if x.strip()])
+        from .recorded import recorded_world
+        from .scenario import choose_targets
+        world = recorded_world(log, horizon_hours=spec.scenario.horizon_hours)  # checks the window
+        for goal in ("promote", "demote"):          # and that the targets can be chosen
+            choose_targets(world, spec.scenario, goal)
+        for family in ("rankers", "attacks"):     # default and 'all' lists: what it serves
+            objs = getattr(spec, family)
+            kept = tuple(x for x in objs if not needs(x) & log.unknown)
+            if getattr(a, family) in (None, "all") and kept and len(kept) < len(objs):
+                print(f"note: {', '.join(x.name for x in objs if x not in kept)} need(s) what "
+                      f"this log does not record ({', '.join(sorted(log.unknown))}): left out.",
+                      file=sys.stderr)
+                spec = replace(spec, **{family: kept})
+        return replace(spec, log=log)
+    except InvalidParameter as e:
+        raise UsageError(f"{option.get(e.name, '--' + str(e.name))}: {e}") from None
 
 
 @contextmanager
@@ -429,8 +499,10 @@ def _metric_list(value):
 
 def _manifest(a, spec, **extra):
     sc = spec.scenario
+    world = ({"recorded_log": spec.log.describe()} if getattr(spec, "log", None) is not None
+             else sc.world_config().to_dict())
     return manifest(command=a.command, mode=spec.mode, scenario=sc.to_dict(),
-                    world=sc.world_config().to_dict(), cost_model=spec.cost.to_dict(),
+                    world=world, cost_model=spec.cost.to_dict(),
                     rankers=[describe(x) for x in spec.rankers],
                     attacks=[describe(x) for x in spec.attacks],
                     feed=describe(spec.feed)["params"], seeds=list(spec.seeds), k=sc.k, **extra)
@@ -444,6 +516,12 @@ def _cmd_run(a, out) -> int:
         raise UsageError("--json and --trace must be different files.")
     plot_dir = _plot_dir(a, path)
     chosen = _metric_list(a.metrics)
+    names, left = available(spec.log.unknown if spec.log is not None else ())
+    if chosen is not None and set(chosen) & set(left):
+        bad = [n for n in chosen if n in left]
+        from .recorded import lacking
+        raise UsageError(f"--metrics: {', '.join(bad)} need(s) {lacking(left[bad[0]][0])} "
+                         "(see docs/own-log.md).")
     sc, seeds = spec.scenario, spec.seeds
     started = time.perf_counter()
     export = _export_dir(a.export_traffic)
@@ -451,16 +529,29 @@ def _cmd_run(a, out) -> int:
                                 progress=_progress(a), scheduler=_client(a), export=export)
     if export is not None:
         write_json_atomic(export / "recipes.json", {
-            "manifest": _manifest(a, spec, budget=spec.budget),
+            "manifest": _manifest(a, spec, budget=spec.budget, t0=_t0(spec)),
             "recipes": {x.name: describe(x) for x in spec.attacks}})
     elapsed = time.perf_counter() - started
-    rows = summarize(records, tuple(n for n, _ in METRICS.items()))
+    rows = summarize(records, tuple(names))
     machine = a.format in ("csv", "json")      # stdout is the data alone; the header to stderr
-    print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
-          f"${spec.budget:g} per campaign over {sc.n_targets} low-quality targets, k={sc.k}, "
-          f"mode {spec.mode}, {len(seeds)} seeds ({elapsed:.1f} s)",
-          file=sys.stderr if machine else out)
-    cols = chosen or table_columns(spec.mode)
+    head = out if not machine else sys.stderr
+    if spec.log is not None:
+        log = spec.log
+        print(f"boostbench run: your log {log.source['path']!r} ({log.source['events']:,} events, "
+              f"{log.account_ids.size:,} accounts, {log.item_ids.size:,} items), attack window "
+              f"from {log.start_hours(sc.horizon_hours):.1f} h after its first event "
+              f"(scenario {sc.name!r}: {sc.attack_hours} h attack, {sc.horizon_hours} h "
+              f"horizon), budget ${spec.budget:g} per campaign over {sc.n_targets} targets "
+              f"({_target_rule(log)}), k={sc.k}, mode "
+              f"replay, {len(seeds)} seeds ({elapsed:.1f} s)", file=head)
+        if left:
+            print(f"not available on this log (it does not record "
+                  f"{', '.join(sorted(log.unknown))}): {', '.join(left)}", file=head)
+    else:
+        print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
+              f"${spec.budget:g} per campaign over {sc.n_targets} low-quality targets, "
+              f"k={sc.k}, mode {spec.mode}, {len(seeds)} seeds ({elapsed:.1f} s)", file=head)
+    cols = chosen or [c for c in table_columns(spec.mode) if c not in left]
     if a.format == "csv":
         print(summary_csv(rows, cols), file=out)
     elif a.format == "json":
@@ -471,7 +562,7 @@ def _cmd_run(a, out) -> int:
         if chosen is None and any(r["defences"] for r in records):
             print("\nWhat the defences catch and what they cost honest content (collateral from "
                   "the clean twins; NaN: nothing was detected):", file=out)
-            defence = table_columns("defence")
+            defence = [c for c in table_columns("defence") if c not in left]
             print(format_table(summarize(records, defence), defence, style=a.format), file=out)
         if any(r["shadow_priced"] for r in records):
             print("mutual_like_ring pays in reciprocity: its spend is a shadow price (its likes "
@@ -488,6 +579,20 @@ def _cmd_run(a, out) -> int:
         print(f"wrote {p}", file=out)
     _draw(plot_dir, path, out, trace=trace_path)
     return 0
+
+
+def _target_rule(log) -> str:
+    if log.targets:
+        return "given"
+    return ("the public-signal rule" if "quality" in log.unknown
+            else "low-quality by your quality column")
+
+
+def _t0(spec) -> float:
+    """The window's start in the exported traffic's time (seconds from the world's epoch)."""
+    if spec.log is not None:
+        return float(math.ceil(spec.log.start_hours(spec.scenario.horizon_hours) - 1e-9) * 3600)
+    return spec.scenario.world_config().t0
 
 
 def _plot_dir(a, json_path):

@@ -71,12 +71,16 @@ def estimate(spec, workers: int, budget: float | None = None) -> Estimate:
     sc = spec.scenario
     config = sc.world_config()
     organic = organic_events(config, config.history_hours + sc.horizon_hours)
+    n_items = config.n_items
+    log = getattr(spec, "log", None)
+    if log is not None:                  # a recorded log is the world: its own size
+        organic, n_items = float(log.source["events"]), int(log.item_ids.size)
     prices = [getattr(spec.cost, f.name) for f in fields(spec.cost)
               if isinstance(getattr(spec.cost, f.name), float) and getattr(spec.cost, f.name) > 0]
     budget = spec.budget if budget is None else float(budget)
     campaign = EVENTS_PER_PAID_ACTION * budget / min(prices) if prices else 0.0
     cells = len(spec.rankers) * (len(spec.attacks) + 1)
-    trajectory = 3 * 4 * sc.n_rounds * config.n_items
+    trajectory = 3 * 4 * sc.n_rounds * n_items
     workers = max(1, min(int(workers), len(spec.seeds)))
     per_worker = (BASE_BYTES + BYTES_PER_EVENT * (organic + campaign)
                   + (CELL_BYTES + trajectory) * cells)

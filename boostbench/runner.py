@@ -19,6 +19,7 @@ from .metrics.rise import target_ranks
 from .plugins import ATTACKS, METRICS
 from .executors import map_seeds
 from .progress import bar
+from .recorded import RecordedLog, check_needs, recorded_world
 from .scenario import Scenario, get_scenario
 from .simulate import MODES, simulate
 from .world import make_world
@@ -86,9 +87,12 @@ BUDGETS = SequenceOf(BUDGET, min_len=1, distinct=True, increasing=True)
          attacks=SequenceOf(Satisfies(_is_attack, "an attack (a callable with a str name)"),
                             min_len=1),
          seeds=SequenceOf(SEED, min_len=1, distinct=True), budget=BUDGET,
-         cost=InstanceOf(CostModel), mode=Options(*MODES), feed=InstanceOf(FeedConfig))
+         cost=InstanceOf(CostModel), mode=Options(*MODES), feed=InstanceOf(FeedConfig),
+         log=Satisfies(lambda x: x is None or isinstance(x, RecordedLog),
+                       "None or a RecordedLog"))
 class RunSpec:
-    """One matrix: every ranker against every attack on every seed of a scenario."""
+    """One matrix: every ranker against every attack on every seed of a scenario; ``log``:
+    a recorded log as every seed's world (:mod:`boostbench.recorded`; replay only)."""
 
     scenario: Scenario
     rankers: tuple
@@ -98,6 +102,15 @@ class RunSpec:
     cost: CostModel = CostModel()
     mode: str = "closed"
     feed: FeedConfig = FeedConfig()
+    log: RecordedLog | None = None
+
+    def __post_init__(self):
+        if self.log is not None:
+            if self.mode != "replay":
+                raise InvalidParameter("A recorded log runs in replay (mode='replay'): the "
+                                       "closed loop needs a behaviour model fitted to known "
+                                       "item quality, which a log does not have.", name="mode")
+            check_needs(self.log, self.rankers, self.attacks)
 
 
 def build_spec(*, scenario="default", rankers, attacks, seeds, budget=None, k=None, size=None,
@@ -128,8 +141,11 @@ def build_spec(*, scenario="default", rankers, attacks, seeds, budget=None, k=No
 
 
 def _trace_rows(att, clean, truth) -> list[dict]:
-    """Per-round rows for --trace: targets' rank, exposure and engagement, feed quality, both twins."""
-    fq_a, fq_c = feed_quality_per_round(att, truth), feed_quality_per_round(clean, truth)
+    """Per-round rows for --trace: targets' rank, exposure and engagement, feed quality (when
+    the truth knows quality), both twins."""
+    known = "quality" not in getattr(truth, "unknown", frozenset())
+    if known:
+        fq_a, fq_c = feed_quality_per_round(att, truth), feed_quality_per_round(clean, truth)
     rows = []
     for r in range(att.n_rounds):
         rows.append({
@@ -142,21 +158,28 @@ def _trace_rows(att, clean, truth) -> list[dict]:
             "clean_target_impressions": float(clean.exposure[r, att.targets].sum()),
             "target_engagement": float(att.engagement[r, att.targets].sum()),
             "clean_target_engagement": float(clean.engagement[r, att.targets].sum()),
-            "feed_quality": float(fq_a[r]), "clean_feed_quality": float(fq_c[r])})
+            **({"feed_quality": float(fq_a[r]), "clean_feed_quality": float(fq_c[r])}
+               if known else {})})
     return rows
 
 
 def _seed_setup(spec: RunSpec, seed: int):
     """:func:`seed_setup` of a spec's scenario, mode, cost model and feed."""
-    return seed_setup(spec.scenario, seed, mode=spec.mode, cost=spec.cost, feed=spec.feed)
+    return seed_setup(spec.scenario, seed, mode=spec.mode, cost=spec.cost, feed=spec.feed,
+                      log=spec.log)
 
 
 def seed_setup(sc: Scenario, seed: int, *, mode: str = "closed", cost: CostModel = CostModel(),
-               feed: FeedConfig = FeedConfig()):
+               feed: FeedConfig = FeedConfig(), log=None):
     """World, shared run base, a ``buy(attack, budget)`` for fixed campaigns, simulate kwargs:
-    everything one seed of a scenario shares across rankers and attacks."""
+    everything one seed of a scenario shares across rankers and attacks. ``log``: a
+    :class:`~boostbench.recorded.RecordedLog` is the world instead of a drawn one (the seed
+    then moves the campaigns only)."""
     world_rng, organic_rng = seed_streams(seed)
-    world = make_world(sc.world_config(), world_rng)
+    if log is not None:
+        world = recorded_world(log, horizon_hours=sc.horizon_hours, seed=seed)
+    else:
+        world = make_world(sc.world_config(), world_rng)
     base = sc.run_base(world, organic_rng)
     obs0 = base.observation_at_start()
     window = (world.t0, world.t0 + sc.attack_hours * HOUR)
@@ -193,9 +216,13 @@ def describe_ranker(ranker) -> dict:
 
 
 def measure(att, clean, truth) -> dict:
-    """Every registered metric of one attacked run against its clean twin."""
+    """Every registered metric of one attacked run against its clean twin, but those that
+    need what the truth does not know (:func:`boostbench.metrics.available`)."""
     out = {}
+    unknown = getattr(truth, "unknown", frozenset())
     for name, m in METRICS.items():
+        if set(getattr(m, "needs", ())) & unknown:
+            continue
         with plugin_call("metric", name, "measuring a run"):
             out[name] = m(att, clean, truth)
     return out

@@ -143,9 +143,17 @@ def choose_targets(world: World, scenario: Scenario, goal: str = "promote") -> n
     ``low_quality_quantile`` of quality (what a booster lifts). ``demote``: the
     earliest-posted ones in the top ``low_quality_quantile`` (a rival's good posts,
     what mass-report sabotage sinks). Raises InvalidParameter when the world has
-    too few candidates.
+    too few candidates. A world made from a recorded log takes the items named with
+    ``--targets`` (promote), and without a quality proxy
+    :func:`boostbench.recorded.public_targets` (a rule on public signals).
     """
     check_choice("goal", goal, ("promote", "demote"))
+    rec = world.recorded
+    if rec is not None and rec.targets is not None and goal == "promote":
+        return rec.targets
+    if "quality" in world.truth.unknown:
+        from .recorded import public_targets
+        return public_targets(world, scenario, goal)
     q = world.truth.quality
     if goal == "promote":
         pick = q <= np.quantile(q, scenario.low_quality_quantile)

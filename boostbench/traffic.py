@@ -7,8 +7,10 @@ the event log schema (``time`` in seconds, ``account``, ``item``, ``kind`` — o
 ``is_campaign`` (1 for an event the campaign made: its bought acts, its accounts'
 camouflage and ring reciprocity), ``campaign`` (``<attack>@seed<seed>``) and ``recipe``
 (the attack's name; ``recipes.json`` beside the files holds each recipe's parameters).
-The rows are the run's window (every event from the window's start) and the campaign's
-events before it; times are written exactly (shortest round-trip decimal).
+The rows are the run's whole log — the organic history before the window, the window and
+every campaign event — so a file is also a log that ``boostbench run --log`` reads back
+(the window starts at the manifest's ``t0``: ``--window-start``); times are written exactly
+(shortest round-trip decimal).
 """
 
 from __future__ import annotations

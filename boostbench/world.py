@@ -142,6 +142,12 @@ class Truth:
         The friend circle of an organic account (-1: none).
     reserved_devices : int32[m]
         Device ids no organic account uses (campaigns' devices take them, in order).
+    unknown : frozenset of str
+        What this truth does not know (a world made from a recorded log,
+        :mod:`boostbench.recorded`): ``quality`` (then NaN), ``creators`` (items'
+        creator -1), ``devices`` (one device per account), ``ages`` (an account's
+        creation is its first logged event), ``impressions`` (none logged). Metrics that need one of them
+        declare it (:attr:`boostbench.metrics.Metric.needs`) and are left out.
     """
 
     quality: np.ndarray
@@ -153,6 +159,7 @@ class Truth:
     keeper: np.ndarray | None = None
     circle: np.ndarray | None = None
     reserved_devices: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    unknown: frozenset = frozenset()
 
     def __post_init__(self):
         n = len(self.account_origin)
@@ -369,7 +376,11 @@ def world_config(size: str = "small", **overrides) -> WorldConfig:
 
 @dataclass(frozen=True)
 class World:
-    """A drawn world: public items and accounts, hidden truth, organic history up to ``t0``."""
+    """A drawn world: public items and accounts, hidden truth, organic history up to ``t0``.
+
+    ``recorded``: for a world made from a recorded log (:func:`boostbench.recorded.recorded_world`),
+    the log's replay window and ids; ``behaviour`` is then None (replay only).
+    """
 
     config: WorldConfig
     items: Items
@@ -378,6 +389,7 @@ class World:
     history: EventLog
     behaviour: Behaviour
     seed: int
+    recorded: "object | None" = None
 
     @property
     def t0(self) -> float:

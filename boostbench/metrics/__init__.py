@@ -8,13 +8,13 @@ collateral), :mod:`.clean` (the clean twin's figures), :mod:`.cost` (money).
 """
 
 from . import rise, feed, defence, clean, cost  # noqa: F401  (register; order = column order)
-from .base import TABLES, Margin, Metric, metric, table_columns
+from .base import NEEDS, TABLES, Margin, Metric, available, metric, table_columns
 from .feed import low_quality_mask, quality_ndcg_at_k, topk_membership
 from .rise import target_ranks
 
 __all__ = ["Metric", "metric", "Margin", "TABLES", "table_columns", "quality_ndcg_at_k",
            "topk_membership", "low_quality_mask", "target_ranks", "feed", "rise", "defence",
-           "clean", "cost", "undefined_without_detection"]
+           "clean", "cost", "undefined_without_detection", "available", "NEEDS"]
 
 
 def undefined_without_detection() -> list[str]:

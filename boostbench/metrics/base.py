@@ -15,7 +15,8 @@ from typing import Callable
 
 from ..plugins import METRICS
 
-__all__ = ["Metric", "metric", "Margin", "DEFAULT_MARGIN", "table_columns", "TABLES"]
+__all__ = ["Metric", "metric", "Margin", "DEFAULT_MARGIN", "table_columns", "TABLES", "NEEDS",
+           "available"]
 
 #: The tables of ``boostbench run``: the closed-loop and replay outcome tables, and the
 #: defence table (detection and collateral).
@@ -48,6 +49,10 @@ class Margin:
             return f"{self.relative:.0%} (>= {self.floor:g})"
         return f"{self.relative:.0%}" if self.relative else f"{self.floor:g}"
 
+
+#: What a metric may need of the truth that a world may not know
+#: (:attr:`boostbench.world.Truth.unknown`).
+NEEDS = ("quality", "creators", "devices", "ages", "impressions")
 
 #: The gate's margin of a metric that declares none.
 DEFAULT_MARGIN = Margin(0.10, 0.0)
@@ -85,6 +90,11 @@ class Metric:
     saturated_at : float or None
         A mean at or above it flags the table row as saturated (the metric has hit
         a ceiling the world, not the ranker, sets); None: never.
+    needs : tuple of str
+        What of the truth it reads that a world may not know (:data:`NEEDS`; a world
+        made from a recorded log knows no quality without a proxy column): in a world
+        whose ``truth.unknown`` holds one of them the metric is left out
+        (:func:`available`), never computed on a stand-in.
     """
 
     name: str
@@ -97,6 +107,7 @@ class Metric:
     column: float = 1000.0
     nan_when: str | None = None
     saturated_at: float | None = None
+    needs: tuple = ()
 
     def __call__(self, attacked, clean, truth) -> float:
         return float(self.fn(attacked, clean, truth))
@@ -104,11 +115,15 @@ class Metric:
 
 def metric(name: str, *, greater_is_better: bool, definition: str, margin: Margin | None = None,
            tables: tuple = (), column: float = 1000.0, undefined_without_detection: bool = False,
-           nan_when: str | None = None, saturated_at: float | None = None):
+           nan_when: str | None = None, saturated_at: float | None = None,
+           needs: tuple = ()):
     """Decorator: register ``fn`` as a :class:`Metric` under ``name``."""
     unknown = set(tables) - set(TABLES)
     if unknown:
         raise ValueError(f"metric {name!r}: unknown tables {sorted(unknown)}; one of {TABLES}")
+    if set(needs) - set(NEEDS):
+        raise ValueError(f"metric {name!r}: unknown needs {sorted(set(needs) - set(NEEDS))}; "
+                         f"one of {NEEDS}")
 
     def deco(fn):
         METRICS.register(name)(Metric(name, fn, greater_is_better, definition,
@@ -116,9 +131,22 @@ def metric(name: str, *, greater_is_better: bool, definition: str, margin: Margi
                                       undefined_without_detection, float(column),
                                       nan_when or ("nothing was detected"
                                                    if undefined_without_detection else None),
-                                      saturated_at))
+                                      saturated_at, tuple(needs)))
         return fn
     return deco
+
+
+def available(unknown=frozenset()) -> dict:
+    """The registered metrics a world whose truth lacks ``unknown`` can give, by name, and
+    the left-out ones with what they need: ``(available names, {name: needs})``."""
+    names, left = [], {}
+    for name, m in METRICS.items():
+        missing = sorted(set(getattr(m, "needs", ())) & set(unknown))
+        if missing:
+            left[name] = missing
+        else:
+            names.append(name)
+    return names, left
 
 
 def table_columns(table: str) -> list[str]:

@@ -156,18 +156,26 @@ def collateral(defended, undefended, truth) -> dict:
 
     ``clean_quality_ndcg_drop``: quality NDCG@k at the end of the attack window,
     scorer alone minus pipeline (positive = the defence made the clean feed
-    worse). ``honest_demoted``: expected share of the scorer's clean top k (random
-    tie-breaking) that the pipeline's clean ranking no longer puts in its top k.
+    worse; left out when the truth knows no quality). ``honest_demoted``: expected
+    share of the scorer's clean top k (random tie-breaking) that the pipeline's clean
+    ranking no longer puts in its top k.
     """
+    out = {"honest_demoted": _demoted(defended, undefended)}
+    if "quality" not in getattr(truth, "unknown", ()):
+        out["clean_quality_ndcg_drop"] = (quality_ndcg_metric(undefended, undefended, truth)
+                                          - quality_ndcg_metric(defended, defended, truth))
+    return out
+
+
+def _demoted(defended, undefended) -> float:
     r = defended.eval_round
     before = topk_membership(undefended.ranks[r], undefended.k)
     after = topk_membership(defended.ranks[r], defended.k)
-    lost = np.clip(before - after, 0.0, None).sum() / max(before.sum(), 1e-12)
-    return {"clean_quality_ndcg_drop": quality_ndcg_metric(undefended, undefended, truth)
-            - quality_ndcg_metric(defended, defended, truth), "honest_demoted": float(lost)}
+    return float(np.clip(before - after, 0.0, None).sum() / max(before.sum(), 1e-12))
 
 
-@metric("clean_quality_ndcg_drop", greater_is_better=False, column=60, tables=("defence",),
+@metric("clean_quality_ndcg_drop", needs=("quality",), greater_is_better=False, column=60,
+        tables=("defence",),
         definition="clean twins, end of the attack window: quality NDCG@k of the bare scorer "
                    "minus that of the defended ranker (positive = the defences made the clean "
                    "feed worse; 0 for a ranker without defences)")
@@ -182,7 +190,7 @@ def clean_quality_ndcg_drop(att, clean, truth) -> float:
                    "top k (0 for a ranker without defences)")
 def honest_demoted(att, clean, truth) -> float:
     bare = getattr(clean, "bare", None)
-    return 0.0 if bare is None else collateral(clean, bare, truth)["honest_demoted"]
+    return 0.0 if bare is None else _demoted(clean, bare)
 
 
 @metric("organic_accounts_banned", greater_is_better=False, column=80,
@@ -203,7 +211,8 @@ def segment_masks(d, activity: np.ndarray) -> dict:
     ``shared_devices``: its device holds two or more accounts; ``light_users``:
     its expected activity is below the median of the organic accounts (rows with an
     expected activity; reserved rows have none); ``new_creators``: the act
-    is on an item whose creator was under 30 days old when posting.
+    is on an item whose creator was under 30 days old when posting (never for an
+    item whose creator is unknown, -1).
     """
     acc = d.account
     age = d.t0 - d.account_created_at
@@ -213,7 +222,9 @@ def segment_masks(d, activity: np.ndarray) -> dict:
     organic = activity > 0          # reserved rows (and campaign accounts on them) have none
     if organic.any():
         light[: activity.size] = organic & (activity < np.median(activity[organic]))
-    creator_age = d.item_created_at - d.account_created_at[d.item_creator]
+    known = d.item_creator >= 0
+    creator_age = np.where(known, d.item_created_at
+                           - d.account_created_at[np.maximum(d.item_creator, 0)], np.inf)
     return {
         "new_accounts": age[acc] < _NEW_DAYS * DAY,
         "shared_devices": (dev[acc] >= 0) & (dev_count[np.maximum(dev[acc], 0)] >= 2),
@@ -223,6 +234,9 @@ def segment_masks(d, activity: np.ndarray) -> dict:
 
 
 SEGMENTS = ("new_accounts", "shared_devices", "light_users", "new_creators")
+#: What a segment needs that a recorded log may lack (metrics.base.NEEDS).
+_SEGMENT_NEEDS = {"new_accounts": ("ages",), "shared_devices": ("devices",),
+                  "new_creators": ("creators", "ages")}
 
 
 def _segment_metric(segment):
@@ -237,7 +251,7 @@ def _segment_metric(segment):
 
 for _seg in SEGMENTS:
     metric(f"fp_{_seg}", greater_is_better=False, tables=("defence",),
-           column=90 + SEGMENTS.index(_seg),
+           column=90 + SEGMENTS.index(_seg), needs=_SEGMENT_NEEDS.get(_seg, ()),
            nan_when="the segment has no act of a weighed kind in the window",
            definition=f"clean twin: share of the weight of the segment {_seg}'s honest acts "
                       "of the kinds the defences weigh that they removed (see segment_masks; "

@@ -90,7 +90,7 @@ def low_quality_mask(quality: np.ndarray, quantile: float) -> np.ndarray:
     return quality <= np.quantile(quality, quantile)
 
 
-@metric("low_quality_share_at_k", greater_is_better=False, column=60,
+@metric("low_quality_share_at_k", needs=("quality",), greater_is_better=False, column=60,
         margin=Margin(0.10, 0.02), tables=("replay",),
         definition="attacked run, end of the attack window: expected share of the top k "
                    "(random tie-breaking) held by items in the bottom low_quality_quantile of quality")
@@ -101,7 +101,7 @@ def low_quality_share_at_k(attacked, clean, truth) -> float:
     return float(np.sum(m * low) / max(np.sum(m), 1e-12))
 
 
-@metric("quality_ndcg_at_k", greater_is_better=True, column=70,
+@metric("quality_ndcg_at_k", needs=("quality",), greater_is_better=True, column=70,
         margin=Margin(0.05, 0.01), tables=("replay",),
         definition="attacked run, end of the attack window: NDCG@k of the eligible items "
                    "ranked by the ranker, gains = true quality")
@@ -119,7 +119,8 @@ def feed_quality_per_round(traj, truth) -> np.ndarray:
         return (exp @ truth.quality.astype(np.float64)) / tot
 
 
-@metric("low_quality_exposure_share", greater_is_better=False, column=80,
+@metric("low_quality_exposure_share", needs=("quality", "impressions"),
+        greater_is_better=False, column=80,
         margin=Margin(0.10, 0.01), tables=("closed",),
         definition="attacked run, whole horizon: share of organic impressions that went to "
                    "items in the bottom low_quality_quantile of quality")
@@ -129,7 +130,7 @@ def low_quality_exposure_share(attacked, clean, truth) -> float:
     return float(exp[low].sum() / max(exp.sum(), 1e-12))
 
 
-@metric("feed_quality", greater_is_better=True,
+@metric("feed_quality", needs=("quality", "impressions"), greater_is_better=True,
         nan_when='no round had an organic impression', column=90,
         margin=Margin(0.02, 0.005), tables=("closed",),
         definition="attacked run, whole horizon: mean over rounds of the mean true quality of "

@@ -96,7 +96,7 @@ def _target_sum(arr, targets, rounds: slice) -> np.ndarray:
     return arr[rounds][:, targets].sum(axis=0).astype(np.float64)
 
 
-@metric("extra_organic_impressions", greater_is_better=False, column=30,
+@metric("extra_organic_impressions", needs=("impressions",), greater_is_better=False, column=30,
         margin=Margin(0.10, 5.0), tables=("closed",),
         definition="whole horizon: mean over targets of organic impressions in the attacked run "
                    "minus in the clean twin (closed loop; 0 by construction in replay)")
@@ -106,7 +106,8 @@ def extra_organic_impressions(attacked, clean, truth) -> float:
                          - _target_sum(clean.exposure, attacked.targets, s)))
 
 
-@metric("extra_organic_impressions_after", greater_is_better=False, column=40,
+@metric("extra_organic_impressions_after", needs=("impressions",),
+        greater_is_better=False, column=40,
         margin=Margin(0.10, 5.0), tables=("closed",),
         definition="rounds after the attack window: mean over targets of organic impressions "
                    "attacked minus clean (does the bought start keep paying?)")
@@ -203,7 +204,7 @@ def _side_items(attacked) -> np.ndarray:
     return np.setdiff1d(attacked.campaign_items, attacked.targets)
 
 
-@metric("side_extra_organic_impressions", greater_is_better=False,
+@metric("side_extra_organic_impressions", needs=("impressions",), greater_is_better=False,
         nan_when='the campaign touched no item besides its targets',
         definition="whole horizon: mean over the non-target items the campaign touched (a "
                    "ring's other members' posts, camouflage items) of organic impressions "

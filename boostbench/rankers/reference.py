@@ -55,6 +55,8 @@ class OracleQuality:
     name: str = "oracle_quality"
     quality: np.ndarray | None = field(default=None, repr=False, compare=False)
     oracle: ClassVar[bool] = True
+    #: what it reads that a recorded log may not know (boostbench.recorded.needs)
+    needs: ClassVar[tuple] = ("quality",)
     conformance_exempt: ClassVar[dict] = {
         "relabelling": "it reads true quality per item id (an ORACLE, bound by the simulator)"}
 

@@ -282,7 +282,10 @@ class RunBase:
 
     @cached_property
     def window(self) -> EventLog:
-        """Open-loop organic events of the whole horizon (replay only)."""
+        """Open-loop organic events of the whole horizon (replay only): drawn, or a recorded
+        log's window."""
+        if self.world.recorded is not None:
+            return self.world.recorded.window
         return organic_events(self.world, self.world.t0, self.end, self._rng,
                               seen=self.history_seen)
 
@@ -405,14 +408,12 @@ class _State:
             item_created_at=w.items.created_at, item_creator=w.items.creator, t0=w.t0)
 
     def traffic(self) -> tuple:
-        """``(t, account, item, kind, value, is_campaign)`` of the run's window (events at or
-        after ``t0``) and of the campaign's events before it (aged bots' camouflage): the
-        labelled traffic a team can test its own detectors on."""
+        """``(t, account, item, kind, value, is_campaign)`` of the run's whole log: the organic
+        history, the window and every campaign event (aged bots' camouflage before the
+        window too) — the labelled traffic a team can test its own detectors on, and a log
+        ``boostbench run --log`` reads back."""
         n = len(self.log)
-        cols = self.log.columns()
-        fake = self._fake[:n]
-        keep = (cols[0] >= self.base.world.t0) | fake
-        return (*(c[keep] for c in cols), fake[keep].copy())
+        return (*self.log.columns(), self._fake[:n].copy())
 
     def observation(self, now: float) -> Observation:
         cache = dict(self.aggs)
