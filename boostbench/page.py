@@ -173,6 +173,23 @@ def render(paths, *, trace=None, fmt: str = "html", figure_dir: Path | None = No
     return (_html if fmt == "html" else _markdown)(tables, images, note, manifests)
 
 
+#: What each figure shows, by its file name.
+CAPTIONS = {
+    "outcomes": "Outcomes: extra organic impressions per target and target reach, per ranker "
+                "and attack (run file).",
+    "trajectories": "Trajectories: the targets' rank and cumulative organic impressions hour by "
+                    "hour, attacked against the clean twin (the run's trace).",
+    "robustness": "Robustness curves: success (an hour or more in the top k) and extra organic "
+                  "impressions against the budget (cost or sweep file).",
+    "pareto": "Cost against collateral: the cheapest attack to the top k against what the "
+              "defences cost honest content (cost file).",
+}
+
+
+def _caption(name: str) -> str:
+    return CAPTIONS.get(name, name)
+
+
 def _manifest_lines(manifests) -> list[str]:
     out = []
     for path, m in manifests:
@@ -203,8 +220,8 @@ def _html(tables, images, note, manifests) -> str:
     parts.append("<h2>Figures</h2>")
     if note:
         parts.append(f'<p class="note">{e(note)}</p>')
-    parts += [f'<figure><img src="{src}" alt="{e(name)}"><figcaption>{e(name)}</figcaption>'
-              "</figure>" for name, src in images]
+    parts += [f'<figure><img src="{src}" alt="{e(name)}"><figcaption>{e(_caption(name))}'
+              "</figcaption></figure>" for name, src in images]
     parts += ["<h2>Manifest</h2>", "<ul>"]
     parts += [f"<li>{e(line)}</li>" for line in _manifest_lines(manifests)]
     parts += ["</ul>", "</body>", "</html>", ""]
@@ -221,7 +238,7 @@ def _markdown(tables, images, note, manifests) -> str:
         parts += [f"## {title}", "", row(head), row(["---"] * len(head)),
                   *(row(r) for r in body), "", foot, ""]
     parts += ["## Figures", ""] + ([note, ""] if note else [])
-    parts += [f"![{name}]({src})" for name, src in images] + ["", "## Manifest", ""]
+    parts += [f"![{_caption(name)}]({src})" for name, src in images] + ["", "## Manifest", ""]
     parts += [f"- {line}" for line in _manifest_lines(manifests)] + [""]
     return "\n".join(parts)
 

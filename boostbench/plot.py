@@ -308,6 +308,8 @@ def pareto(plt, data: dict, path: Path) -> Path:
                                                                     else ""))
         ax.set_yscale("log")
         ax.set_xlabel(label)
+        hi = max([0.05] + [1.15 * p[k] for p in pts])   # a share: no negative side
+        ax.set_xlim(-0.05 * hi, hi)
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_yticks(grid, [f"${b:g}" for b in grid])        # the cost grid's budgets
