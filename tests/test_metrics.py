@@ -9,6 +9,7 @@ from scipy import stats
 
 from boostbench.errors import InvalidParameter
 from boostbench.metrics import quality_ndcg_at_k, topk_membership
+from boostbench.metrics.feed import topk_membership_of
 from boostbench.plugins import METRICS
 from boostbench.simulate import Trajectory
 from boostbench.stats import t_interval
@@ -32,6 +33,15 @@ def _truth(quality):
     q = np.asarray(quality, np.float32)
     z = np.zeros(1)
     return Truth(q, q, q.astype(float), z, z.astype(np.int8), z.astype(np.int32))
+
+
+@given(st.lists(st.lists(st.sampled_from([1.0, 2.0, 2.5, 3.0, 4.0, np.nan]), min_size=6,
+                         max_size=6), min_size=1, max_size=5),
+       st.lists(st.integers(0, 5), min_size=1, max_size=3, unique=True), st.integers(1, 6))
+def test_topk_membership_of_targets_equals_the_full_membership(rows, items, k):
+    ranks = np.array(rows)
+    want = np.stack([topk_membership(r, k)[items] for r in ranks])
+    np.testing.assert_array_equal(topk_membership_of(ranks, items, k), want)
 
 
 def test_topk_membership_by_hand():

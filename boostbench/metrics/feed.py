@@ -9,7 +9,8 @@ from ..errors import InvalidParameter
 from .._core.params import check_int
 from .base import Margin, metric
 
-__all__ = ["topk_membership", "quality_ndcg_at_k", "low_quality_mask", "feed_quality_per_round"]
+__all__ = ["topk_membership", "topk_membership_of", "quality_ndcg_at_k", "low_quality_mask",
+           "feed_quality_per_round"]
 
 
 def topk_membership(ranks: np.ndarray, k: int) -> np.ndarray:
@@ -35,6 +36,24 @@ def topk_membership(ranks: np.ndarray, k: int) -> np.ndarray:
     g = size[inv].astype(np.float64)
     lo = r - (g - 1) / 2
     out[ok] = np.clip((k - lo + 1) / g, 0.0, 1.0)
+    return out
+
+
+def topk_membership_of(ranks: np.ndarray, items, k: int) -> np.ndarray:
+    """:func:`topk_membership` of a few ``items`` in every row of ``ranks`` (rounds x items):
+    shape (rounds, len(items)). Counts each item's tie group directly instead of grouping
+    every ranked item, so a metric that reads a few targets over many rounds costs
+    O(rounds x items x targets) comparisons rather than a sort per round.
+    """
+    k = check_int("k", k, low=1, where="topk_membership_of")
+    ranks = np.atleast_2d(np.asarray(ranks, np.float64))
+    items = np.asarray(items, np.int64)
+    out = np.zeros((ranks.shape[0], items.size))
+    for j, i in enumerate(items.tolist()):
+        r = ranks[:, i]
+        ok = np.isfinite(r)
+        g = (ranks[ok] == r[ok, None]).sum(axis=1).astype(np.float64)
+        out[ok, j] = np.clip((k - (r[ok] - (g - 1) / 2) + 1) / g, 0.0, 1.0)
     return out
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._core.units import HOUR
 from .base import Margin, metric
-from .feed import topk_membership
+from .feed import topk_membership, topk_membership_of
 
 __all__ = ["target_ranks", "hours_in_top_k", "HIT_HOURS"]
 
@@ -76,9 +76,7 @@ def hours_in_top_k(traj) -> np.ndarray:
     t = np.asarray(traj.round_times, np.float64)
     first = t[1] - t[0] if t.size > 1 else HOUR
     length = np.diff(t, prepend=t[0] - first) / HOUR
-    member = np.stack([topk_membership(traj.ranks[r], traj.k)[traj.targets]
-                       for r in range(traj.n_rounds)])
-    return length @ member
+    return length @ topk_membership_of(traj.ranks, traj.targets, traj.k)
 
 
 @metric("reached_top_k", greater_is_better=False, column=21,
@@ -193,8 +191,7 @@ def peak_rank(attacked, clean, truth) -> float:
         definition="attacked run, whole horizon: mean over targets of the expected number of "
                    "rounds spent in the top k (random tie-breaking)")
 def rounds_in_top_k(attacked, clean, truth) -> float:
-    total = sum(topk_membership(attacked.ranks[r], attacked.k)[attacked.targets]
-                for r in range(attacked.n_rounds))
+    total = topk_membership_of(attacked.ranks, attacked.targets, attacked.k).sum(axis=0)
     return float(np.mean(total))
 
 
