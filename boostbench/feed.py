@@ -321,15 +321,16 @@ def global_hits(scores: np.ndarray, eligible: np.ndarray, targets, k: int, candi
     s = scores[eligible]
     ids = np.flatnonzero(eligible)
     c = min(int(candidates), L) if L > 1 else 1
-    for j, t in enumerate(targets):
-        if not eligible[t]:
-            continue
-        ahead = int(np.count_nonzero((s > scores[t]) | ((s == scores[t]) & (ids < t))))
-        if L == 1:
-            out[j] = 1.0
-            continue
-        out[j] = (binom.cdf(k - 1, c, ahead / L)
-                  - ((L - 1) / L) ** c * binom.cdf(k - 1, c, ahead / (L - 1)))
+    ok = eligible[targets]
+    if L == 1:
+        out[ok] = 1.0
+        return out
+    t = targets[ok]
+    st = scores[t]
+    ahead = ((s[None, :] > st[:, None])
+             | ((s[None, :] == st[:, None]) & (ids[None, :] < t[:, None]))).sum(axis=1)
+    out[ok] = (binom.cdf(k - 1, c, ahead / L)            # one call for every target
+               - ((L - 1) / L) ** c * binom.cdf(k - 1, c, ahead / (L - 1)))
     return out
 
 
