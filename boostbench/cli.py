@@ -401,20 +401,30 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
                               budget=budget, k=a.k, size=a.size, mode=a.mode)
         except InvalidParameter as e:
             raise UsageError(str(e)) from None
-    if log_path is not None:
-        spec = _with_log(a, spec)
     jobs = min(len(spec.seeds), os.cpu_count() or 1) if a.jobs is None else a.jobs
     _client(a)            # a bad --scheduler fails here, before any work
-    if getattr(a, "scheduler", None) is None:    # on Dask the memory is the workers'
-        from .resources import check_fits, default_limit_gb, estimate
-        most = {"cost": getattr(a, "cap", None),
-                "sweep": max(getattr(a, "budgets", None) or (0.0,))}.get(a.command)
-        limit = default_limit_gb() if a.max_memory is None else a.max_memory
-        try:
-            check_fits(estimate(spec, jobs, budget=most), limit)
-        except InvalidParameter as e:
-            raise UsageError(f"--max-memory: {e}") from None
+    if log_path is None:  # a recorded log is read, and its run's memory checked, by the command
+        _check_memory(a, spec, jobs)
     return spec, jobs
+
+
+def _memory_limit(a) -> float:
+    from .resources import default_limit_gb
+    return default_limit_gb() if a.max_memory is None else a.max_memory
+
+
+def _check_memory(a, spec, jobs) -> None:
+    """Refuse a run estimated to need more memory than ``--max-memory`` (local runs only: on
+    Dask the memory is the workers')."""
+    if getattr(a, "scheduler", None) is not None:
+        return
+    from .resources import check_fits, estimate
+    most = {"cost": getattr(a, "cap", None),
+            "sweep": max(getattr(a, "budgets", None) or (0.0,))}.get(a.command)
+    try:
+        check_fits(estimate(spec, jobs, budget=most), _memory_limit(a))
+    except InvalidParameter as e:
+        raise UsageError(f"--max-memory: {e}") from None
 
 
 def _log_options(a):
@@ -433,11 +443,16 @@ def _log_options(a):
         raise UsageError("--size does not go with --log: the log is the world.")
     if not Path(path).is_file():
         raise UsageError(f"--log: {path!r} is not a readable file.")
-    from .recorded import parse_columns
+    from .recorded import parse_columns, reading_bytes
     try:
         parse_columns(a.columns)
+        need = reading_bytes(path)
     except InvalidParameter as e:
-        raise UsageError(f"--columns: {e}") from None
+        raise UsageError(f"--{e.name}: {e}") from None
+    if need > _memory_limit(a) * 1e9:
+        raise UsageError(f"--max-memory: reading {path!r} needs about {need / 1e9:.1f} GB, more "
+                         f"than the limit of {_memory_limit(a):.1f} GB; convert a CSV to Parquet "
+                         "(pip install \"boostbench[parquet]\") or raise --max-memory.")
     return path
 
 
@@ -446,16 +461,27 @@ def _with_log(a, spec):
     simulation); default and ``all`` attack lists leave out what the log cannot serve."""
     from .recorded import needs, read_log
     option = {"log": "--log", "columns": "--columns", "targets": "--targets",
-              "window_start": "--window-start", "n_targets": "--targets"}
+              "window_start": "--window-start", "n_targets": "--targets", "k": "--k"}
     try:
         log = read_log(a.log, a.columns).with_window(
             a.window_start, None if a.targets is None else
             [x.strip() for x in a.targets.split(",") if x.strip()])
-        from .recorded import recorded_world
+        from .recorded import live_posts, recorded_world
         from .scenario import choose_targets
-        world = recorded_world(log, horizon_hours=spec.scenario.horizon_hours)  # checks the window
-        for goal in ("promote", "demote"):          # and that the targets can be chosen
-            choose_targets(world, spec.scenario, goal)
+        sc = spec.scenario
+        if log.targets is not None:             # the budget is split over the named items
+            sc = sc.with_(n_targets=len(log.targets))
+        world = recorded_world(log, horizon_hours=sc.horizon_hours)     # checks the window
+        live = live_posts(world, sc)
+        if sc.k > live:
+            raise InvalidParameter(f"The 'k' parameter must be at most {live} (the posts of this "
+                                   f"log ranked at the window's start); got {sc.k}.", name="k")
+        goals = {"promote"} | {getattr(x, "goal", "promote") for x in spec.attacks}
+        chosen = {g: choose_targets(world, sc, g) for g in sorted(goals)}  # can be chosen
+        log = replace(log, source={**log.source, "targets_chosen": [
+            str(x) for x in world.recorded.item_ids[chosen["promote"]].tolist()],
+            "window_start_hours": round(log.start_hours(sc.horizon_hours), 6)})
+        spec = replace(spec, scenario=sc)
         for family in ("rankers", "attacks"):     # default and 'all' lists: what it serves
             objs = getattr(spec, family)
             kept = tuple(x for x in objs if not needs(x) & log.unknown)
@@ -516,6 +542,10 @@ def _cmd_run(a, out) -> int:
         raise UsageError("--json and --trace must be different files.")
     plot_dir = _plot_dir(a, path)
     chosen = _metric_list(a.metrics)
+    export = _export_dir(a.export_traffic)
+    if a.log is not None:           # read the log once every other option has been checked
+        spec = _with_log(a, spec)
+        _check_memory(a, spec, jobs)
     names, left = available(spec.log.unknown if spec.log is not None else ())
     if chosen is not None and set(chosen) & set(left):
         bad = [n for n in chosen if n in left]
@@ -524,7 +554,6 @@ def _cmd_run(a, out) -> int:
                          "(see docs/own-log.md).")
     sc, seeds = spec.scenario, spec.seeds
     started = time.perf_counter()
-    export = _export_dir(a.export_traffic)
     records, trace = run_matrix(spec, jobs=jobs, trace=trace_path is not None,
                                 progress=_progress(a), scheduler=_client(a), export=export)
     if export is not None:
@@ -542,7 +571,7 @@ def _cmd_run(a, out) -> int:
               f"from {log.start_hours(sc.horizon_hours):.1f} h after its first event "
               f"(scenario {sc.name!r}: {sc.attack_hours} h attack, {sc.horizon_hours} h "
               f"horizon), budget ${spec.budget:g} per campaign over {sc.n_targets} targets "
-              f"({_target_rule(log)}), k={sc.k}, mode "
+              f"({_target_rule(log)}: {', '.join(log.source['targets_chosen'])}), k={sc.k}, mode "
               f"replay, {len(seeds)} seeds ({elapsed:.1f} s)", file=head)
         if left:
             print(f"not available on this log (it does not record "

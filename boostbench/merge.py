@@ -66,7 +66,9 @@ def merge_results(paths) -> dict:
                                          for p, d in zip(paths, shards)]})
     if first["command"] == "run":
         records = _by_seed([r for d in shards for r in d["records"]])
-        metrics = tuple(n for n, _ in METRICS.items())
+        present = set().union(*(r.keys() for r in records)) if records else set()
+        metrics = tuple(n for n, _ in METRICS.items() if n in present)   # a --log run leaves
+        # out what its log does not record
         return {"manifest": manifest, "records": records, "summary": summarize(records, metrics)}
     searches = shards[0].get("searches", [])
     if any(d.get("searches", []) != searches for d in shards[1:]):

@@ -29,10 +29,11 @@ quality    optional, per item, in [0, 1]: a quality proxy (e.g. a rater's score)
 creator    optional, per item: the account that posted it; enables creator features, the
            ring attack (which recruits creators) and ``fp_new_creators``
 created    optional, per account, the time unit above: when the account was made (default:
-           its first logged event, so accounts older than the log look as old as the log,
-           and ``fp_new_accounts`` / ``fp_new_creators`` are left out)
-device     optional, per account: a device id; enables ``fp_shared_devices`` (default: one
-           device per account)
+           its first logged event, so every account looks as young as its first event in
+           the log: ``account_trust`` is refused, ``fp_new_accounts`` / ``fp_new_creators``
+           left out)
+device     optional, per account: a device id; enables ``device_dedup`` and
+           ``fp_shared_devices`` (default: one device per account)
 duration   optional, per item, seconds: what attackers' bought views watch (default 14 s,
            the short-video median of ``docs/calibration.md``)
 =========  ==================================================================================
@@ -46,12 +47,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ._core.arrays import first_occurrence, stable_argsort
+from ._core.random import STREAMS, hash_uniforms
 from ._core.units import HOUR
 from .errors import InvalidParameter
 from .events import EventKind, EventLog
@@ -76,6 +79,10 @@ MAX_EVENTS = 50_000_000
 DEFAULT_DURATION = 14.0
 
 _KINDS = {k.name.lower(): int(k) for k in EventKind}
+#: Reserved account rows of a recorded world, at least (a $5 fresh-bot campaign brings
+#: ~600-800 accounts; a campaign larger than the reserve gets rows past the table).
+MIN_RESERVE = 5000
+_S_LAYOUT, _S_DEVICES = STREAMS.claim_block("world", "recorded", 330, ("layout", "devices"))
 
 
 def parse_columns(spec: str | None) -> dict:
@@ -144,7 +151,12 @@ class RecordedLog:
         ids as in the log; None: the target rule)."""
         hours = None
         if start is not None:
-            at = float(_floats([start], "time", "window_start")[0])
+            try:
+                at = float(_floats([start], "time", "window_start")[0])
+            except InvalidParameter:
+                raise InvalidParameter(f"The 'window_start' parameter must be a time in the log's "
+                                       f"unit (seconds or ISO 8601); got {start!r}.",
+                                       name="window_start") from None
             hours = (at - self.origin) / HOUR
         if targets is not None:
             targets = tuple(str(x) for x in targets)
@@ -168,6 +180,7 @@ class RecordedLog:
                if col is None}
         if not (self.kind == EventKind.IMPRESSION).any():
             out.add("impressions")
+        out.add("topics")                   # a log has no interest topics (one for all)
         return frozenset(out)
 
     @property
@@ -182,11 +195,30 @@ class RecordedLog:
 
     def describe(self) -> dict:
         """For the manifest: the source and what was inferred."""
-        return {**self.source, "accounts": int(self.account_ids.size),
-                "items": int(self.item_ids.size), "span_hours": round(self.span_hours, 6),
-                "origin": self.origin, "window_start_hours": self.window_start,
+        return {"accounts": int(self.account_ids.size), "items": int(self.item_ids.size),
+                "span_hours": round(self.span_hours, 6), "origin": self.origin,
+                "window_start_hours": self.window_start,
                 "targets": None if self.targets is None else list(self.targets),
-                "unknown": sorted(self.unknown)}
+                "unknown": sorted(self.unknown), **self.source}
+
+
+#: Peak bytes of reading a CSV, per byte of the file (every field a Python string for a
+#: while: 2.4 GB for a 157 MB, 3.2M-event log), and of a Parquet log per event.
+CSV_READ_FACTOR = 16
+PARQUET_BYTES_PER_EVENT = 400
+
+
+def reading_bytes(path) -> float:
+    """About the peak memory of :func:`read_log` on ``path``, from its size alone (before
+    reading it)."""
+    p = Path(path)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+            return float(pq.ParquetFile(p).metadata.num_rows) * PARQUET_BYTES_PER_EVENT
+        except Exception:          # read_log says what is wrong with the file
+            return 0.0
+    return float(p.stat().st_size) * CSV_READ_FACTOR
 
 
 def _bad(message: str) -> InvalidParameter:
@@ -194,11 +226,12 @@ def _bad(message: str) -> InvalidParameter:
 
 
 def _read_csv(path: Path, want: dict) -> dict:
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:     # an Excel export's BOM
         rows = csv.reader(f)
         header = next(rows, None)
         if header is None:
             raise _bad(f"{str(path)!r} is empty (no header line).")
+        header = [h.strip() for h in header]
         _check_header(path, header, want)
         data = list(rows)
     widths = {len(r) for r in data}
@@ -226,17 +259,27 @@ def _read_parquet(path: Path, want: dict) -> dict:
     names = f.schema_arrow.names
     _check_header(path, names, want)
     table = f.read(columns=[c for c in want.values() if c in names])
+    import pyarrow as pa
     out = {}
     for role, col in want.items():
         if col not in names:
             continue
         a = table.column(col)
-        import pyarrow as pa
-        if pa.types.is_timestamp(a.type):
-            a = a.cast(pa.timestamp("us")).cast(pa.int64())
-            out[role] = a.to_numpy(zero_copy_only=False).astype(np.float64) / 1e6
-        else:
+        if pa.types.is_dictionary(a.type):
+            a = a.cast(a.type.value_type)
+        if a.null_count:
+            raise _bad(f"column {col!r} ({role}) has {a.null_count} empty cells.")
+        if pa.types.is_timestamp(a.type) or pa.types.is_date(a.type):
+            us = a.cast(pa.timestamp("us")) if pa.types.is_date(a.type) else a.cast(
+                pa.timestamp("us", tz=a.type.tz))
+            out[role] = us.cast(pa.int64()).to_numpy(zero_copy_only=False) / 1e6
+        elif (pa.types.is_integer(a.type) or pa.types.is_floating(a.type)
+              or pa.types.is_string(a.type) or pa.types.is_large_string(a.type)
+              or pa.types.is_boolean(a.type)):
             out[role] = a.to_numpy(zero_copy_only=False)
+        else:
+            raise _bad(f"column {col!r} ({role}) is of type {a.type}; a role takes numbers, "
+                       "strings or times.")
     return out
 
 
@@ -255,9 +298,11 @@ def _floats(raw, role: str, col: str) -> np.ndarray:
         return np.asarray(raw, np.float64)
     except (TypeError, ValueError):
         pass
-    if role in ("time", "created"):       # ISO 8601 date-times
+    if role in ("time", "created"):       # ISO 8601 date-times (an offset converts to UTC)
         try:
-            ts = np.asarray(raw, "datetime64[us]")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ts = np.asarray(raw, "datetime64[us]")
             if not np.isnat(ts).any():
                 return ts.astype(np.int64) / 1e6
         except (TypeError, ValueError):
@@ -273,6 +318,24 @@ def _is_float(x) -> bool:
         return True
     except (TypeError, ValueError):
         return False
+
+
+def _ids(raw, role: str, col: str):
+    """An id column, checked: no empty cell; whole-number floats (a nullable integer column
+    read as floats) as integers."""
+    a = np.asarray(raw)
+    if a.dtype.kind == "f":
+        if not (np.isfinite(a) & (a == np.round(a))).all():
+            raise _bad(f"column {col!r} ({role}) holds ids that are not whole numbers.")
+        return a.astype(np.int64)
+    if a.dtype.kind in "iub":
+        return a
+    s = np.char.strip(a.astype(str))
+    empty = np.flatnonzero(s == "")
+    if empty.size:
+        raise _bad(f"column {col!r} ({role}) is empty on {empty.size} rows (the first: data row "
+                   f"{empty[0] + 1}); every row needs an id.")
+    return s
 
 
 def _codes(raw) -> tuple[np.ndarray, np.ndarray]:
@@ -300,10 +363,10 @@ def _per_entity(codes, values, n: int, role: str, ids) -> np.ndarray:
     out[codes[::-1]] = values[::-1]       # the first row of each entity wins
     bad = np.flatnonzero(out[codes] != values)
     if bad.size:
-        who = ids[codes[bad[0]]]
+        who = ids[codes[bad[0]]].item()
         raise _bad(f"column {role!r} must hold one value per "
                    f"{'account' if role in ACCOUNT_ROLES else 'item'}; {who!r} has "
-                   f"{out[codes[bad[0]]]!r} and {values[bad[0]]!r}.")
+                   f"{out[codes[bad[0]]].item()!r} and {values[bad[0]].item()!r}.")
     return out
 
 
@@ -366,31 +429,32 @@ def read_log(path, columns: dict | str | None = None) -> RecordedLog:
             raise _bad(f"column {want['value']!r} (value) holds {v[bad][0]!r} for a {k}; a "
                        "view's completion must be in [0, 1], a comment's length >= 0.")
         value[valued] = v
-    acc_raw = np.asarray(raw["account"]).astype(str) if "creator" in raw else raw["account"]
-    acc_all = acc_raw if "creator" not in raw else np.concatenate(
-        [acc_raw, np.asarray(raw["creator"]).astype(str)])
+    ids = {r: _ids(raw[r], r, want[r]) for r in ("account", "item", "creator", "device")
+           if r in raw}
+    acc_all = ids["account"] if "creator" not in ids else np.concatenate(
+        [ids["account"].astype(str), ids["creator"].astype(str)])
     account_ids, acc_code = _codes(acc_all)
     account = acc_code[:n]
-    item_ids, item = _codes(raw["item"])
+    item_ids, item = _codes(ids["item"])
     if account_ids.size < 10:
         raise _bad(f"{str(path)!r} has {account_ids.size} accounts; a world needs at least 10.")
-    order = stable_argsort(t)
+    order = np.lexsort((kind, t))     # equal times: impression, view, then the acts (EventKind)
     t0 = float(t[order[0]])
     per = {}
     for role in ITEM_ROLES + ACCOUNT_ROLES:
         if role not in raw:
             continue
-        codes, ids, m = ((item, item_ids, item_ids.size) if role in ITEM_ROLES
-                         else (account, account_ids, account_ids.size))
+        codes, names, m = ((item, item_ids, item_ids.size) if role in ITEM_ROLES
+                           else (account, account_ids, account_ids.size))
         if role == "creator":
             vals = acc_code[n:]
         elif role == "device":
-            vals = _codes(raw["device"])[1]
+            vals = _codes(ids["device"])[1]
         else:
             vals = _floats(raw[role], role, want[role])
         seen = np.zeros(m, bool)
         seen[codes] = True
-        out = _per_entity(codes, vals, m, role, ids)
+        out = _per_entity(codes, vals, m, role, names)
         if role in ACCOUNT_ROLES:        # accounts seen only as creators: not given
             out = np.where(seen, out, -1 if role == "device" else np.nan)
         per[role] = out
@@ -433,6 +497,9 @@ class Recording:
     item_ids, account_ids : original id per item row / account row (None: reserved)
     targets : int64 item rows or None (the target rule)
     source : dict (:meth:`RecordedLog.describe`)
+    epoch : float
+        The log's own time (seconds) of the world's time 0: a world time ``t`` is
+        ``epoch + t`` in the log.
     """
 
     window: EventLog
@@ -440,18 +507,21 @@ class Recording:
     account_ids: np.ndarray
     targets: np.ndarray | None
     source: dict
+    epoch: float = 0.0
 
 
 def recorded_world(log: RecordedLog, *, horizon_hours: int, seed: int = 0,
-                   reserve_share: float = 1.0):
+                   reserve_share: float = 1.0, min_reserve: int = MIN_RESERVE):
     """The :class:`~boostbench.world.World` of a recorded log.
 
     The attack window starts ``log.window_start`` hours after the first event (default:
     ``horizon_hours`` before the last); the epoch is the last whole hour before it that
     covers the first event. Account rows interleave the log's accounts with
-    ``reserve_share`` as many reserved rows (for campaigns) in a fixed random layout, so
-    an id says nothing about who is behind it. Truth: quality is the log's proxy or NaN
-    (unknown), appeal NaN, activity the account's logged events per active day.
+    ``max(reserve_share x accounts, min_reserve)`` reserved rows (for campaigns), and
+    device ids the log's devices with the reserved ones, both in a layout drawn from
+    ``seed`` (counter-based, as the synthetic world's), so neither an id nor a device
+    says who is behind an account. Truth: quality is the log's proxy or NaN (unknown),
+    appeal NaN, activity the account's logged events per active day.
     """
     from .world import (NOT_CREATED, Accounts, Items, Origin, Truth, World, WorldConfig)
     span = log.span_hours
@@ -478,9 +548,9 @@ def recorded_world(log: RecordedLog, *, horizon_hours: int, seed: int = 0,
     item_row[item_order] = np.arange(n_items)
     # account rows: the log's accounts and the reserve, interleaved in a fixed layout
     n_log = log.account_ids.size
-    n_res = int(round(reserve_share * n_log))
-    layout = np.random.default_rng(0).permutation(n_log + n_res)
-    acc_row, res_rows = layout[:n_log], layout[n_log:]
+    n_res = max(int(round(reserve_share * n_log)), int(min_reserve))
+    layout = np.argsort(hash_uniforms(seed, _S_LAYOUT, np.arange(n_log + n_res)), kind="stable")
+    acc_row = layout[:n_log]
     first_acc = np.full(n_log, np.inf)
     np.minimum.at(first_acc, log.account, t)
     if log.creator is not None:          # a creator is there by its first post
@@ -491,8 +561,11 @@ def recorded_world(log: RecordedLog, *, horizon_hours: int, seed: int = 0,
     dev_log = np.arange(n_log) if log.device is None else log.device
     n_dev = int(dev_log.max()) + 1
     dev_log = np.where(dev_log >= 0, dev_log, n_dev + np.arange(n_log))   # creators only
+    n_dev = int(dev_log.max()) + 1
+    dev_ids = np.argsort(hash_uniforms(seed, _S_DEVICES, np.arange(n_dev + n_res)),
+                         kind="stable").astype(np.int32)     # the log's and reserved, mixed
     device = np.full(n_log + n_res, -1, np.int32)
-    device[acc_row] = dev_log
+    device[acc_row] = dev_ids[dev_log]
     topic = np.full(n_log + n_res, -1, np.int16)
     topic[acc_row] = 0
     origin = np.full(n_log + n_res, Origin.RESERVED, np.int8)
@@ -515,7 +588,7 @@ def recorded_world(log: RecordedLog, *, horizon_hours: int, seed: int = 0,
     accounts = Accounts(created, device, topic)
     truth = Truth(quality, np.full(n_items, np.nan, np.float32), np.zeros(n_items), activity,
                   origin, np.zeros(n_log + n_res, np.int32),
-                  reserved_devices=(int(device.max()) + 1 + np.arange(n_res)).astype(np.int32),
+                  reserved_devices=dev_ids[n_dev:],
                   unknown=log.unknown)
     row_a, row_i = acc_row[log.account], item_row[log.item]
     hist = t < t0
@@ -528,7 +601,8 @@ def recorded_world(log: RecordedLog, *, horizon_hours: int, seed: int = 0,
     targets = None if log.targets is None else _target_rows(log, item_row)
     config = WorldConfig(n_accounts=max(10, n_log), history_hours=history_hours,
                          future_hours=horizon_hours, n_topics=1, reserve_share=reserve_share)
-    rec = Recording(window, log.item_ids[item_order], account_ids, targets, log.describe())
+    rec = Recording(window, log.item_ids[item_order], account_ids, targets, log.describe(),
+                    epoch=log.origin - shift)
     return World(config, items, accounts, truth, history, None, int(seed), recorded=rec)
 
 
@@ -554,7 +628,13 @@ def public_targets(world, scenario, goal: str = "promote") -> np.ndarray:
     imp = kind == EventKind.IMPRESSION
     exp_kind = imp if imp.any() else kind == EventKind.VIEW
     exposure = np.bincount(itm[exp_kind], minlength=n)
-    likes = np.bincount(itm[kind == EventKind.LIKE], minlength=n)
+    liked = kind == EventKind.LIKE
+    if not liked.any() or not exp_kind.any():
+        raise InvalidParameter("The target rule reads likes per impression (or view); this "
+                               "log's window has no " + ("likes" if not liked.any() else
+                                                         "impressions or views")
+                               + ": name the items with --targets.", name="n_targets")
+    likes = np.bincount(itm[liked], minlength=n)
     rate = (likes + 1.0) / (exposure + 2.0)
     created = world.items.created_at
     new = (created >= t0) & (created < t0 + scenario.attack_hours * HOUR) & (exposure > 0)
@@ -573,16 +653,22 @@ def public_targets(world, scenario, goal: str = "promote") -> np.ndarray:
 
 def needs(obj) -> frozenset:
     """What a ranker or an attack reads that a recorded log may not record
-    (:attr:`RecordedLog.unknown`): a ranker's (and its scorer's) declared ``needs``
-    (``oracle_quality``: quality); ``creators`` for an attack that recruits the targets'
-    creators or likes back their posts (a ring)."""
-    out = set(getattr(obj, "needs", ()))
+    (:attr:`RecordedLog.unknown`): a ranker's, its scorer's and its defences' declared
+    ``needs`` (``oracle_quality``: quality; rates per impression: impressions;
+    ``account_trust``: ages; ``device_dedup``: devices; ``audience_diversity``: its
+    clusters); ``creators`` for an attack that recruits the targets' creators or likes
+    back their posts (a ring); ``topics`` for one that buys interest-matched users."""
+    out = set(getattr(obj, "needs", None) or ())
     scorer = getattr(obj, "scorer", None)
     if scorer is not None:
         out |= needs(scorer)
+    for d in getattr(obj, "defences", ()):      # a pipeline's defences read what they read
+        out |= needs(d)
     source = getattr(getattr(obj, "supplier", None), "source", None)
     if getattr(obj, "reciprocity", False) or getattr(source, "recruits_creators", False):
         out.add("creators")
+    if getattr(source, "matches_topics", False):
+        out.add("topics")
     return frozenset(out)
 
 
@@ -603,10 +689,35 @@ UNKNOWN = {"quality": ("the items' quality", "map a column with --columns qualit
            "devices": ("the accounts' devices", "map a column with --columns device=COLUMN"),
            "ages": ("the accounts' creation times", "map a column with --columns "
                     "created=COLUMN"),
-           "impressions": ("impressions (what was shown)", "log impression events")}
+           "impressions": ("impressions (what was shown)", "log impression events"),
+           "topics": ("the accounts' interest topics", "not readable from a log")}
 
 
 def lacking(unknown: str) -> str:
     """``the items' quality, which this log does not record: map ... --columns quality=COL``."""
     what, fix = UNKNOWN[unknown]
     return f"{what}, which this log does not record: {fix}"
+
+
+def live_targets(world, scenario, targets) -> np.ndarray:
+    """``targets`` (item rows), checked to be rankable during the attack window: posted
+    before it ends and within ``eligibility_hours`` before it starts."""
+    start = world.t0
+    end = start + scenario.attack_hours * HOUR
+    created = world.items.created_at[targets]
+    dead = (created >= end) | (created < start - scenario.eligibility_hours * HOUR)
+    if dead.any():
+        which = world.recorded.item_ids[targets[dead]]
+        raise InvalidParameter(
+            f"The 'targets' parameter names items that are not ranked during the attack window "
+            f"({', '.join(map(repr, which[:5].tolist()))}): a target must be posted (first "
+            f"logged) before the window ends and at most {scenario.eligibility_hours:g} h "
+            "before it starts.", name="targets")
+    return targets
+
+
+def live_posts(world, scenario) -> int:
+    """Items ranked at the start of the attack window (posted within ``eligibility_hours``)."""
+    created = world.items.created_at
+    return int(np.count_nonzero((created <= world.t0)
+                                & (created > world.t0 - scenario.eligibility_hours * HOUR)))

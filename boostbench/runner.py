@@ -250,7 +250,8 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None, export
                 from .traffic import traffic_path, write_traffic
                 out["on_traffic"] = partial(
                     write_traffic, traffic_path(export, seed, ranker.name, attack.name),
-                    campaign=f"{attack.name}@seed{int(seed)}", recipe=attack.name)
+                    campaign=f"{attack.name}@seed{int(seed)}", recipe=attack.name,
+                    recording=world.recorded)
             att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw, **out)
             rec = {"ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
                    "mode": spec.mode, "budget": spec.budget, "seed": int(seed),

@@ -105,7 +105,7 @@ class Scenario:
             raise InvalidParameter(f"Scenario {self.name!r} needs a world with future_hours >= "
                                    f"{self.horizon_hours}.", name="horizon_hours")
         return RunPlan(targets=choose_targets(world, self),
-                       rival_targets=choose_targets(world, self, "demote"),
+                       rival_targets=_rivals(world, self),
                        round_times=self.round_times(t0), round_length=self.round_hours * HOUR,
                        attack_window=(t0, t0 + self.attack_hours * HOUR),
                        eval_round=self.eval_round, eligibility_hours=self.eligibility_hours,
@@ -136,6 +136,17 @@ def get_scenario(name: str) -> Scenario:
     return SCENARIOS[name]
 
 
+def _rivals(world: World, scenario: Scenario) -> np.ndarray:
+    """The demote targets; a recorded log may have none to offer (then no demoting attack
+    may run on it: the command checks before any work)."""
+    try:
+        return choose_targets(world, scenario, "demote")
+    except InvalidParameter:
+        if world.recorded is None:
+            raise
+        return np.zeros(0, np.int64)
+
+
 def choose_targets(world: World, scenario: Scenario, goal: str = "promote") -> np.ndarray:
     """Target item ids for ``scenario`` in ``world`` (uses Truth: the experimenter's choice).
 
@@ -150,7 +161,8 @@ def choose_targets(world: World, scenario: Scenario, goal: str = "promote") -> n
     check_choice("goal", goal, ("promote", "demote"))
     rec = world.recorded
     if rec is not None and rec.targets is not None and goal == "promote":
-        return rec.targets
+        from .recorded import live_targets
+        return live_targets(world, scenario, rec.targets)
     if "quality" in world.truth.unknown:
         from .recorded import public_targets
         return public_targets(world, scenario, goal)
@@ -159,7 +171,10 @@ def choose_targets(world: World, scenario: Scenario, goal: str = "promote") -> n
         pick = q <= np.quantile(q, scenario.low_quality_quantile)
     else:
         pick = q >= np.quantile(q, 1.0 - scenario.low_quality_quantile)
-    cand = np.flatnonzero(pick & (world.items.created_at >= world.t0))  # items sorted by time
+    posted = world.items.created_at >= world.t0
+    if rec is not None:        # a log ends: only items posted in the attack window are ranked
+        posted &= world.items.created_at < world.t0 + scenario.attack_hours * HOUR
+    cand = np.flatnonzero(pick & posted)  # items sorted by time
     if cand.size < scenario.n_targets:
         raise InvalidParameter(
             f"The 'n_targets' parameter of Scenario {scenario.name!r} must be at most "

@@ -43,17 +43,30 @@ def traffic_path(folder, seed: int, ranker: str, attack: str) -> Path:
     return Path(folder) / f"seed{int(seed)}__{safe(ranker)}__{safe(attack)}.csv"
 
 
-def write_traffic(path, traffic, *, campaign: str, recipe: str) -> None:
+def write_traffic(path, traffic, *, campaign: str, recipe: str, recording=None) -> None:
     """Write ``traffic`` (``(t, account, item, kind, value, is_campaign)`` arrays) to ``path``
-    atomically (complete or absent)."""
+    atomically (complete or absent). ``recording``: the run's world came from a recorded log
+    (:class:`boostbench.recorded.Recording`): times, accounts and items are written in the
+    log's own terms (seconds of its epoch, its ids; a campaign's account as
+    ``campaign-<row>``)."""
     t, acc, itm, kind, val, fake = traffic
     names = np.array(KINDS)[np.asarray(kind, np.int64)]
+    if recording is not None:
+        t = recording.epoch + np.asarray(t, np.float64)
+        ids, a = recording.account_ids, np.asarray(acc, np.int64)
+        known = np.zeros(a.size, bool)
+        inside = np.flatnonzero(a < ids.size)
+        known[inside] = np.not_equal(ids[a[inside]], None)
+        acc = np.empty(a.size, object)
+        acc[known] = ids[a[known]]
+        acc[~known] = np.char.add("campaign-", a[~known].astype(str))
+        itm = recording.item_ids[np.asarray(itm, np.int64)]
 
     def write(f):
         w = csv.writer(f, lineterminator="\n")
         w.writerow(TRAFFIC_COLUMNS)
         labels = {True: (1, campaign, recipe), False: (0, "", "")}
-        w.writerows((repr(float(a)), int(b), int(c), d, repr(float(e)), *labels[bool(g)])
+        w.writerows((repr(float(a)), b, c, d, repr(float(e)), *labels[bool(g)])
                     for a, b, c, d, e, g in zip(t.tolist(), acc.tolist(), itm.tolist(),
                                                 names.tolist(), val.tolist(), fake.tolist()))
     write_together((path, write))

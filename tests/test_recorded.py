@@ -57,9 +57,9 @@ def test_read_log_maps_columns_ids_and_iso_times():
     views = log.kind == K.VIEW
     assert (log.value[views] >= 0).all() and (log.value[views] <= 1).all()
     assert (log.value[(log.kind == K.LIKE)] == 0).all()
-    assert log.unknown == {"impressions"}            # a log of acts and views
+    assert log.unknown == {"impressions", "topics"}    # a log of acts and views
     assert read_log(OWN, MINIMAL).unknown == {"quality", "creators", "devices", "ages",
-                                              "impressions"}
+                                              "impressions", "topics"}
 
 
 def test_integer_ids_stay_integers_in_numeric_order(tmp_path):
@@ -121,7 +121,7 @@ def test_recorded_world_splits_history_and_window_and_hides_who_is_who(tmp_path)
     assert np.all(np.diff(w.items.created_at) >= 0)
     organic = np.flatnonzero(w.truth.account_origin == Origin.ORGANIC)
     assert organic.size == 12 and organic.max() > 12       # not simply the first rows
-    assert (w.truth.account_origin == Origin.RESERVED).sum() == 12
+    assert (w.truth.account_origin == Origin.RESERVED).sum() == 5000   # MIN_RESERVE
     assert np.isnan(w.truth.quality).all() and "quality" in w.truth.unknown
     # an account with no creation time is created at its first logged event
     acc0 = organic[np.flatnonzero(w.recorded.account_ids[organic] == "acc0")[0]]
@@ -218,7 +218,7 @@ def test_exported_traffic_round_trips_through_log(tmp_path, capsys):
     log = read_log(path)
     order = np.argsort(exported["time"], kind="stable")
     np.testing.assert_allclose(log.t + log.origin, exported["time"][order], rtol=0, atol=1e-9)
-    assert log.unknown == {"quality", "creators", "devices", "ages"}   # impressions logged
+    assert log.unknown == {"quality", "creators", "devices", "ages", "topics"}
     np.testing.assert_array_equal(log.account_ids[log.account], exported["account"][order])
     np.testing.assert_array_equal(log.item_ids[log.item], exported["item"][order])
     np.testing.assert_array_equal(log.kind, exported["kind"][order])
@@ -280,3 +280,115 @@ def test_kind_names_are_the_traffic_kinds():
     assert set(parse_columns(None)) == {"time", "account", "item", "kind", "value"}
     assert KINDS == ("impression", "view", "like", "comment", "share", "report",
                      "not_interested", "follow")
+
+
+def test_excel_bom_spaced_headers_and_equal_times_in_any_row_order(tmp_path):
+    rows = []
+    for a in range(12):                      # a like logged before its view, same second
+        rows += [(100 * a, f"a{a}", "x", "like", ""), (100 * a, f"a{a}", "x", "view", 0.5)]
+    text = "\ufeff" + " time, account , item,kind, value\r\n" + "\r\n".join(
+        ",".join(map(str, r)) for r in rows) + "\r\n"
+    path = tmp_path / "excel.csv"
+    path.write_text(text, encoding="utf-8")
+    log = read_log(path)
+    assert log.source["events"] == 24
+    first = log.kind[log.account == log.account[0]]
+    assert list(first) == [K.VIEW, K.LIKE]       # at equal times, the view comes first
+
+
+def test_empty_ids_and_nested_or_null_parquet_columns_are_refused(tmp_path):
+    head = ("time", "account", "item", "kind", "value")
+    rows = [(60 * i, f"a{i}" if i != 3 else "", "x", "like", 0) for i in range(12)]
+    with pytest.raises(InvalidParameter, match="empty on 1 rows"):
+        read_log(write(tmp_path / "e.csv", head, rows))
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    base = {"time": [60.0 * i for i in range(12)], "account": [f"a{i}" for i in range(12)],
+            "item": ["x"] * 12, "kind": ["like"] * 12, "value": [0.0] * 12}
+    pq.write_table(pa.table({**base, "account": [[i] for i in range(12)]}), tmp_path / "n.pq")
+    with pytest.raises(InvalidParameter, match="of type list"):
+        read_log(tmp_path / "n.pq")
+    pq.write_table(pa.table({**base, "account": [None] + base["account"][1:]}), tmp_path / "z.pq")
+    with pytest.raises(InvalidParameter, match="1 empty cells"):
+        read_log(tmp_path / "z.pq")
+    # dates are days, not seconds; dictionary (categorical) strings are strings
+    days = pa.array(np.array(["2026-01-01"] * 6 + ["2026-01-03"] * 6, "datetime64[D]"))
+    pq.write_table(pa.table({**base, "time": days,
+                             "kind": pa.array(base["kind"]).dictionary_encode()}), tmp_path / "d.pq")
+    log = read_log(tmp_path / "d.pq")
+    assert log.span_hours == pytest.approx(48.0)
+
+
+def test_a_ranker_cannot_tell_log_accounts_or_devices_from_reserved_ones():
+    log = read_log(OWN, FULL)
+    a, b = (recorded_world(log, horizon_hours=24, seed=s) for s in (0, 1))
+    rows_a = np.flatnonzero(a.truth.account_origin == Origin.ORGANIC)
+    rows_b = np.flatnonzero(b.truth.account_origin == Origin.ORGANIC)
+    assert not np.array_equal(rows_a, rows_b)              # the layout is the seed's
+    n = len(a.accounts)
+    assert not np.array_equal(np.sort(np.random.default_rng(0).permutation(n)[:rows_a.size]),
+                              rows_a)
+    organic_dev = a.accounts.device[rows_a]
+    reserved = a.truth.reserved_devices
+    assert reserved.min() < organic_dev.max() and organic_dev.min() < reserved.max()
+    assert not np.intersect1d(organic_dev, reserved).size
+
+
+def test_defences_and_rankers_that_read_what_a_log_lacks_are_refused_or_left_out(capsys):
+    minimal = read_log(OWN, MINIMAL)
+    for ranker, word in (("like_count+account_trust", "creation times"),
+                         ("like_count+device_dedup", "devices"),
+                         ("like_count+audience_diversity", "topics"),
+                         ("real_interaction", "impressions"), ("twitter_heavy", "impressions")):
+        spec = build_spec(scenario="tiny", rankers=[ranker], attacks=["bot_farm"], seeds=[0],
+                          mode="replay")
+        with pytest.raises(InvalidParameter, match=word):
+            replace(spec, log=minimal)
+    assert cli.main(["run", "--scenario", "tiny", "--seeds", "1", "--log", str(OWN),
+                     "--columns", MINIMAL, "--quiet", "--format", "csv"]) == 0
+    out = capsys.readouterr()
+    assert "left out" in out.err and "real_interaction+device_dedup+lockstep" in out.err
+    assert "engagement_depth,bot_farm" in out.out and "real_interaction," not in out.out
+
+
+def test_targets_must_be_ranked_during_the_window_and_k_fit_the_log(capsys):
+    log = read_log(OWN, MINIMAL)
+    w = recorded_world(log, horizon_hours=24)
+    late = w.recorded.item_ids[np.flatnonzero(w.items.created_at >= w.t0 + 13 * 3600)[0]]
+    base = ["run", "--scenario", "tiny", "--seeds", "1", "--log", str(OWN), "--columns",
+            MINIMAL, "--rankers", "like_count", "--attacks", "bot_farm", "--quiet"]
+    assert cli.main([*base, "--targets", str(late)]) == 2
+    assert "not ranked during the attack window" in capsys.readouterr().err
+    assert cli.main([*base, "--k", "500"]) == 2
+    assert "--k" in capsys.readouterr().err
+    early = w.recorded.item_ids[np.flatnonzero(w.items.created_at >= w.t0)[0]]
+    assert cli.main([*base, "--targets", str(early), "--format", "csv"]) == 0
+    assert f"given: {early}" in capsys.readouterr().err
+
+
+def test_public_rule_needs_likes(tmp_path):
+    rows = [(3600 * h + a, f"a{a}", f"i{h}", "view", 0.5) for h in range(40) for a in range(12)]
+    log = read_log(write(tmp_path / "nolike.csv", ("time", "account", "item", "kind", "value"),
+                         rows))
+    with pytest.raises(InvalidParameter, match="no likes"):
+        get_scenario("tiny").run_base(recorded_world(log, horizon_hours=24), 0)
+
+
+def test_log_run_exports_in_the_logs_own_ids_and_merges(tmp_path, capsys):
+    base = ["run", "--scenario", "tiny", "--log", str(OWN), "--columns", MINIMAL,
+            "--rankers", "like_count", "--attacks", "bot_farm", "--quiet"]
+    assert cli.main([*base, "--seeds", "1", "--export-traffic", str(tmp_path)]) == 0
+    path = traffic_path(tmp_path, 0, "like_count", "bot_farm")
+    rows = path.read_text().splitlines()
+    organic = [r for r in rows[1:] if r.endswith(",0,,")]
+    fake = [r for r in rows[1:] if not r.endswith(",0,,")]
+    assert organic[0].split(",")[1].startswith("u") and organic[0].split(",")[2].startswith("v")
+    assert fake[0].split(",")[1].startswith("campaign-")
+    log = read_log(OWN, MINIMAL)
+    assert float(organic[0].split(",")[0]) == pytest.approx(log.origin)
+    for seeds, name in (("1", "a.json"), ("1,2", "b.json")):   # seeds 0 | 1, 2
+        assert cli.main([*base, "--seeds", seeds, "--json", str(tmp_path / name)]) == 0
+    assert cli.main(["merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out",
+                     str(tmp_path / "m.json")]) == 0
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert len(merged["records"]) == 3 and "feed_quality" not in merged["summary"][0]

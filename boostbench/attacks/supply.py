@@ -82,6 +82,8 @@ class CrowdAccounts(AccountSource):
 class MatchedAccounts(AccountSource):
     """Active users of the target's topic (interest-matched paid users)."""
 
+    matches_topics = True      # reads interest topics (a recorded log has none)
+
     def pools(self, obs, targets, start, key):
         active = _active(obs, key)
         items = obs.items

@@ -52,7 +52,7 @@ class Margin:
 
 #: What a metric may need of the truth that a world may not know
 #: (:attr:`boostbench.world.Truth.unknown`).
-NEEDS = ("quality", "creators", "devices", "ages", "impressions")
+NEEDS = ("quality", "creators", "devices", "ages", "impressions", "topics")
 
 #: The gate's margin of a metric that declares none.
 DEFAULT_MARGIN = Margin(0.10, 0.0)
@@ -136,7 +136,7 @@ def metric(name: str, *, greater_is_better: bool, definition: str, margin: Margi
     return deco
 
 
-def available(unknown=frozenset()) -> dict:
+def available(unknown=frozenset()) -> tuple[list, dict]:
     """The registered metrics a world whose truth lacks ``unknown`` can give, by name, and
     the left-out ones with what they need: ``(available names, {name: needs})``."""
     names, left = [], {}

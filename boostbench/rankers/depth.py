@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -154,6 +155,9 @@ class TwitterHeavy:
     weighting of probabilities (April 5, 2023)"), commit b852108; an earlier
     revision listed reply 27 and one "good click" weight of 11.
     """
+
+    #: per-impression rates (boostbench.recorded.needs)
+    needs: ClassVar[tuple] = ("impressions",)
 
     fav: float = _W["fav"]
     retweet: float = _W["retweet"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import minimize
@@ -253,6 +254,9 @@ class ModelRanker:
     snapshot_every : float
         Hours between training snapshots (6).
     """
+
+    #: labels and feature rates are per impression (boostbench.recorded.needs)
+    needs: ClassVar[tuple] = ("impressions",)
 
     estimator: object
     name: str = "model"

@@ -13,6 +13,7 @@ interaction is credited (:class:`RealInteractionCompletion`,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -83,6 +84,10 @@ class RealInteraction:
     published ordering "completion > comments > shares > likes"; the small
     volume term breaks ties toward items with more evidence.
     """
+
+    #: what it reads that a recorded log may lack (boostbench.recorded.needs): the
+    #: negative term is per impression
+    needs: ClassVar[tuple] = ("impressions",)
 
     completion: float = 1.0
     comment: float = 0.6

@@ -6,6 +6,7 @@ Every default marked [?] is an assumption, not a published figure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -77,6 +78,9 @@ class AccountTrust(InlineDefence):
     aged bots with camouflage history pass — which is why they are bought.
     """
 
+    #: what it reads that a recorded log may lack (boostbench.recorded.needs)
+    needs: ClassVar[tuple] = ("ages",)
+
     full_trust_days: float = 30.0
     full_trust_views: int = 20
     kinds: tuple = ACTS + NEGATIVE
@@ -118,6 +122,9 @@ class DeviceDedup(InlineDefence):
     Accounts share device fingerprints (organic households share too:
     ``WorldConfig.device_shares``), so this has honest collateral by design.
     """
+
+    #: what it reads that a recorded log may lack (boostbench.recorded.needs)
+    needs: ClassVar[tuple] = ("devices",)
 
     kinds: tuple = ACTS + NEGATIVE
     name: str = "device_dedup"
@@ -170,6 +177,11 @@ class AudienceDiversity(InlineDefence):
     cluster: str = "topic"
     exponent: float = 0.5
     name: str = "audience_diversity"
+
+    @property
+    def needs(self) -> tuple:
+        """What its clusters read that a recorded log may lack (boostbench.recorded.needs)."""
+        return {"topic": ("topics",), "device": ("devices",), "cohort": ("ages",)}[self.cluster]
 
     def _cluster(self, obs, acc):
         a = obs.accounts
