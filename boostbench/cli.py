@@ -265,6 +265,14 @@ def _build_parser() -> argparse.ArgumentParser:
                    "ranker (chosen on search seeds, reported on the held-out --seeds)")
     _opt(c, "--candidates", CANDIDATES, 16, "configurations the search starts from")
     _opt(c, "--search-seeds", SEARCH_SEEDS, 3, "number of search seeds (10000, 10001, ...)")
+    _opt(c, "--evaluations", Interval(int, 1, 1_000_000), None, "with --adaptive: search-seed "
+         "simulations each search may spend (at least --search-seeds): a pool as large as half "
+         "of them halves (the whole space when it fits; --candidates is then unused), then "
+         "one dimension at a time is changed while that improves",
+         shown="none: the halving of --candidates alone")
+    _opt(c, "--objective", Options("impressions", "hours_in_top_k"), "impressions",
+         "with --adaptive: what the search maximises, the targets' mean organic impressions or "
+         "their mean expected hours in the top k (ties broken by impressions)")
     w = cmd("sweep", "rise and success probability against budget",
             "boostbench sweep --rankers like_count --attacks bot_farm --budgets 0,1,4")
     _common(w, seeds="3", attacks_default=", ".join(DEFAULT_ATTACKS))
@@ -668,7 +676,8 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     records, searches, flags = run_cost(
         spec, budgets, jobs=jobs, adaptive=adaptive,
         n_candidates=getattr(a, "candidates", 16), n_search_seeds=getattr(a, "search_seeds", 3),
-        progress=_progress(a), scheduler=_client(a))
+        progress=_progress(a), scheduler=_client(a), evaluations=getattr(a, "evaluations", None),
+        objective=getattr(a, "objective", "impressions"))
     rows = summarize_cost(records)
     sc = spec.scenario
     print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
@@ -677,7 +686,9 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
           f"({time.perf_counter() - started:.1f} s)", file=out)
     print(fmt(rows), file=out)
     for res in searches:
-        print(f"{res.knowledge} search vs {res.ranker}: best {res.best.label} — target impressions "
+        print(f"{res.knowledge} search vs {res.ranker}: best {res.best.label} after "
+              f"{res.evaluations} evaluations — target "
+              f"{'impressions' if res.objective == 'impressions' else 'hours in the top k'} "
               f"{res.heldout_score:.1f} on held-out seeds (search {res.search_score:.1f}); best "
               f"fixed {res.best_fixed} {res.best_fixed_score:.1f}; random {res.random_label} "
               f"{res.random_score:.1f}", file=out)
@@ -698,6 +709,12 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
 def _cmd_cost(a, out) -> int:
     from .metrics.cost import budget_grid
     from .report import format_cost_table
+    if not a.adaptive and (a.evaluations is not None or a.objective != "impressions"):
+        raise UsageError("--evaluations and --objective set how the adaptive search runs: "
+                         "give --adaptive too.")
+    if a.evaluations is not None and a.evaluations < a.search_seeds:
+        raise UsageError(f"--evaluations must be at least --search-seeds ({a.search_seeds}): "
+                         f"the winner is scored on every search seed. Got {a.evaluations}.")
     return _grid_run(a, out, budget_grid(a.cap), fmt=format_cost_table)
 
 

@@ -342,16 +342,21 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
 
 
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
-                    rng=0, knowledge: str = "adaptive", include=(), tick=None):
+                    rng=0, knowledge: str = "adaptive", include=(), tick=None,
+                    evaluations: int | None = None, objective: str = "impressions"):
     """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
 
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
     adaptive attacker is checked against (see :func:`boostbench.attacks.adaptive.search`).
     ``knowledge="defence_aware"`` lets the attacker read the ranker's defence
     thresholds (a Pipeline's ``defences``). ``tick`` (progress), if given, is called once
-    per evaluation.
+    per evaluation. ``evaluations``: the search's budget of search-seed simulations (None:
+    the halving of ``n_candidates`` alone); ``objective``: ``"impressions"`` (the targets'
+    mean organic impressions) or ``"hours_in_top_k"`` (their mean expected hours in the
+    top k over the horizon, ties broken by impressions).
     """
     from .attacks.adaptive import search
+    from .metrics.rise import hours_in_top_k
     overlap = set(search_seeds) & set(spec.seeds)
     if overlap:
         raise InvalidParameter(f"Search seeds must differ from the held-out seeds; both have "
@@ -359,14 +364,18 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     setups = {}
 
     def fn(attack, seed):
-        """The attacker's objective on one seed: mean organic impressions of its targets."""
+        """The attacker's objective on one seed: mean organic impressions of its targets
+        (with ``hours_in_top_k``, their mean expected hours in the top k too)."""
         if seed not in setups:
             setups[seed] = _seed_setup(spec, seed)
         _, base, buy, kw = setups[seed]
         tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
         if tick is not None:
             tick(1)
-        return float(tr.exposure[:, tr.targets].sum(axis=0).mean())
+        impressions = float(tr.exposure[:, tr.targets].sum(axis=0).mean())
+        if objective == "impressions":
+            return impressions
+        return {"impressions": impressions, objective: float(np.mean(hours_in_top_k(tr)))}
     fixed = {a.name: a for a in spec.attacks if getattr(a, "goal", "promote") == "promote"}
     # each ranker gets its own draw of the space (seeded by its name and ``rng``), never
     # one shared draw for every ranker
@@ -374,12 +383,12 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     return search(fn, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
                   fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
                   knowledge=knowledge, defences=getattr(ranker, "defences", ()),
-                  include=include)
+                  include=include, evaluations=evaluations, objective=objective)
 
 
 def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
              n_candidates: int = 16, n_search_seeds: int = 3, progress: bool = False,
-             scheduler=None):
+             scheduler=None, evaluations: int | None = None, objective: str = "impressions"):
     """The budget grid of every ranker x attack, and with ``adaptive`` a search per ranker.
 
     The adaptive attacker searches the attack space against each ranker on search
@@ -396,9 +405,15 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
 
     ``progress`` draws the grid's cells and each search's evaluations on standard error.
     ``scheduler`` runs the grids' seeds as Dask tasks (the searches, which are sequential,
-    run here).
+    run here). ``evaluations`` and ``objective`` go to every search (see
+    :func:`adaptive_search`); both are checked before the grid runs.
     """
-    from .attacks.adaptive import aware_variants, knowledge_flags
+    from ._core.params import check_choice, check_int
+    from .attacks.adaptive import OBJECTIVES, aware_variants, knowledge_flags
+    if adaptive:
+        check_choice("objective", objective, OBJECTIVES, where="run_cost")
+        if evaluations is not None:
+            check_int("evaluations", evaluations, low=n_search_seeds, where="run_cost")
     records = run_sweep(spec, budgets, jobs=jobs, progress=progress, scheduler=scheduler)
     searches, flags = [], []
     if not adaptive:
@@ -415,7 +430,8 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
                      enabled=progress) as tick:
                 res = adaptive_search(spec, ranker, budget=budgets[-1],
                                       search_seeds=search_seeds, n_candidates=n_candidates,
-                                      knowledge=knowledge, include=warm, tick=tick)
+                                      knowledge=knowledge, include=warm, tick=tick,
+                                      evaluations=evaluations, objective=objective)
             found.append(res)
             one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
             records += run_sweep(one, budgets, jobs=jobs, progress=progress,

@@ -1,8 +1,11 @@
+import zlib
+
 import numpy as np
 import pytest
 
-from boostbench.attacks.adaptive import (SEARCH_SPACE, Candidate, candidates, knowledge_flags,
-                                         known_thresholds, search, space, warm_starts)
+from boostbench.attacks.adaptive import (SEARCH_SPACE, Candidate, candidates, halving_cost,
+                                         knowledge_flags, known_thresholds, nearest, neighbours,
+                                         paired_test, search, space, warm_starts)
 from boostbench.errors import InvalidParameter
 from boostbench.plugins import ATTACKS, RANKERS
 from boostbench.runner import RunSpec, adaptive_search
@@ -57,9 +60,14 @@ def test_sanity_flags_fire_when_a_weaker_attacker_wins():
     table = {c.label: 1.0 for c in pool}
     strong_fixed = Candidate("fresh_bots", "likes_short", "burst").recipe()
     fn = _score_by_label({**table, strong_fixed.name.split(":", 1)[1]: 9.0})
-    r = search(fn, budget=1.0, search_seeds=(1, 2), heldout_seeds=(3,),
-               fixed={"bot_farm": strong_fixed}, n_candidates=4, rng=2)
+    r = search(fn, budget=1.0, search_seeds=(1, 2), heldout_seeds=(3, 4, 5, 6, 7),
+               fixed={"bot_farm": strong_fixed}, n_candidates=4, rng=2, warm=False)
     assert any("fixed recipe bot_farm beat" in f for f in r.flags)
+    # one held-out seed is one draw: the paired test cannot tell it from luck (p = 1/2)
+    r = search(fn, budget=1.0, search_seeds=(1, 2), heldout_seeds=(3,),
+               fixed={"bot_farm": strong_fixed}, n_candidates=4, rng=2, warm=False)
+    assert r.best_fixed_score > r.heldout_score and not r.flags
+    assert r.tests["fixed"]["method"] == "sign-flip" and r.tests["fixed"]["pvalue"] == 0.5
 
 
 def test_adaptive_search_is_reproducible_and_keeps_seeds_apart(tiny_scenario):
@@ -75,6 +83,13 @@ def test_adaptive_search_is_reproducible_and_keeps_seeds_apart(tiny_scenario):
     assert a.heldout_seeds == (0,) and a.best_fixed == "task_crowd"
     with pytest.raises(InvalidParameter, match="differ from the held-out"):
         adaptive_search(spec, spec.rankers[0], budget=1.0, search_seeds=(0, 5))
+    # the hours-in-the-top-k objective on real runs, on the smallest budget (one candidate)
+    h = adaptive_search(spec, spec.rankers[0], budget=1.0, search_seeds=(100, 101),
+                        evaluations=2, objective="hours_in_top_k")
+    assert h.objective == "hours_in_top_k" and h.evaluations == 2 and h.pool_size == 1
+    horizon = tiny_scenario.horizon_hours
+    assert 0.0 <= h.search_score <= horizon and 0.0 <= h.heldout_score <= horizon
+    assert h.to_dict()["objective"] == "hours_in_top_k" and set(h.tests) == {"random", "fixed"}
 
 
 def test_defence_aware_space_adds_moves_just_below_known_thresholds():
@@ -119,3 +134,238 @@ def test_defence_aware_search_starts_from_the_adaptive_best():
                fixed={}, n_candidates=2, rng=4, knowledge="defence_aware",
                defences=[Lockstep(min_items=3)], include=warm)
     assert r.best == warm[1]
+
+
+# --- evaluation budget, local refinement, objective, paired flags (#16) -------------------
+
+def _hashed(attack, seed):
+    """A cheap deterministic objective of (attack, seed) with no structure to exploit."""
+    name = attack.name
+    return ((zlib.crc32(name.encode()) % 1000) / 10 + (seed % 7) * 0.5
+            + (zlib.crc32(f"{name}{seed}".encode()) % 100) / 100)
+
+
+_W = {"supplier": {"paid_crowd": 3.0, "aged_bots": 2.0, "matched_users": 1.0},
+      "mix": {"shares": 3.0, "deep": 2.0, "likes_real": 1.0},
+      "pacing": {"cold_start": 2.0, "even": 1.0}, "delay": {3.0: 1.0}}
+_OPTIMUM = Candidate("paid_crowd", "shares", "cold_start", 3.0)
+
+
+def _separable(attack, seed):
+    """A sum of one term per dimension (plus seed noise well below the terms' gaps),
+    largest at ``_OPTIMUM``, which a one-dimension-at-a-time walk reaches from anywhere."""
+    if ":" not in attack.name:                        # a fixed recipe: a flat score
+        return 0.5 + 0.01 * (seed % 3)
+    label = attack.name.split(":", 1)[-1]
+    sup, mix, rest = label.split("/")
+    pacing, _, delay = rest.partition("+")
+    return (_W["supplier"].get(sup, 0) + _W["mix"].get(mix, 0) + _W["pacing"].get(pacing, 0)
+            + _W["delay"].get(float(delay[:-1]) if delay else 0.0, 0)
+            + 0.01 * ((seed * 7 + len(label)) % 5))
+
+
+def _counting(fn, calls):
+    def wrapped(attack, seed):
+        calls.append((attack.name, seed))
+        return fn(attack, seed)
+    return wrapped
+
+
+def test_no_budget_reproduces_the_search_as_it_was():
+    """evaluations=None is the search the README's figures were made with: pool, rungs,
+    winner and scores recorded from the code before the budget existed (commit 4455ff8)."""
+    fixed = {"strong": Candidate("fresh_bots", "likes_short", "burst").recipe()}
+    calls = []
+    r = search(_counting(_hashed, calls), budget=2.0, search_seeds=(10, 11, 12),
+               heldout_seeds=(20, 21), fixed=fixed, n_candidates=6, rng=7)
+    first = ["paid_crowd/deep/even", "ring_members/shares/burst", "ring_members/shares/tasks+3h",
+             "matched_users/deep/even", "fresh_bots/likes_short/tasks+3h",
+             "fresh_bots/likes_blind/cold_start+3h", "fresh_bots/likes_short/burst",
+             "fresh_bots/shares/even+3h", "aged_bots/deep/even", "fresh_bots/deep/even"]
+    assert [(x["seeds"], list(x["scores"])) for x in r.rungs] == [
+        ([10], first), ([10, 11], first[:5]), ([10, 11, 12], first[:2])]
+    assert r.best.label == "paid_crowd/deep/even" and r.random_label == \
+        "matched_users/complete_only/burst+3h"
+    assert (r.search_score, r.heldout_score, r.best_fixed_score, r.random_score) == \
+        pytest.approx((98.90666666666665, 98.05999999999999, 33.47, 84.75), abs=1e-9)
+    assert r.evaluation_budget is None and r.refinement == {} and r.fixed_points == {}
+    search_calls = [c for c in calls if c[1] in (10, 11, 12)]
+    assert r.evaluations == len(search_calls) == len(set(search_calls)) == \
+        halving_cost(r.pool_size, 3) == 10 + 5 + 2
+    assert r.convergence == [[r.evaluations, r.search_score]]
+    assert len(calls) - len(search_calls) == 2 * 3          # winner, fixed, random held out
+
+
+@pytest.mark.parametrize("evaluations", [3, 4, 7, 20, 45, 137, 400])
+def test_the_budget_is_never_exceeded_and_each_simulation_counts_once(evaluations):
+    calls = []
+    fixed = {"bot_farm": ATTACKS.create("bot_farm"), "task_crowd": ATTACKS.create("task_crowd")}
+    r = search(_counting(_separable, calls), budget=1.0, search_seeds=(1, 2, 3),
+               heldout_seeds=(8, 9), fixed=fixed, rng=5, evaluations=evaluations)
+    on_search = [c for c in calls if c[1] in (1, 2, 3)]
+    assert len(on_search) == len(set(on_search)) == r.evaluations <= evaluations
+    assert r.evaluation_budget == evaluations
+    assert len(calls) - len(on_search) == 2 * (2 + len(fixed))   # held-out scoring on top
+    spent = [e for e, _ in r.convergence]
+    assert spent == sorted(spent) and spent[-1] == r.evaluations
+    scores = [s for _, s in r.convergence]
+    assert scores == sorted(scores) and scores[-1] == pytest.approx(r.search_score)
+    if evaluations >= 2 * halving_cost(len(space()), 3):     # the whole space fits in half
+        assert r.pool_size == len(space())
+    elif r.pool_size >= 4 + 2:            # the warm starts and the fixed points fit in half
+        assert halving_cost(r.pool_size, 3) <= evaluations / 2
+    else:                                 # they do not: as many of them as the whole budget holds
+        assert halving_cost(r.pool_size, 3) <= evaluations
+        assert set(r.rungs[0]["scores"]) <= {c.label for c in warm_starts()} | set(
+            r.fixed_points.values())
+    with pytest.raises(InvalidParameter, match="evaluations"):
+        search(_separable, budget=1.0, search_seeds=(1, 2, 3), heldout_seeds=(8,), fixed={},
+               evaluations=2)
+
+
+def test_a_budget_pool_holds_the_warm_starts_and_each_fixed_recipes_nearest_point():
+    fixed = {n: ATTACKS.create(n) for n in ("bot_farm", "task_crowd", "engagement_service",
+                                            "top_up")}
+    r = search(_hashed, budget=1.0, search_seeds=(1, 2), heldout_seeds=(8,), fixed=fixed,
+               rng=3, evaluations=40)
+    tried = set(r.rungs[0]["scores"])
+    assert {c.label for c in warm_starts()} <= tried
+    assert r.fixed_points == {"bot_farm": "fresh_bots/likes_short/burst",
+                              "task_crowd": "paid_crowd/likes_short/tasks",
+                              "engagement_service": "matched_users/deep/even",
+                              "top_up": None}        # reactive: no point in the space
+    assert {p for p in r.fixed_points.values() if p} <= tried
+    assert r.pool_size == len(tried) and halving_cost(r.pool_size, 2) <= 20
+    big = search(_hashed, budget=1.0, search_seeds=(1, 2), heldout_seeds=(8,), fixed=fixed,
+                 rng=3, evaluations=2 * halving_cost(len(space()), 2))
+    assert big.pool_size == len(space())                     # the whole space when it fits
+
+
+def test_local_refinement_finds_the_optimum_random_halving_misses():
+    kw = dict(budget=1.0, search_seeds=(1, 2), heldout_seeds=(9,), fixed={}, rng=0)
+    halving = search(_separable, n_candidates=8, **kw)
+    assert halving.best != _OPTIMUM
+    r = search(_separable, evaluations=120, **kw)
+    assert r.refinement["start"] != _OPTIMUM.label and r.refinement["moves"]
+    assert r.best == _OPTIMUM and r.refinement["stopped"] == "local optimum"
+    assert r.refinement["moves"][-1] == _OPTIMUM.label and r.evaluations <= 120
+    assert len(r.convergence) == len(r.refinement["moves"]) + 2
+    # a budget too small to finish the walk stops on the budget, within it
+    short = search(_separable, evaluations=64, **kw)
+    assert short.refinement["stopped"] == "budget" and short.evaluations <= 64
+
+
+def test_neighbours_change_one_dimension_including_the_defence_aware_ones():
+    from boostbench.rankers.defences import Lockstep, VelocityCap
+    c = Candidate("aged_bots", "deep", "even")
+    nb = neighbours(c, space())
+    dims = ("supplier", "mix", "pacing", "delay_hours")
+    changed = [[f for f in dims if getattr(p, f) != getattr(c, f)] for p in nb]
+    assert nb and all(len(x) == 1 for x in changed)
+    order = [dims.index(x[0]) for x in changed]
+    assert order == sorted(order) and set(order) == {0, 1, 2, 3}   # dimension by dimension
+    assert len(nb) == 3 + 5 + 3 + 1
+    assert {p.supplier for p in nb if p.supplier != c.supplier} == {
+        "fresh_bots", "paid_crowd", "matched_users"}        # ring / api need another mix
+    defences = [VelocityCap(max_actions=7, window_hours=2.0), Lockstep(min_items=4)]
+    aware = space("defence_aware", defences)
+    d = Candidate("aged_bots", "deep", "even", knowledge="defence_aware")
+    nb = neighbours(d, aware)
+    assert any(p.cap == 7 and p.pacing == "under_cap" for p in nb)       # the cap dimension
+    assert any(p.targets_per_account == 3 and p.pacing == "even" for p in nb)   # the split
+
+
+def test_results_are_a_function_of_rng_seeds_and_budget():
+    fixed = {"bot_farm": ATTACKS.create("bot_farm")}
+    kw = dict(budget=1.0, search_seeds=(4, 5), heldout_seeds=(6, 7, 8), fixed=fixed)
+    a = search(_hashed, rng=11, evaluations=90, **kw).to_dict()
+    assert a == search(_hashed, rng=11, evaluations=90, **kw).to_dict()
+    assert a != search(_hashed, rng=12, evaluations=90, **kw).to_dict()
+
+
+def test_the_paired_flag_needs_a_consistent_win_not_one_lucky_seed():
+    strong = Candidate("fresh_bots", "likes_short", "burst").recipe()
+    held = (20, 21, 22, 23, 24, 25)
+
+    def fn(lucky):
+        def f(attack, seed):
+            if attack.name == strong.name:
+                if lucky:
+                    return 50.0 if seed == 20 else 0.5          # far ahead on one seed only
+                return 3.0 + 0.1 * (seed % 3)                    # ahead on every seed
+            return 1.0 + 0.05 * (seed % 2)
+        return f
+    kw = dict(budget=1.0, search_seeds=(1, 2), heldout_seeds=held,
+              fixed={"bot_farm": strong}, n_candidates=4, rng=2)
+    consistent = search(fn(False), **kw)
+    assert any("fixed recipe bot_farm beat" in f for f in consistent.flags)
+    t = consistent.tests["fixed"]
+    assert t["method"] == "t" and t["significant"] and t["pvalue"] < 0.05 and t["n"] == 6
+    lucky = search(fn(True), **kw)
+    assert lucky.best_fixed_score > lucky.heldout_score       # the old one-draw rule flagged
+    assert not lucky.flags and not lucky.tests["fixed"]["significant"]
+    assert lucky.fixed_heldout["bot_farm"][0] == 50.0 and len(lucky.heldout_scores) == 6
+    # equal differences on every seed: no spread, so the exact sign-flip test decides
+    assert paired_test([[1.0]] * 6, [[2.0]] * 6)["method"] == "sign-flip"
+    assert paired_test([[1.0]] * 6, [[2.0]] * 6)["pvalue"] == pytest.approx(2 ** -6)
+    assert not paired_test([[1.0]] * 4, [[2.0]] * 4)["significant"]   # 2**-4 > 0.05
+    # float32 noise in "equal" differences is no spread (a saturated tiny world)
+    assert paired_test([142.0, 142.6666717529297],
+                       [142.6666717529297, 143.3333282470703])["method"] == "sign-flip"
+
+
+def test_hours_in_top_k_objective_breaks_ties_by_impressions():
+    def fn(attack, seed):
+        label = attack.name.split(":", 1)[-1]
+        hours = 2.0 if label.startswith("paid_crowd/") else 0.0
+        return {"hours_in_top_k": hours, "impressions": float(len(label)) + seed % 2}
+    kw = dict(budget=1.0, search_seeds=(1, 2), heldout_seeds=(3,), fixed={}, rng=0,
+              evaluations=2 * halving_cost(len(space()), 2))
+    r = search(fn, objective="hours_in_top_k", **kw)
+    longest = max((c for c in space() if c.supplier == "paid_crowd"), key=lambda c: len(c.label))
+    assert r.best.supplier == "paid_crowd" and len(r.best.label) == len(longest.label)
+    assert r.objective == "hours_in_top_k" and r.search_score == 2.0
+    by_impressions = search(fn, objective="impressions", **kw)
+    assert len(by_impressions.best.label) == max(len(c.label) for c in space())
+    assert by_impressions.objective == "impressions" and by_impressions.to_dict()["objective"] \
+        == "impressions"
+    with pytest.raises(InvalidParameter, match="objective"):
+        search(fn, objective="reach", **kw)
+
+
+def test_each_registered_promote_recipe_has_a_nearest_point_but_reactive_top_up_has_none():
+    from boostbench.attacks.adaptive import MIXES, PACINGS
+    from boostbench.attacks.compose import Recipe
+    no_point = []
+    for name, _ in ATTACKS.items():
+        a = ATTACKS.create(name)
+        if getattr(a, "goal", "promote") != "promote":
+            continue
+        p = nearest(a)
+        if not isinstance(a, Recipe):
+            assert p is None, f"{name} is not a Recipe and has no point in the space"
+            no_point.append(name)
+            continue
+        assert p in space(), name
+        assert p.supplier == a.supplier.name and MIXES[p.mix].view == a.mix.view, name
+        assert PACINGS[p.pacing].name == a.pacing.name, name
+    assert "top_up" in no_point, "top_up reacts to the feed each round: no point in the space"
+    assert nearest(ATTACKS.create("engagement_service")) == Candidate("matched_users", "deep",
+                                                                      "even")
+    assert nearest(ATTACKS.create("mutual_like_ring")) == Candidate("ring_members", "likes_real",
+                                                                    "even")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--evaluations", "5"], "give --adaptive too"),
+    (["--objective", "hours_in_top_k"], "give --adaptive too"),
+    (["--adaptive", "--search-seeds", "3", "--evaluations", "2"],
+     "--evaluations must be at least --search-seeds (3)"),
+    (["--adaptive", "--evaluations", "0"], "--evaluations must be an int in [1, 1000000]"),
+    (["--adaptive", "--objective", "reach"], "--objective must be one of 'impressions'"),
+])
+def test_cost_evaluations_and_objective_are_checked_before_any_work(argv, needle, capsys):
+    from boostbench import cli
+    assert cli.main(["cost", "--scenario", "tiny", "--seeds", "1", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err

@@ -12,25 +12,39 @@ Knowledge levels (stated in every result):
   below the thresholds the defences declare (a velocity cap's rate, lockstep's
   ``min_items``), starting from the adaptive winner.
 
+With an evaluation budget (``search(..., evaluations=N)``) the pool is as large as half
+the budget allows (the whole space when it fits), always holds the warm starts and each
+fixed recipe's nearest point of the space (:func:`nearest`), and the halving winner is
+then refined by changing one dimension at a time (:func:`neighbours`) until no such
+change improves it or the budget is spent.
+
 Sanity flags, as AutoAttack reports them: a random configuration beating the
-search's choice, or a fixed recipe beating the adaptive attacker, on held-out seeds.
+search's choice, or a fixed recipe beating the adaptive attacker, on held-out seeds —
+by a one-sided paired test on the per-seed differences (:func:`paired_test`), so one
+lucky draw does not raise a flag.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
+from scipy import stats as _stats
 
 from .._core.params import check_choice, check_int, check_real
 from .._core.units import HOUR
 from ..plugins import SUPPLIERS as _SUPPLIER_REGISTRY
+from ..stats import sign_flip_pvalue
 from .compose import Recipe, SignalMix
 from .pacing import Burst, ColdStart, Even, Tasks, UnderCap
 
-__all__ = ["SEARCH_SPACE", "Candidate", "SearchResult", "candidates", "search", "space",
-           "known_thresholds", "knowledge_flags", "aware_variants", "warm_starts"]
+__all__ = ["SEARCH_SPACE", "OBJECTIVES", "FLAG_ALPHA", "Candidate", "SearchResult",
+           "candidates", "search", "space", "known_thresholds", "knowledge_flags",
+           "aware_variants", "warm_starts", "nearest", "neighbours", "halving_cost",
+           "paired_test"]
 
 # the search's suppliers, in the order its draws index them
 SUPPLIERS = {name: _SUPPLIER_REGISTRY.get(name) for name in (
@@ -52,6 +66,12 @@ PACINGS = {
 DELAYS_HOURS = (0.0, 3.0)
 SEARCH_SPACE = {"supplier": tuple(SUPPLIERS), "mix": tuple(MIXES), "pacing": tuple(PACINGS),
                 "delay_hours": DELAYS_HOURS}
+#: What a search maximises: the targets' mean organic impressions over the horizon, or
+#: their mean expected hours in the top k (:func:`boostbench.metrics.rise.hours_in_top_k`,
+#: what ``reached_top_k`` thresholds), ties broken by impressions.
+OBJECTIVES = ("impressions", "hours_in_top_k")
+#: Level of the one-sided paired tests behind the held-out sanity flags.
+FLAG_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -153,9 +173,156 @@ def candidates(n: int, rng, knowledge: str = "adaptive", defences=()) -> list[Ca
     return [space_[i] for i in idx]
 
 
+_ACTION_NAMES = ("like", "comment", "share", "follow", "report", "not_interested")
+
+
+def _pacing_distance(p, q) -> float:
+    """Sum of absolute parameter differences of two pacings of one type (0 across types:
+    the type mismatch is compared first)."""
+    if type(p) is not type(q):
+        return 0.0
+    return float(sum(abs(float(getattr(p, f.name)) - float(getattr(q, f.name)))
+                     for f in fields(p)))
+
+
+def nearest(attack, knowledge: str = "adaptive", defences=()) -> Candidate | None:
+    """The point of :func:`space` closest to a fixed recipe, or None for an attack that is
+    not a :class:`~boostbench.attacks.compose.Recipe` (a reactive one such as ``top_up``
+    has no point in the space).
+
+    Closest lexicographically: same supplier first, then the same view style, the
+    smallest L1 distance of the action probabilities, of the short dwell range, the same
+    pacing type, its parameters, the start delay and the account split; ties go to the
+    earlier point of the space. What the space cannot express (a shilling attack's filler
+    items, a burst's length) is dropped, so the point is near the recipe, not equal to it.
+    """
+    if not isinstance(attack, Recipe):
+        return None
+    sup, mix, pacing = getattr(attack.supplier, "name", None), attack.mix, attack.pacing
+    delay, tpa = float(getattr(attack, "delay_hours", 0.0)), attack.targets_per_account
+
+    def distance(c: Candidate):
+        m = MIXES[c.mix]
+        p = UnderCap(cap=c.cap, cap_hours=c.cap_hours) if c.cap else PACINGS[c.pacing]
+        return (c.supplier != sup, m.view != mix.view,
+                sum(abs(getattr(m, n) - getattr(mix, n)) for n in _ACTION_NAMES),
+                sum(abs(a - b) for a, b in zip(m.short_seconds, mix.short_seconds)),
+                type(p) is not type(pacing), _pacing_distance(p, pacing),
+                abs(c.delay_hours - delay), c.targets_per_account != tpa)
+    return min(space(knowledge, defences), key=distance)
+
+
+#: The dimensions local refinement changes one at a time. A pacing placed under a known
+#: velocity cap (``under_cap`` with its cap) is one more value of the pacing dimension.
+_DIMENSIONS = (("supplier", lambda c: c.supplier), ("mix", lambda c: c.mix),
+               ("pacing", lambda c: (c.pacing, c.cap, c.cap_hours)),
+               ("delay_hours", lambda c: c.delay_hours),
+               ("targets_per_account", lambda c: c.targets_per_account))
+
+
+def neighbours(c: Candidate, space_) -> list[Candidate]:
+    """The points of ``space_`` (of ``c``'s knowledge level) that differ from ``c`` in exactly
+    one dimension — supplier, mix, pacing (an ``under_cap`` pacing with its cap included),
+    delay, account split — dimension by dimension in that order, each in the space's order."""
+    mine = [get(c) for _, get in _DIMENSIONS]
+    groups: list[list] = [[] for _ in _DIMENSIONS]
+    for p in space_:
+        if p.knowledge != c.knowledge:
+            continue
+        diff = [i for i, (_, get) in enumerate(_DIMENSIONS) if get(p) != mine[i]]
+        if len(diff) == 1:
+            groups[diff[0]].append(p)
+    return [p for g in groups for p in g]
+
+
+def halving_cost(n: int, n_seeds: int, eta: int = 2) -> int:
+    """Simulations successive halving of ``n`` candidates spends on ``n_seeds`` search seeds,
+    each (candidate, seed) counted once, the winner completed on every seed: rung r scores
+    the survivors on the first ``min(2**r, n_seeds)`` seeds and keeps the best 1/eta, until
+    one is left or every seed is used and at most ``eta`` are."""
+    alive, used, k, cost = int(n), 0, 1, 0
+    while True:
+        s = min(k, n_seeds)
+        cost += alive * (s - used)
+        used = s
+        if alive == 1 or (s == n_seeds and alive <= eta):
+            break
+        alive, k = max(1, alive // eta), k * 2
+    return cost + (n_seeds - used)
+
+
+#: Relative size below which two scores count as equal: the simulator's exposure is
+#: float32, so equal outcomes reached by different paths differ in the last bits.
+_RESOLUTION = 1e-6
+
+
+def _improves(new, old) -> bool:
+    """``new`` beats ``old`` (score tuples, compared in order) by more than float32 noise."""
+    for a, b in zip(new, old):
+        tol = _RESOLUTION * max(1.0, abs(a), abs(b))
+        if a > b + tol:
+            return True
+        if a < b - tol:
+            return False
+    return False
+
+
+def paired_test(winner, other, alpha: float = FLAG_ALPHA) -> dict:
+    """Is ``other`` better than ``winner`` on the same held-out seeds? (one-sided, paired)
+
+    ``winner`` and ``other`` hold one row per held-out seed (the objective, then its
+    tie-break). The test is on the per-seed differences ``other - winner`` of the
+    objective — of the tie-break when the objective ties on every seed — against H1
+    "centred above 0": a one-sided one-sample t-test (``scipy.stats.ttest_1samp``) when it
+    is defined, else (fewer than 2 seeds, or differences without spread) the exact
+    sign-flip test (:func:`boostbench.stats.sign_flip_pvalue`), whose smallest p-value is
+    ``2**-n``: with 4 held-out seeds or fewer, identical differences never flag.
+    Differences within ``1e-6`` of the scores' magnitude count as 0 and a spread within
+    it as none: the simulator's exposure is float32, so two seeds' "equal" differences
+    (a saturated world's 2/3 of an impression on each) differ in the last bits, and a
+    t-test on that would call a rounding error certain. ``significant``: ``pvalue < alpha``.
+    """
+    w, o = np.asarray(winner, np.float64), np.asarray(other, np.float64)
+    w, o = (x.reshape(len(x), -1) if x.size else x.reshape(0, 1) for x in (w, o))
+
+    def diff(i):
+        d = o[:, i] - w[:, i]
+        d = d[np.isfinite(d)]
+        scale = np.abs(np.concatenate([w[:, i], o[:, i]]))
+        tol = _RESOLUTION * max(1.0, float(np.max(scale[np.isfinite(scale)], initial=0.0)))
+        return np.where(np.abs(d) <= tol, 0.0, d), tol
+    on = 0
+    d, tol = diff(0)
+    if w.shape[1] > 1 and d.size and np.all(d == 0):
+        on, (d, tol) = 1, diff(1)
+    n, method, stat, p = int(d.size), "sign-flip", float(d.sum()), float("nan")
+    if n >= 2 and np.ptp(d) > tol:
+        with warnings.catch_warnings():   # near-identical values: the p-value stands
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = _stats.ttest_1samp(d, 0.0, alternative="greater")
+        if np.isfinite(res.pvalue):
+            method, stat, p = "t", float(res.statistic), float(res.pvalue)
+    if method == "sign-flip" and n:
+        p = sign_flip_pvalue(d)
+    return {"method": method, "on": "objective" if on == 0 else "tie-break", "n": n,
+            "mean_difference": float(d.mean()) if n else float("nan"), "statistic": stat,
+            "pvalue": p, "alpha": float(alpha), "significant": bool(p < alpha)}
+
+
 @dataclass(frozen=True)
 class SearchResult:
-    """Outcome of one search against one ranker (scores: mean target organic impressions)."""
+    """Outcome of one search against one ranker.
+
+    Scores are in the ``objective``'s units (mean target organic impressions, or mean
+    expected hours in the top k). ``evaluations``: (candidate, search seed) simulations
+    spent, each counted once (the held-out scoring — winner, fixed recipes, random
+    configuration on every held-out seed — comes on top); ``evaluation_budget``: the
+    budget asked for (None: the halving of ``n_candidates`` alone). ``convergence``:
+    ``[evaluations spent, best search score so far]`` pairs, from the halving winner
+    (scored on every search seed) through each refinement move to the end (each rung's
+    scores are in ``rungs``). ``heldout_scores``, ``fixed_heldout`` and ``random_scores``
+    are per held-out seed; ``tests`` holds the paired tests behind the flags.
+    """
 
     ranker: str
     knowledge: str
@@ -171,6 +338,17 @@ class SearchResult:
     random_score: float
     rungs: list = field(default_factory=list)
     flags: list = field(default_factory=list)
+    objective: str = "impressions"
+    evaluation_budget: int | None = None
+    evaluations: int = 0
+    convergence: list = field(default_factory=list)
+    pool_size: int = 0
+    fixed_points: dict = field(default_factory=dict)
+    refinement: dict = field(default_factory=dict)
+    heldout_scores: list = field(default_factory=list)
+    fixed_heldout: dict = field(default_factory=dict)
+    random_scores: list = field(default_factory=list)
+    tests: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -201,19 +379,22 @@ def aware_variants(c: Candidate, defences) -> list[Candidate]:
 def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: dict,
            n_candidates: int = 16, eta: int = 2, rng=0, ranker: str = "",
            knowledge: str = "adaptive", defences=(), include=(),
-           warm: bool = True) -> SearchResult:
+           warm: bool = True, evaluations: int | None = None,
+           objective: str = "impressions") -> SearchResult:
     """Random search with successive halving, chosen on search seeds, reported on held-out ones.
 
     Parameters
     ----------
-    evaluate_fn : callable ``(attack, seed) -> float``
+    evaluate_fn : callable ``(attack, seed) -> float or mapping``
         The attacker's objective for one seed (higher is better for the attacker),
-        e.g. the targets' organic impressions in the closed loop. Every candidate
-        is scored on the same seeds (common random numbers).
+        e.g. the targets' organic impressions in the closed loop: a number, or a
+        mapping holding the ``objective`` (and ``"impressions"``, its tie-break). Every
+        candidate is scored on the same seeds (common random numbers).
     fixed : dict name -> attack
         The fixed recipes the adaptive attacker must beat (sanity flag).
     n_candidates, eta : int
         Rung r keeps the best 1/eta of the candidates and doubles the seeds used.
+        ``n_candidates`` is the random pool without ``evaluations`` (ignored with it).
     knowledge : {"adaptive", "defence_aware"}
         ``defence_aware`` also searches pacings and account splits placed just
         below the ``defences``' thresholds (:func:`known_thresholds`).
@@ -221,48 +402,152 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
         adaptive winner).
     warm : bool
         Add :func:`warm_starts` (the deep-engagement points) to the pool.
+    evaluations : int or None
+        The budget of (candidate, search seed) simulations, each counted once (at least
+        the number of search seeds). None: ``n_candidates`` random points plus the warm
+        starts and ``include``, halved, nothing more. A number: the largest pool whose
+        halving (:func:`halving_cost`) spends at most half the budget — the whole space
+        when it fits — holding ``include``, the warm starts and each fixed recipe's
+        :func:`nearest` point (when half the budget cannot halve them all, as many of
+        them, in that order, as the whole budget can);
+        then local refinement: from the halving winner, each single-dimension change
+        (:func:`neighbours`), scored on every search seed, in order; the first that
+        improves (by more than float32 resolution, a relative 1e-6) is taken and the
+        scan restarts from it, until none improves (a local optimum) or none that is
+        left fits the budget. A function of the budget, the seeds and ``rng`` only.
+    objective : {"impressions", "hours_in_top_k"}
+        What a mapping-valued ``evaluate_fn`` is read for; with ``hours_in_top_k``
+        ties (e.g. no candidate reaching the top k) are broken by impressions.
+
+    The sanity flags compare the winner with the best fixed recipe and with one random
+    configuration on the held-out seeds by :func:`paired_test` (one-sided, alpha
+    :data:`FLAG_ALPHA`): a flag means the other was significantly better.
     """
     check_real("budget", budget, low=0.0, where="search")
     eta = check_int("eta", eta, low=2, where="search")
+    objective = check_choice("objective", objective, OBJECTIVES, where="search")
     search_seeds, heldout_seeds = tuple(search_seeds), tuple(heldout_seeds)
+    if evaluations is not None:
+        evaluations = check_int("evaluations", evaluations, low=max(1, len(search_seeds)),
+                                where="search")
     rng = np.random.default_rng(rng)
-    pool = candidates(n_candidates, rng, knowledge, defences)
-    for c in [*(warm_starts(knowledge) if warm else ()), *include]:
-        if c not in pool:
-            pool.append(c)
+    fixed_points: dict = {}
+    if evaluations is None:
+        pool = candidates(n_candidates, rng, knowledge, defences)
+        for c in [*(warm_starts(knowledge) if warm else ()), *include]:
+            if c not in pool:
+                pool.append(c)
+    else:
+        fixed_points = {name: nearest(a, knowledge, defences) for name, a in fixed.items()}
+        must: list = []
+        for c in [*include, *(warm_starts(knowledge) if warm else ()),
+                  *(p for p in fixed_points.values() if p is not None)]:
+            if c not in must:
+                must.append(c)
+        space_ = space(knowledge, defences)
+        drawn = [space_[i] for i in rng.permutation(len(space_))]   # as candidates() draws
+        rest = [c for c in drawn if c not in must]
+        sizes = range(1, len(rest) + len(must) + 1)
+        n = max((m for m in sizes if halving_cost(m, len(search_seeds), eta) <= evaluations / 2),
+                default=0)
+        if n < max(1, len(must)):   # the must-haves alone overrun half the budget: as many
+            n = max(m for m in range(1, max(1, len(must)) + 1)      # as the whole of it holds
+                    if halving_cost(m, len(search_seeds), eta) <= evaluations)
+            pool = (must or rest)[:n]
+        else:
+            pool = rest[: n - len(must)] + must
     cache: dict = {}
 
-    def score(c: Candidate, seeds) -> float:
+    def values(v) -> tuple:
+        """One seed's score: (objective,) or (objective, impressions) to break ties."""
+        if isinstance(v, Mapping):
+            if objective == "impressions" or "impressions" not in v:
+                return (float(v[objective]),)
+            return float(v[objective]), float(v["impressions"])
+        return (float(v),)
+
+    def score(c: Candidate, seeds) -> tuple:
         for s in seeds:
             if (c, s) not in cache:
-                cache[c, s] = float(evaluate_fn(c.recipe(), s))
-        return float(np.mean([cache[c, s] for s in seeds]))
+                cache[c, s] = values(evaluate_fn(c.recipe(), s))
+        rows = [cache[c, s] for s in seeds]
+        return tuple(float(np.mean([r[i] for r in rows])) for i in range(len(rows[0])))
 
     alive, n_seeds, rungs = pool, 1, []
     while True:
         seeds = search_seeds[: min(n_seeds, len(search_seeds))]
-        scored = sorted(alive, key=lambda c: -score(c, seeds))
-        rungs.append({"seeds": list(seeds), "scores": {c.label: score(c, seeds) for c in scored}})
+        scored = sorted(alive, key=lambda c: tuple(-x for x in score(c, seeds)))
+        rungs.append({"seeds": list(seeds),
+                      "scores": {c.label: score(c, seeds)[0] for c in scored}})
         if len(alive) == 1 or (len(seeds) == len(search_seeds) and len(alive) <= eta):
             break
         alive = scored[: max(1, len(alive) // eta)]
         n_seeds *= 2
     best = scored[0]
-    search_score = score(best, search_seeds)
-    held = float(np.mean([evaluate_fn(best.recipe(), s) for s in heldout_seeds]))
-    fixed_scores = {name: float(np.mean([evaluate_fn(a, s) for s in heldout_seeds]))
-                    for name, a in fixed.items()}
-    best_fixed = max(fixed_scores, key=fixed_scores.get) if fixed_scores else ""
+    best_score = score(best, search_seeds)
+    convergence = [[len(cache), best_score[0]]]
+    refinement: dict = {}
+    if evaluations is not None:
+        space_ = space(knowledge, defences)
+        moves, start, short = [], best.label, False
+        moved = True
+        while moved:
+            moved = short = False
+            for c in neighbours(best, space_):
+                if sum((c, s) not in cache for s in search_seeds) > evaluations - len(cache):
+                    short = True          # does not fit what is left; a cheaper one may
+                    continue
+                sc = score(c, search_seeds)
+                if _improves(sc, best_score):
+                    best, best_score, moved = c, sc, True
+                    moves.append(c.label)
+                    convergence.append([len(cache), best_score[0]])
+                    break
+        if convergence[-1][0] != len(cache):
+            convergence.append([len(cache), best_score[0]])
+        refinement = {"start": start, "moves": moves,
+                      "stopped": "budget" if short else "local optimum"}
+    spent = len(cache)
+    if evaluations is not None and spent > evaluations:   # by construction; never silently
+        raise AssertionError(f"search spent {spent} of {evaluations} evaluations")
+
+    def heldout(attack) -> list:
+        return [values(evaluate_fn(attack, s)) for s in heldout_seeds]
+
+    def mean(rows) -> tuple:
+        return tuple(float(np.mean([r[i] for r in rows])) for i in range(len(rows[0])))
+
+    held_rows = heldout(best.recipe())
+    held = float(np.mean([r[0] for r in held_rows]))
+    fixed_rows = {name: heldout(a) for name, a in fixed.items()}
+    fixed_means = {name: mean(rows) for name, rows in fixed_rows.items()} if heldout_seeds else {}
+    best_fixed = max(fixed_means, key=fixed_means.get) if fixed_means else ""
     rand = candidates(1, rng.integers(2**32), knowledge, defences)[0]
-    rand_score = float(np.mean([evaluate_fn(rand.recipe(), s) for s in heldout_seeds]))
+    rand_rows = heldout(rand.recipe())
+    rand_score = float(np.mean([r[0] for r in rand_rows]))
+    tests = {"random": {"against": rand.label, **paired_test(held_rows, rand_rows)}}
+    if best_fixed:
+        tests["fixed"] = {"against": best_fixed, **paired_test(held_rows, fixed_rows[best_fixed])}
     flags = []
-    if rand_score > held:
-        flags.append(f"a random configuration ({rand.label}) beat the search on held-out seeds")
-    if best_fixed and fixed_scores[best_fixed] > held:
-        flags.append(f"the fixed recipe {best_fixed} beat the adaptive attacker on held-out seeds")
-    return SearchResult(ranker, knowledge, float(budget), best, search_seeds, heldout_seeds,
-                        search_score, held, best_fixed, fixed_scores.get(best_fixed, float("nan")),
-                        rand.label, rand_score, rungs, flags)
+    for what, t in tests.items():
+        if t["significant"]:
+            why = (f"one-sided paired {t['method']} test on {t['n']} seeds, p={t['pvalue']:.3g}"
+                   f"{', on impressions (hours tied)' if t['on'] == 'tie-break' else ''}")
+            flags.append(f"a random configuration ({rand.label}) beat the search on held-out "
+                         f"seeds ({why})" if what == "random" else
+                         f"the fixed recipe {best_fixed} beat the adaptive attacker on held-out "
+                         f"seeds ({why})")
+    return SearchResult(
+        ranker, knowledge, float(budget), best, search_seeds, heldout_seeds, best_score[0],
+        held, best_fixed,
+        float(np.mean([r[0] for r in fixed_rows[best_fixed]])) if best_fixed else float("nan"),
+        rand.label, rand_score, rungs, flags, objective=objective,
+        evaluation_budget=evaluations, evaluations=spent, convergence=convergence,
+        pool_size=len(pool),
+        fixed_points={k: (v.label if v is not None else None) for k, v in fixed_points.items()},
+        refinement=refinement, heldout_scores=[r[0] for r in held_rows],
+        fixed_heldout={k: [r[0] for r in rows] for k, rows in fixed_rows.items()},
+        random_scores=[r[0] for r in rand_rows], tests=tests)
 
 
 def knowledge_flags(results) -> list[str]:
