@@ -8,7 +8,9 @@ refusal). The totals must all be 0.
 
 import json
 import textwrap
+from pathlib import Path
 
+import boostbench.recorded as recorded
 import boostbench.runner as runner
 from boostbench import cli
 
@@ -18,6 +20,9 @@ PLUGIN = USER_PLUGINS
 
 # one seed: every run stays in this process, where world builds are counted
 TINY = ["--scenario", "tiny", "--seeds", "1", "--attacks", "bot_farm", "--quiet"]
+OWN = Path(__file__).parent / "data" / "own_log.csv"
+LOG = [*TINY, "--log", str(OWN), "--columns",
+       "time=ts,account=user_id,item=video_id,kind=action,value=watch_ratio"]
 
 
 def _baseline(tmp, **options):
@@ -68,12 +73,31 @@ ATTEMPTS = [
                                               "--seeds", "2"], {0},
      False),
     ("unknown ranker", lambda t: ["run", *TINY, "--rankers", "no_such_ranker"], {2}, True),
+    ("log: json into /proc", lambda t: ["run", *LOG, "--json", "/proc/boostbench.json"], {2},
+     True),
+    ("log: closed loop", lambda t: ["run", *LOG, "--mode", "closed"], {2}, True),
+    ("log: missing file", lambda t: ["run", *TINY, "--log", str(t / "none.csv")], {2}, True),
+    ("log: binary garbage", lambda t: ["run", *TINY, "--log",
+                                       str(_write_bytes(t, "g.csv", bytes(range(256)) * 64))],
+     {2}, True),
+    ("log: unknown kind", lambda t: ["run", *TINY, "--log", str(_write(
+        t, "k.csv", "time,account,item,kind,value\n" + "".join(
+            f"{i},a{i},x,{'poke' if i == 5 else 'like'},0\n" for i in range(20))))], {2}, True),
+    ("log: a ranker it cannot serve", lambda t: ["run", *LOG, "--rankers", "real_interaction"],
+     {2}, True),
+    ("log: target not in the window", lambda t: ["run", *LOG, "--targets", "v0179"], {2}, True),
 ]
 
 
 def _write(tmp, name, text):
     p = tmp / name
     p.write_text(text)
+    return p
+
+
+def _write_bytes(tmp, name, data):
+    p = tmp / name
+    p.write_bytes(data)
     return p
 
 
@@ -87,6 +111,12 @@ def test_the_red_team_finds_nothing(tmp_path, monkeypatch, capsys):
         built.append(1)
         return real(*a, **k)
     monkeypatch.setattr(runner, "make_world", counting)
+    real_recorded = recorded.recorded_world
+
+    def counting_recorded(*a, **k):         # the world of a --log run, in the run itself
+        built.append(1)
+        return real_recorded(*a, **k)
+    monkeypatch.setattr(runner, "recorded_world", counting_recorded)
     counts = {"tracebacks": [], "silent exit 0": [], "files left": [], "worlds before refusal": []}
     for i, (name, argv, ok_codes, no_world) in enumerate(ATTEMPTS):
         work = tmp_path / f"a{i}"
@@ -94,7 +124,7 @@ def test_the_red_team_finds_nothing(tmp_path, monkeypatch, capsys):
         built.clear()
         code = cli.main(argv(work))
         cap = capsys.readouterr()
-        inputs = {"b.json", "x.json", "d.json"}
+        inputs = {"b.json", "x.json", "d.json", "g.csv", "k.csv"}
         left = [p.name for p in work.iterdir() if p.name not in inputs]
         if "Traceback" in cap.err or "Traceback" in cap.out:
             counts["tracebacks"].append(name)
