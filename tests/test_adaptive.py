@@ -73,7 +73,7 @@ def test_sanity_flags_fire_when_a_weaker_attacker_wins():
 def test_adaptive_search_is_reproducible_and_keeps_seeds_apart(tiny_scenario):
     spec = RunSpec(tiny_scenario, (RANKERS.get("real_interaction")(),),
                    (ATTACKS.get("task_crowd")(),), (0,), 1.0)
-    kw = dict(budget=1.0, search_seeds=(100, 101), n_candidates=4, rng=3)
+    kw = dict(budget=1.0, search_seeds=(100, 101), n_candidates=2, rng=3)
     a = adaptive_search(spec, spec.rankers[0], **kw)
     b = adaptive_search(spec, spec.rankers[0], **kw)
     assert a.to_dict() == b.to_dict()
