@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._core.arrays import stable_argsort
 from ._core.params import Interval, OrNone, Options, check_choice, check_int, declare
 from ._core.kernels import walk_pools
 from ._core.random import STREAMS, derive, hash_uniforms, hash_words
@@ -340,7 +341,7 @@ def _ranked_pools(scores, eligible, item_topic, n_topics):
     elig = np.flatnonzero(eligible)
     order = elig[np.lexsort((elig, -scores[elig]))]
     tp = item_topic[order].astype(np.int64)
-    by_topic = order[np.argsort(tp, kind="stable")]
+    by_topic = order[stable_argsort(tp)]
     size = np.bincount(tp, minlength=n_topics)
     return order, by_topic, np.cumsum(size) - size, size
 

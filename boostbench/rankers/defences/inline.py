@@ -10,7 +10,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..._core.arrays import KeySet, first_occurrence, rank_within_runs, run_starts
+from ..._core.arrays import (KeySet, first_occurrence, rank_within_runs, run_starts,
+                             stable_argsort)
 from ..._core.params import Interval, Options, declare
 from ..._core.units import DAY, HOUR
 from ...events import EventKind as K
@@ -97,7 +98,7 @@ class AccountTrust(InlineDefence):
             views = grown
         is_view = kind == K.VIEW
         # views of the account before each event: earlier batches + earlier in this batch
-        order = np.argsort(acc, kind="stable")
+        order = stable_argsort(acc)
         a_sorted, v_sorted = acc[order], is_view[order].astype(np.int64)
         csum = np.cumsum(v_sorted) - v_sorted
         first = np.arange(a_sorted.size) - rank_within_runs(a_sorted)
@@ -204,7 +205,7 @@ class AudienceDiversity(InlineDefence):
         if old_k.size:
             pos = np.minimum(np.searchsorted(old_k, uk), old_k.size - 1)
             prev = np.where(old_k[pos] == uk, old_c[pos], 0)
-        order = np.argsort(inv, kind="stable")
+        order = stable_argsort(inv)
         rank_in_batch = np.empty(idx.size, np.int64)
         rank_in_batch[order] = np.arange(idx.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         j = (prev[inv] + rank_in_batch + 1).astype(np.float64)
