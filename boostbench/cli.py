@@ -466,16 +466,16 @@ def _log_options(a):
 
 def _with_log(a, spec):
     """The spec with the recorded log of ``--log`` (read and checked here, before any
-    simulation); default and ``all`` attack lists leave out what the log cannot serve."""
-    from .recorded import needs, read_log
+    simulation); default and ``all`` ranker and attack lists leave out what the log cannot
+    serve."""
+    from .recorded import live_posts, needs, read_log, recorded_world
+    from .scenario import choose_targets
     option = {"log": "--log", "columns": "--columns", "targets": "--targets",
               "window_start": "--window-start", "n_targets": "--targets", "k": "--k"}
     try:
         log = read_log(a.log, a.columns).with_window(
             a.window_start, None if a.targets is None else
             [x.strip() for x in a.targets.split(",") if x.strip()])
-        from .recorded import live_posts, recorded_world
-        from .scenario import choose_targets
         sc = spec.scenario
         if log.targets is not None:             # the budget is split over the named items
             sc = sc.with_(n_targets=len(log.targets))
