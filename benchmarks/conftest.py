@@ -113,3 +113,11 @@ def record_floor_ratio(benchmark, floor: dict, n_events: int, *, per_event: bool
     info["floor_ratio_min"] = s.min / floor["floor_s"]
     if per_event:
         info["events_per_s"] = n_events / s.mean
+
+
+def untrained_rankers() -> list[str]:
+    """Registered rankers that score without training: the learned ones (a ``schedule``)
+    retrain on a fresh run in seconds per round, so ``test_learned.py`` times their
+    training and ordinary rounds apart and the per-ranker tables leave them out."""
+    from boostbench.plugins import RANKERS
+    return [n for n in RANKERS.names() if not hasattr(RANKERS.get(n)(), "schedule")]

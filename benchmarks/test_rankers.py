@@ -21,9 +21,9 @@ import boostbench  # noqa: F401  (registers the built-ins)
 from boostbench.plugins import RANKERS
 from boostbench.rankers.base import with_oracle
 
-from .conftest import record_floor_ratio
+from .conftest import record_floor_ratio, untrained_rankers
 
-RANKER_NAMES = RANKERS.names()
+RANKER_NAMES = untrained_rankers()
 
 
 def _ranker(name, world):

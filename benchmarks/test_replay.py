@@ -17,10 +17,10 @@ from boostbench.plugins import ATTACKS, RANKERS
 from boostbench.runner import RunSpec, run_seed
 from boostbench.simulate import closed_loop, replay
 
-from .conftest import SEED
+from .conftest import SEED, untrained_rankers
 
 
-@pytest.mark.parametrize("name", RANKERS.names())
+@pytest.mark.parametrize("name", untrained_rankers())
 def test_replay_clean(benchmark, name, replay_base, scenario):
     ranker = RANKERS.get(name)()
     traj = benchmark.pedantic(replay, args=(replay_base, ranker), rounds=3, warmup_rounds=0,
@@ -37,7 +37,7 @@ def test_replay_clean(benchmark, name, replay_base, scenario):
         info["rounds_per_s"] = scenario.n_rounds / mean
 
 
-@pytest.mark.parametrize("name", RANKERS.names())
+@pytest.mark.parametrize("name", untrained_rankers())
 def test_closed_loop_clean(benchmark, name, replay_base, scenario):
     ranker = RANKERS.get(name)()
     traj = benchmark.pedantic(closed_loop, args=(replay_base, ranker), rounds=1, warmup_rounds=0,
@@ -53,7 +53,7 @@ def test_closed_loop_clean(benchmark, name, replay_base, scenario):
 
 
 def test_run_seed_default_comparison(benchmark, scenario, world, replay_base):
-    rankers = tuple(RANKERS.get(n)() for n in RANKERS.names())
+    rankers = tuple(RANKERS.get(n)() for n in untrained_rankers())
     attacks = tuple(ATTACKS.get(n)() for n in ATTACKS.names())
     spec = RunSpec(scenario, rankers, attacks, (SEED,), scenario.budget, CostModel())
     records, _ = benchmark.pedantic(run_seed, args=(spec, SEED), rounds=1, iterations=1)
