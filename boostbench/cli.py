@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import signal
@@ -628,7 +627,7 @@ def _target_rule(log) -> str:
 def _t0(spec) -> float:
     """The window's start in the exported traffic's time (seconds from the world's epoch)."""
     if spec.log is not None:
-        return float(math.ceil(spec.log.start_hours(spec.scenario.horizon_hours) - 1e-9) * 3600)
+        return float(spec.log.history_hours(spec.scenario.horizon_hours) * 3600)
     return spec.scenario.world_config().t0
 
 

@@ -14,6 +14,7 @@ from .attacks.base import CostModel
 from .errors import InvalidParameter, plugin_call
 from ._core.units import HOUR
 from .feed import FeedConfig
+from .metrics.base import available
 from .metrics.feed import feed_quality_per_round
 from .metrics.rise import target_ranks
 from .plugins import ATTACKS, METRICS
@@ -219,12 +220,9 @@ def measure(att, clean, truth) -> dict:
     """Every registered metric of one attacked run against its clean twin, but those that
     need what the truth does not know (:func:`boostbench.metrics.available`)."""
     out = {}
-    unknown = getattr(truth, "unknown", frozenset())
-    for name, m in METRICS.items():
-        if set(getattr(m, "needs", ())) & unknown:
-            continue
+    for name in available(getattr(truth, "unknown", frozenset()))[0]:
         with plugin_call("metric", name, "measuring a run"):
-            out[name] = m(att, clean, truth)
+            out[name] = METRICS.get(name)(att, clean, truth)
     return out
 
 

@@ -156,15 +156,12 @@ def collateral(defended, undefended, truth) -> dict:
 
     ``clean_quality_ndcg_drop``: quality NDCG@k at the end of the attack window,
     scorer alone minus pipeline (positive = the defence made the clean feed
-    worse; left out when the truth knows no quality). ``honest_demoted``: expected
-    share of the scorer's clean top k (random tie-breaking) that the pipeline's clean
-    ranking no longer puts in its top k.
+    worse). ``honest_demoted``: expected share of the scorer's clean top k (random
+    tie-breaking) that the pipeline's clean ranking no longer puts in its top k.
     """
-    out = {"honest_demoted": _demoted(defended, undefended)}
-    if "quality" not in getattr(truth, "unknown", ()):
-        out["clean_quality_ndcg_drop"] = (quality_ndcg_metric(undefended, undefended, truth)
-                                          - quality_ndcg_metric(defended, defended, truth))
-    return out
+    return {"clean_quality_ndcg_drop": quality_ndcg_metric(undefended, undefended, truth)
+            - quality_ndcg_metric(defended, defended, truth),
+            "honest_demoted": _demoted(defended, undefended)}
 
 
 def _demoted(defended, undefended) -> float:

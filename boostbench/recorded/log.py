@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -134,6 +135,11 @@ class RecordedLog:
     @property
     def span_hours(self) -> float:
         return float(self.t[-1]) / HOUR
+
+    def history_hours(self, horizon_hours: float) -> int:
+        """Whole hours of history before the window: the world's ``t0`` (the epoch is the
+        last whole hour before the window's start that covers the first event)."""
+        return math.ceil(self.start_hours(horizon_hours) - 1e-9)
 
     def start_hours(self, horizon_hours: float) -> float:
         """Hours after the first event at which the attack window starts."""

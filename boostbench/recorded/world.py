@@ -3,7 +3,6 @@ ranker, defence or attack needs that a log may lack (see :mod:`boostbench.record
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +74,7 @@ def recorded_world(log: RecordedLog, *, horizon_hours: int, seed: int = 0,
             + ("needs a longer log (some history before the window)." if log.window_start
                is None else f"starting {start:g} h after the first event must start after it "
                f"and end at most 1 h after the last ({span:.2f} h)."), name="window_start")
-    history_hours = math.ceil(start - 1e-9)
+    history_hours = log.history_hours(horizon_hours)
     shift = (history_hours - start) * HOUR           # epoch = first event - shift
     t = log.t + shift
     t0 = history_hours * HOUR
