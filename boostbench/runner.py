@@ -255,6 +255,7 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None, export
                    "mode": spec.mode, "budget": spec.budget, "seed": int(seed),
                    "spend": att.spend, "spend_items": att.spend_items,
                    "shadow_priced": att.shadow_priced, "fake_actions": att.fake_actions,
+                   "queries": att.queries,
                    "side_items": int(np.setdiff1d(att.campaign_items, att.targets).size),
                    "targets": [int(x) for x in base.targets], **describe_ranker(ranker),
                    **measure(att, clean, truth)}

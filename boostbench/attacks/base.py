@@ -81,7 +81,9 @@ class Campaign:
     ``policy`` (optional) is the reactive part of a campaign: in the closed loop it
     is called at the start of every round as ``policy(obs, start, end, accounts=rows)``
     with the public observation and the rows its new accounts were placed on, and
-    returns ``(columns, spend)`` — event columns
+    returns ``(columns, spend)`` (a policy whose ``queries_ranker`` is true is also given
+    ``query=``, scores of a what-if observation by a fresh copy of the ranker under attack,
+    and ``scores=``, the ranker's scores of ``obs``) — event columns
     ``(t, account, item, kind, value)`` inside ``[start, end)`` and their itemised
     cost. The loop checks that the total spend stays within the budget.
 

@@ -29,7 +29,8 @@ from .base import Campaign, CostModel, check_attack_args, empty_campaign
 from .pacing import Burst, Pacing
 from .supply import Supplier
 
-__all__ = ["SignalMix", "Recipe", "VIEW_STYLES", "GOALS", "KNOWLEDGE", "new_accounts"]
+__all__ = ["SignalMix", "Recipe", "VIEW_STYLES", "GOALS", "KNOWLEDGE", "new_accounts", "camouflage",
+           "bundle_acts", "bundle_prices", "bundle_events"]
 
 VIEW_STYLES = ("none", "short", "real", "complete")
 GOALS = ("promote", "demote")
@@ -178,16 +179,12 @@ class Recipe:
         rank = np.empty(j.size, np.int64)
         rank[order] = rank_within_runs(account[order])
         t = self.pacing.times(base, end, rank, u1, u2, hash_uniforms(key, _S_ACCOUNT_CLOCK, account))
-        acts = np.stack([hash_uniforms(key, _S_ACTS[i], j) < getattr(self.mix, name)
-                         for i, (name, _) in enumerate(_ACTIONS)], axis=1)
+        acts = bundle_acts(self.mix, key, j)
         # the campaign runs in its window: a bundle its pacing puts too late is not bought
         fits = t <= end - _LAST_SECONDS
         j, tgt, account, new_index, t, acts = (x[fits] for x in (j, tgt, account, new_index,
                                                                   t, acts))
-        prices = np.array([s.unit(kind, self.mix.view, cost)[1] for _, kind in _ACTIONS])
-        c = acts @ prices
-        if self.mix.view != "none":
-            c = c + s.unit(K.VIEW, self.mix.view, cost)[1]
+        c = bundle_prices(s, self.mix, acts, cost)
         if s.own_farm:  # an account's price comes with its first bundle
             c = c + first_occurrence(account) * getattr(cost, s.account_price) / s.uses
         # a pacing that puts no bundle of a large draw in the window never will
@@ -218,38 +215,9 @@ class Recipe:
         return self._campaign(obs, targets, budget, window, key, p, cost)
 
     def _campaign(self, obs, targets, budget, window, key, p: _Plan, cost) -> Campaign:
-        s, mix = self.supplier, self.mix
-        n = p.target.size
-        b = p.bundle
-        dur = obs.items.duration[p.target].astype(np.float64)
-        cols = {"t": [], "account": [], "item": [], "kind": [], "value": []}
-        spend: dict[str, float] = {}
-
-        def emit(mask, t, kind, value):
-            cols["t"].append(t[mask])
-            cols["account"].append(p.account[mask])
-            cols["item"].append(p.target[mask])
-            cols["kind"].append(np.full(int(mask.sum()), kind, np.int8))
-            cols["value"].append(np.broadcast_to(value, t.shape)[mask].astype(np.float64))
-            unit, price = s.unit(kind, mix.view, cost)
-            if price:
-                spend[unit] = spend.get(unit, 0.0) + price * int(mask.sum())
-
-        dwell = np.zeros(n)
-        if mix.view != "none":
-            dwell = mix.dwell(hash_uniforms(key, _S_DWELL, b), dur)
-            _push(cols, p.t, p.account, p.target, K.IMPRESSION, 0.0)   # opening it shows it
-            emit(np.ones(n, bool), p.t, K.VIEW, np.minimum(dwell / dur, 1.0))
-        lengths = _organic_comment_lengths(obs)
-        for i, (name, kind) in enumerate(_ACTIONS):
-            m = p.acts[:, i]
-            if not m.any():
-                continue
-            value = 0.0
-            if kind == K.COMMENT:
-                pick = (hash_uniforms(key, _S_COMMENT_LENGTH, b) * lengths.size).astype(np.int64)
-                value = lengths[np.minimum(pick, lengths.size - 1)]
-            emit(m, p.t + dwell + _DELAY[kind], kind, value)
+        s = self.supplier
+        cols, spend = bundle_events(obs, s, self.mix, key, p.bundle, p.t, p.account, p.target,
+                                    p.acts, cost)
         if s.own_farm:
             spend = {f"{s.account_price} (amortised)": float(p.cost.sum())}
         extra = self._extras(obs, targets, window, key, p)
@@ -292,37 +260,102 @@ class Recipe:
             _push(out, t + 1.0, acc, back_item[ok], K.VIEW, 0.8)
             _push(out, t + 20.0, acc, back_item[ok], K.LIKE, 0.0)
         if self.supplier.camouflage_per_day and (p.new_index >= 0).any():
-            self._camouflage(obs, window, key, distinct(p.account[p.new_index >= 0]), out)
+            camouflage(obs, window, key, distinct(p.account[p.new_index >= 0]),
+                       self.supplier.camouflage_per_day, out)
         dtypes = {"t": np.float64, "account": np.int64, "item": np.int64, "kind": np.int8,
                   "value": np.float64}
         return {k: (np.concatenate(v) if v else np.empty(0, dtypes[k])) for k, v in out.items()}
 
-    def _camouflage(self, obs, window, key, accs, out) -> None:
-        """Aged bots' (养号) everyday activity, from the start of the visible history (or the
-        account's creation) to the window's end: ``camouflage_per_day`` impressions a day on
-        popular items, viewed and liked at the organic rates per impression (view 0.38, like
-        0.018; KuaiRand [D]), so their history reads like a user's."""
-        start, end = window
-        t_obs = obs.events[0]
-        first = float(t_obs[0]) if t_obs.size else start
-        popular = _popular_items(obs, 200)
-        if popular.size == 0:
-            return
-        per = int(np.ceil(self.supplier.camouflage_per_day * (end - first) / DAY))
-        a = np.repeat(accs, per)
-        k = np.tile(np.arange(per), accs.size)
-        u = hash_uniforms(key, _S_CAMO_TIME, a, k)
-        itm = popular[(hash_uniforms(key, _S_CAMO_ITEM, a, k) * popular.size).astype(np.int64)
-                      % popular.size]
-        posted = np.maximum(obs.items.created_at[itm], first)   # not before the item exists
-        t = posted + u * np.maximum(end - 60.0 - posted, 0.0)
-        act = hash_uniforms(key, _S_CAMO_COMPLETION, a, k)
-        view = act < 0.38
-        like = act < 0.018
-        comp = 0.3 + 0.7 * hash_uniforms(key, _S_CAMO_VIEW, a, k)
-        _push(out, t, a, itm, K.IMPRESSION, 0.0)
-        _push(out, t[view] + 1.0, a[view], itm[view], K.VIEW, comp[view])
-        _push(out, t[like] + 15.0, a[like], itm[like], K.LIKE, 0.0)
+
+def bundle_acts(mix: SignalMix, key: int, bundle) -> np.ndarray:
+    """Which actions each bundle includes, bool ``(n, 6)`` (like, comment, share, follow,
+    report, not interested): a counter-based draw keyed by ``(key, bundle id)`` below the
+    mix's probability, so a bundle's actions do not depend on how many are drawn."""
+    bundle = np.asarray(bundle, np.int64)
+    return np.stack([hash_uniforms(key, _S_ACTS[i], bundle) < getattr(mix, name)
+                     for i, (name, _) in enumerate(_ACTIONS)], axis=1).reshape(bundle.size,
+                                                                                len(_ACTIONS))
+
+
+def bundle_prices(supplier: Supplier, mix: SignalMix, acts, cost: CostModel) -> np.ndarray:
+    """Per-action price of each bundle: its view and the actions ``acts`` says it includes
+    (an own farm's actions are free; its accounts are paid for apart)."""
+    prices = np.array([supplier.unit(kind, mix.view, cost)[1] for _, kind in _ACTIONS])
+    c = np.asarray(acts, np.float64) @ prices
+    if mix.view != "none":
+        c = c + supplier.unit(K.VIEW, mix.view, cost)[1]
+    return c
+
+
+def bundle_events(obs, supplier: Supplier, mix: SignalMix, key: int, bundle, t, account, target,
+                  acts, cost: CostModel) -> tuple[dict, dict]:
+    """The events of bundles (one account engaging one target at time ``t`` each) and their
+    itemised per-action spend.
+
+    Returns ``(cols, spend)``: lists of column pieces ``{"t", "account", "item", "kind",
+    "value"}`` (opening the post logs an impression, then the view with its completion, then
+    each included action after the dwell) and ``{spend item: dollars}``.
+    """
+    n = len(target)
+    dur = obs.items.duration[target].astype(np.float64)
+    cols: dict = {"t": [], "account": [], "item": [], "kind": [], "value": []}
+    spend: dict[str, float] = {}
+
+    def emit(mask, t_, kind, value):
+        cols["t"].append(t_[mask])
+        cols["account"].append(account[mask])
+        cols["item"].append(target[mask])
+        cols["kind"].append(np.full(int(mask.sum()), kind, np.int8))
+        cols["value"].append(np.broadcast_to(value, t_.shape)[mask].astype(np.float64))
+        unit, price = supplier.unit(kind, mix.view, cost)
+        if price:
+            spend[unit] = spend.get(unit, 0.0) + price * int(mask.sum())
+
+    dwell = np.zeros(n)
+    if mix.view != "none":
+        dwell = mix.dwell(hash_uniforms(key, _S_DWELL, bundle), dur)
+        _push(cols, t, account, target, K.IMPRESSION, 0.0)   # opening it shows it
+        emit(np.ones(n, bool), t, K.VIEW, np.minimum(dwell / dur, 1.0))
+    lengths = _organic_comment_lengths(obs)
+    for i, (name, kind) in enumerate(_ACTIONS):
+        m = acts[:, i]
+        if not m.any():
+            continue
+        value = 0.0
+        if kind == K.COMMENT:
+            pick = (hash_uniforms(key, _S_COMMENT_LENGTH, bundle) * lengths.size).astype(np.int64)
+            value = lengths[np.minimum(pick, lengths.size - 1)]
+        emit(m, t + dwell + _DELAY[kind], kind, value)
+    return cols, spend
+
+
+
+def camouflage(obs, window, key: int, accs, per_day: float, out) -> None:
+    """Aged bots' (养号) everyday activity, from the start of the visible history (or the
+    account's creation) to the window's end: ``per_day`` impressions a day on
+    popular items, viewed and liked at the organic rates per impression (view 0.38, like
+    0.018; KuaiRand [D]), so their history reads like a user's."""
+    start, end = window
+    t_obs = obs.events[0]
+    first = float(t_obs[0]) if t_obs.size else start
+    popular = _popular_items(obs, 200)
+    if popular.size == 0:
+        return
+    per = int(np.ceil(per_day * (end - first) / DAY))
+    a = np.repeat(accs, per)
+    k = np.tile(np.arange(per), accs.size)
+    u = hash_uniforms(key, _S_CAMO_TIME, a, k)
+    itm = popular[(hash_uniforms(key, _S_CAMO_ITEM, a, k) * popular.size).astype(np.int64)
+                  % popular.size]
+    posted = np.maximum(obs.items.created_at[itm], first)   # not before the item exists
+    t = posted + u * np.maximum(end - 60.0 - posted, 0.0)
+    act = hash_uniforms(key, _S_CAMO_COMPLETION, a, k)
+    view = act < 0.38
+    like = act < 0.018
+    comp = 0.3 + 0.7 * hash_uniforms(key, _S_CAMO_VIEW, a, k)
+    _push(out, t, a, itm, K.IMPRESSION, 0.0)
+    _push(out, t[view] + 1.0, a[view], itm[view], K.VIEW, comp[view])
+    _push(out, t[like] + 15.0, a[like], itm[like], K.LIKE, 0.0)
 
 
 def new_accounts(obs, key: int, n: int, start: float, age_days, accounts_per_device: int):

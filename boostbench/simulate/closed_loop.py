@@ -18,9 +18,11 @@ original order, so results do not depend on the thread count.
 
 from __future__ import annotations
 
+import copy
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -201,6 +203,12 @@ def _links(world, helper, beh, resp, r, seen, n_items, likes, ref):
     return helper.respond(beh, la, li, lt, _S_LINK, r, likes[li], ref, social=True)
 
 
+def _fresh_scores(ranker, obs) -> np.ndarray:
+    """A query attacker's what-if: ``obs`` scored by a copy of ``ranker``, so the ranker's
+    per-run state (a pipeline's bans, a model's cache) never sees a what-if."""
+    return score_items(copy.deepcopy(ranker), obs)
+
+
 def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, *,
                        feed: FeedConfig = FeedConfig(), key: int | None = None, seed: int = 0,
                        on_traffic=None):
@@ -273,7 +281,11 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
                   np.zeros(resp.t.size, bool)),
                  (*(c[lo:hi] for c in c_cols), np.ones(hi - lo, bool))]
         if policy is not None:
-            cols_p, spend_p = policy(obs, start, end, accounts=campaign.new_rows)
+            # a query attacker (``queries_ranker``) may also score what-if copies of ``obs``
+            # with a fresh copy of the ranker (``scores``: what it says of ``obs`` already)
+            kw = ({"query": partial(_fresh_scores, ranker), "scores": scores}
+                  if getattr(policy, "queries_ranker", False) else {})
+            cols_p, spend_p = policy(obs, start, end, accounts=campaign.new_rows, **kw)
             cols_p = [np.asarray(c, dt) for c, dt in zip(
                 cols_p, (np.float64, np.int64, np.int64, np.int8, np.float64))]
             if cols_p[0].size and (cols_p[0].min() < start or cols_p[0].max() >= end):
@@ -328,5 +340,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     touched = np.zeros(0, np.int64) if campaign is None else campaign.item
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
                        reactive=(extra_spend, extra_actions, extra_aimed),
+                       queries=(policy.queries_used(obs) if hasattr(policy, "queries_used")
+                                else 0),
                        defence=state.defence_record(ranker, obs, campaign),
                        reach=state.reach(targets, exposure, touched), personal_hits=hits)

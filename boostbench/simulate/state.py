@@ -76,6 +76,9 @@ class Trajectory:
         candidates (:func:`~boostbench.feed.personal_pools`: the viewer's retrieved
         candidates in the ranker's pair-score order; a global ranker's item order)
         held each target in the top k. Empty in replay.
+    queries : int
+        Closed loop: what-if queries of the ranker a query attacker spent
+        (:mod:`boostbench.attacks.query`); 0 for every other campaign.
     bare : Trajectory or None
         On the clean twin of a defended ranker: the clean run of its bare scorer
         (set by the runner, for the collateral metrics).
@@ -108,6 +111,7 @@ class Trajectory:
     reach: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     active_accounts: int = 0
     personal_hits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    queries: int = 0
     bare: "Trajectory | None" = None
 
     @property
@@ -493,9 +497,10 @@ def _n_actions(kind, t, end, item, targets) -> tuple[int, int]:
 
 
 def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
-                reactive=None, defence=None, reach=None, personal_hits=None) -> Trajectory:
+                reactive=None, defence=None, reach=None, personal_hits=None,
+                queries: int = 0) -> Trajectory:
     """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions, of them
-    aimed at the targets) of a policy."""
+    aimed at the targets) of a policy; ``queries``: what-if queries it spent."""
     plan = base.plan
     fake, aimed = (0, 0) if campaign is None else _n_actions(
         campaign.kind, campaign.t, base.end, campaign.item, campaign.targets)
@@ -514,7 +519,7 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         eval_round=plan.eval_round, k=plan.k,
         low_quality_quantile=plan.low_quality_quantile, mode=mode,
         spend=float(sum(spend.values())), spend_items=spend, fake_actions=fake,
-        aimed_actions=aimed,
+        aimed_actions=aimed, queries=int(queries),
         shadow_priced=bool(campaign is not None and campaign.shadow_priced), defence=defence,
         **(reach or {}),
         **({} if personal_hits is None else dict(personal_hits=personal_hits)),
