@@ -394,7 +394,8 @@ class _QueryPolicy:
                                  signed=True)
             except _OutOfQueries:      # the best of the options it could still try
                 break
-            moved[o] = float(np.sum((gap[need] - g[need]) / gap[need]))
+            # share of each target's gap closed (a target tied at the k-th score: gap 0)
+            moved[o] = float(np.sum((gap[need] - g[need]) / np.maximum(gap[need], 1e-12)))
         best = int(np.argmax(moved))
         if not moved[best] > 0:
             return None
@@ -467,11 +468,11 @@ def _largest(cost, top, limit) -> int:
 
 @ATTACKS.register("query_rank")
 def query_rank() -> Query:
-    """Query attacker that sees its targets' ranks under each what-if (``query_rank``)."""
+    """Query attacker: asks the ranker what a purchase would do (sees ranks), then buys."""
     return Query(feedback="rank", name="query_rank")
 
 
 @ATTACKS.register("query_score")
 def query_score() -> Query:
-    """Query attacker that sees the scores under each what-if (``query_score``)."""
+    """Query attacker: asks the ranker what a purchase would do (sees scores), then buys."""
     return Query(feedback="score", name="query_score")
