@@ -272,6 +272,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(c, "--objective", Options("impressions", "hours_in_top_k"), "impressions",
          "with --adaptive: what the search maximises, the targets' mean organic impressions or "
          "their mean expected hours in the top k (ties broken by impressions)")
+    _opt(c, "--queries", Interval(int, 0, 100_000), 300, "with --adaptive: the query levels "
+         "(query_rank, then query_score: an attacker that asks the ranker what a purchase would "
+         "do, against the best level below) with this query budget per run; 0 leaves them out")
     w = cmd("sweep", "rise and success probability against budget",
             "boostbench sweep --rankers like_count --attacks bot_farm --budgets 0,1,4")
     _common(w, seeds="3", attacks_default=", ".join(DEFAULT_ATTACKS))
@@ -653,15 +656,18 @@ def _draw(plot_dir, json_path, out, trace=None) -> None:
         print(f"wrote {p}", file=out)
 
 
-def _knowledge(spec, adaptive: bool) -> str:
+def _knowledge(spec, adaptive: bool, queries: int = 0) -> str:
     """The attacker knowledge levels a grid run covers, for its header line."""
+    from .attacks.adaptive import LEVELS
+    from .attacks.levels import QUERY_LEVELS
     levels = {getattr(x, "knowledge", "fixed") for x in spec.attacks}
     if adaptive:
         levels.add("adaptive")
         if any(getattr(r, "defences", ()) for r in spec.rankers):
             levels.add("defence_aware")
-    order = ("fixed", "adaptive", "defence_aware")
-    return " + ".join(k for k in order if k in levels)
+        if queries:
+            levels.update(QUERY_LEVELS)
+    return " + ".join(k for k in ("fixed", *LEVELS) if k in levels)
 
 
 def _grid_run(a, out, budgets, *, fmt) -> int:
@@ -676,12 +682,14 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
         spec, budgets, jobs=jobs, adaptive=adaptive,
         n_candidates=getattr(a, "candidates", 16), n_search_seeds=getattr(a, "search_seeds", 3),
         progress=_progress(a), scheduler=_client(a), evaluations=getattr(a, "evaluations", None),
-        objective=getattr(a, "objective", "impressions"))
+        objective=getattr(a, "objective", "impressions"),
+        queries=getattr(a, "queries", 0) if adaptive else 0)
     rows = summarize_cost(records)
     sc = spec.scenario
     print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
           f"k={sc.k}, mode {spec.mode}, budgets {', '.join(f'${b:g}' for b in budgets)}, "
-          f"{len(spec.seeds)} seeds, attacker knowledge: {_knowledge(spec, adaptive)} "
+          f"{len(spec.seeds)} seeds, attacker knowledge: "
+          f"{_knowledge(spec, adaptive, getattr(a, 'queries', 0))} "
           f"({time.perf_counter() - started:.1f} s)", file=out)
     print(fmt(rows), file=out)
     for res in searches:
@@ -689,8 +697,9 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
               f"{res.evaluations} evaluations — target "
               f"{'impressions' if res.objective == 'impressions' else 'hours in the top k'} "
               f"{res.heldout_score:.1f} on held-out seeds (search {res.search_score:.1f}); best "
-              f"fixed {res.best_fixed} {res.best_fixed_score:.1f}; random {res.random_label} "
-              f"{res.random_score:.1f}", file=out)
+              f"fixed {res.best_fixed} {res.best_fixed_score:.1f}"
+              + (f"; random {res.random_label} {res.random_score:.1f}" if res.random_label
+                 else ""), file=out)
         for flag in res.flags:
             print(f"  SANITY FLAG: {flag}", file=out)
     for flag in flags:
@@ -708,9 +717,10 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
 def _cmd_cost(a, out) -> int:
     from .metrics.cost import budget_grid
     from .report import format_cost_table
-    if not a.adaptive and (a.evaluations is not None or a.objective != "impressions"):
-        raise UsageError("--evaluations and --objective set how the adaptive search runs: "
-                         "give --adaptive too.")
+    if not a.adaptive and (a.evaluations is not None or a.objective != "impressions"
+                           or a.queries != 300):
+        raise UsageError("--evaluations, --objective and --queries set how the adaptive "
+                         "search runs: give --adaptive too.")
     if a.evaluations is not None and a.evaluations < a.search_seeds:
         raise UsageError(f"--evaluations must be at least --search-seeds ({a.search_seeds}): "
                          f"the winner is scored on every search seed. Got {a.evaluations}.")

@@ -2,7 +2,8 @@
 
 Each seed is one task (its world is built where the task runs), and every seed has its own
 random streams, so the records are the same whatever the executor — given the same numpy on
-every worker (:func:`dask_versions` reports theirs for the manifest).
+every worker (:func:`dask_versions` reports theirs for the manifest). The adaptive search's
+evaluations go the same ways, a batch at a time (:func:`mapper`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import pickle
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import partial
 
 from .errors import UsageError
 from .progress import bar
 
-__all__ = ["pool", "map_seeds", "dask_client", "dask_versions", "unpicklable"]
+__all__ = ["pool", "map_seeds", "mapper", "dask_client", "dask_versions", "unpicklable"]
 
 _NEED_DASK = 'distributed runs need dask: pip install "boostbench[dask]"'
 #: How long to try reaching a scheduler before giving up (distributed's timeout string).
@@ -98,6 +100,17 @@ def unpicklable(fn) -> str | None:
     return f"the run cannot be pickled ({err})"
 
 
+def _picklable(fn, what: str) -> bool:
+    """Can ``fn`` go to worker processes? If not, say why on standard error (one line) and
+    that ``what`` runs in this process instead."""
+    why = unpicklable(fn)
+    if why is not None:
+        print(f"boostbench: note: {why}, so it cannot be sent to worker processes; running "
+              f"{what} in this process instead (define it at the top level of a module to use "
+              "--jobs; --jobs 1 silences this note).", file=sys.stderr)
+    return why is None
+
+
 def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = False,
               per_seed: int = 1, desc: str = "cells") -> list:
     """``fn(seed, tick=...)`` for every seed, results in seed order.
@@ -118,16 +131,67 @@ def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = Fals
                 if tick is not None:
                     tick(per_seed)
             return client.gather(futures)
-    serial = jobs == 1 or len(seeds) == 1
-    if not serial:
-        why = unpicklable(fn)
-        if why is not None:
-            print(f"boostbench: note: {why}, so it cannot be sent to worker processes; running "
-                  f"the {len(seeds)} seeds in this process instead (define it at the top level "
-                  "of a module to use --jobs; --jobs 1 silences this note).", file=sys.stderr)
-            serial = True
+    serial = jobs == 1 or len(seeds) == 1 or not _picklable(fn, f"the {len(seeds)} seeds")
     with bar(total, desc, enabled=progress, processes=not serial) as tick:
         if serial:
             return [fn(s, tick=tick) for s in seeds]
         with pool(min(jobs, len(seeds))) as ex:
             return list(ex.map(partial(fn, tick=tick), seeds))
+
+
+#: Per worker process, the ``memo`` of each open :func:`mapper` (by its key).
+_MEMOS: dict = {}
+
+
+def _call_with_memo(key: str, fn, args: tuple):
+    return fn(*args, memo=_MEMOS.setdefault(key, {}))
+
+
+def _forget_memo(key: str) -> None:
+    _MEMOS.pop(key, None)
+
+
+@contextmanager
+def mapper(fn, *, jobs: int = 1, scheduler=None, what: str = "the evaluations"):
+    """A ``run(calls, tick=None)`` that returns ``[fn(*args, memo=memo) for args in calls]``,
+    in order, over one executor kept open for the ``with`` block.
+
+    Serially when ``jobs`` is 1, in a local process pool of ``jobs`` workers, or as one Dask
+    task per call with ``scheduler``; ``fn`` that cannot be pickled runs here (with a
+    one-line note naming ``what``). ``memo`` is a dict each process (each Dask worker) keeps
+    for the whole block, for state the calls share there (a seed's world, say): ``fn``'s
+    results must not depend on it. ``tick`` (progress) is called here once per finished call.
+    """
+    memo: dict = {}
+
+    def serial(calls, tick=None):
+        out = []
+        for args in calls:
+            out.append(fn(*args, memo=memo))
+            if tick is not None:
+                tick(1)
+        return out
+    if (jobs == 1 and scheduler is None) or not _picklable(fn, what):
+        yield serial
+        return
+    key = uuid.uuid4().hex
+
+    def gather(futures, wait, tick):
+        for f in wait(futures):
+            f.result()                 # a failed call raises here, at once
+            if tick is not None:
+                tick(1)
+        return [f.result() for f in futures]
+    if scheduler is not None:
+        from distributed import as_completed as dask_completed
+        with dask_client(scheduler) as client:
+            try:
+                yield lambda calls, tick=None: gather(
+                    [client.submit(_call_with_memo, key, fn, args, pure=False)
+                     for args in calls], dask_completed, tick)
+            finally:
+                client.run(_forget_memo, key)
+        return
+    with pool(jobs) as ex:
+        yield lambda calls, tick=None: gather(
+            [ex.submit(_call_with_memo, key, fn, args) for args in calls], as_completed, tick)

@@ -18,7 +18,7 @@ from .metrics.base import available
 from .metrics.feed import feed_quality_per_round
 from .metrics.rise import target_ranks
 from .plugins import ATTACKS, METRICS
-from .executors import map_seeds
+from .executors import map_seeds, mapper
 from .progress import bar
 from .recorded import RecordedLog, check_needs, recorded_world
 from .scenario import Scenario, get_scenario
@@ -308,7 +308,7 @@ def sweep_seed(spec: RunSpec, seed: int, budgets, tick=None) -> list[dict]:
                     "ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
                     "knowledge": getattr(attack, "knowledge", "fixed"), "mode": spec.mode,
                     "budget": float(budget), "k": sc.k, "seed": int(seed), "spend": att.spend,
-                    "fake_actions": att.fake_actions,
+                    "fake_actions": att.fake_actions, "queries": att.queries,
                     "success": _success_for(att, clean, campaign.goal),
                     "rank_lift": METRICS.get("rank_lift")(att, clean, truth),
                     "log_rank_lift": METRICS.get("log_rank_lift")(att, clean, truth),
@@ -340,9 +340,26 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
     return [r for recs in out for r in recs]
 
 
+def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, attack, seed: int,
+                      *, memo: dict):
+    """The attacker's objective on one seed: mean organic impressions of its targets (with
+    ``hours_in_top_k``, their mean expected hours in the top k too). ``memo`` keeps each
+    seed's setup for the process's later calls."""
+    from .metrics.rise import hours_in_top_k
+    if seed not in memo:
+        memo[seed] = _seed_setup(spec, seed)
+    _, base, buy, kw = memo[seed]
+    tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
+    impressions = float(tr.exposure[:, tr.targets].sum(axis=0).mean())
+    if objective == "impressions":
+        return impressions
+    return {"impressions": impressions, objective: float(np.mean(hours_in_top_k(tr)))}
+
+
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
                     rng=0, knowledge: str = "adaptive", include=(), tick=None,
-                    evaluations: int | None = None, objective: str = "impressions"):
+                    evaluations: int | None = None, objective: str = "impressions",
+                    jobs: int = 1, scheduler=None):
     """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
 
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
@@ -352,49 +369,62 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     per evaluation. ``evaluations``: the search's budget of search-seed simulations (None:
     the halving of ``n_candidates`` alone); ``objective``: ``"impressions"`` (the targets'
     mean organic impressions) or ``"hours_in_top_k"`` (their mean expected hours in the
-    top k over the horizon, ties broken by impressions).
+    top k over the horizon, ties broken by impressions). ``jobs`` > 1 runs each batch of
+    independent evaluations in a process pool, ``scheduler`` as Dask tasks (the result is
+    the same; see :func:`boostbench.executors.mapper`).
     """
     from .attacks.adaptive import search
-    from .metrics.rise import hours_in_top_k
+    jobs = JOBS.check("jobs", jobs, "adaptive_search")
     overlap = set(search_seeds) & set(spec.seeds)
     if overlap:
         raise InvalidParameter(f"Search seeds must differ from the held-out seeds; both have "
                                f"{sorted(overlap)}.", name="search_seeds")
-    setups = {}
-
-    def fn(attack, seed):
-        """The attacker's objective on one seed: mean organic impressions of its targets
-        (with ``hours_in_top_k``, their mean expected hours in the top k too)."""
-        if seed not in setups:
-            setups[seed] = _seed_setup(spec, seed)
-        _, base, buy, kw = setups[seed]
-        tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
-        if tick is not None:
-            tick(1)
-        impressions = float(tr.exposure[:, tr.targets].sum(axis=0).mean())
-        if objective == "impressions":
-            return impressions
-        return {"impressions": impressions, objective: float(np.mean(hours_in_top_k(tr)))}
     fixed = {a.name: a for a in spec.attacks if getattr(a, "goal", "promote") == "promote"}
     # each ranker gets its own draw of the space (seeded by its name and ``rng``), never
     # one shared draw for every ranker
     rng = np.random.default_rng([zlib.crc32(ranker.name.encode()), int(rng)])
-    return search(fn, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
-                  fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
-                  knowledge=knowledge, defences=getattr(ranker, "defences", ()),
-                  include=include, evaluations=evaluations, objective=objective)
+    fn = partial(_search_objective, replace(spec, rankers=(ranker,)), ranker, budget,
+                 objective)
+    with mapper(fn, jobs=jobs, scheduler=scheduler,
+                what=f"the search's evaluations vs {ranker.name}") as run:
+        return search(lambda attack, seed: run([(attack, seed)], tick)[0], budget=budget,
+                      search_seeds=search_seeds, heldout_seeds=spec.seeds, fixed=fixed,
+                      n_candidates=n_candidates, rng=rng, ranker=ranker.name,
+                      knowledge=knowledge, defences=getattr(ranker, "defences", ()),
+                      include=include, evaluations=evaluations, objective=objective,
+                      evaluate_many=partial(run, tick=tick))
+
+
+def query_search(spec: RunSpec, ranker, knowledge: str, below, *, queries: int = 300,
+                 objective: str = "impressions", tick=None, jobs: int = 1, scheduler=None):
+    """The query level ``knowledge`` against ``ranker``: its query attacker (``queries`` per
+    run) or ``below``'s winner, whichever is better on ``below``'s search seeds
+    (:func:`boostbench.attacks.levels.query_level`), on the same seeds and held-out seeds,
+    evaluated as :func:`adaptive_search` evaluates."""
+    from .attacks.levels import query_level
+    fn = partial(_search_objective, replace(spec, rankers=(ranker,)), ranker, below.budget,
+                 objective)
+    with mapper(fn, jobs=jobs, scheduler=scheduler,
+                what=f"the {knowledge} level's evaluations vs {ranker.name}") as run:
+        return query_level(lambda attack, seed: run([(attack, seed)], tick)[0], knowledge,
+                           below, queries=queries, objective=objective,
+                           evaluate_many=partial(run, tick=tick))
 
 
 def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
              n_candidates: int = 16, n_search_seeds: int = 3, progress: bool = False,
-             scheduler=None, evaluations: int | None = None, objective: str = "impressions"):
+             scheduler=None, evaluations: int | None = None, objective: str = "impressions",
+             queries: int = 0):
     """The budget grid of every ranker x attack, and with ``adaptive`` a search per ranker.
 
     The adaptive attacker searches the attack space against each ranker on search
     seeds ``10000, 10001, ...`` (disjoint from ``spec.seeds``, on which it is
     reported); a defended ranker also meets the ``defence_aware`` attacker, whose
     search starts from the adaptive winner (so knowing more cannot find less by bad
-    luck). Each winner then runs the grid like a fixed recipe.
+    luck). With ``queries`` > 0 the query levels follow (``query_rank``, then
+    ``query_score``: :func:`query_search`), each against the best level below it. Each
+    winner then runs the grid like a fixed recipe (unless it already has: a level that
+    keeps the winner below, or a query attacker among ``spec.attacks``).
 
     Returns
     -------
@@ -403,13 +433,15 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
         search, and the sanity flags across knowledge levels.
 
     ``progress`` draws the grid's cells and each search's evaluations on standard error.
-    ``scheduler`` runs the grids' seeds as Dask tasks (the searches, which are sequential,
-    run here). ``evaluations`` and ``objective`` go to every search (see
+    ``jobs`` and ``scheduler`` (Dask tasks) run the grids' seeds and each search's batches
+    of independent evaluations (see :func:`adaptive_search`). ``evaluations`` and ``objective`` go to every search (see
     :func:`adaptive_search`); both are checked before the grid runs.
     """
     from ._core.params import check_choice, check_int
     from .attacks.adaptive import OBJECTIVES, aware_variants, knowledge_flags
+    from .attacks.levels import QUERY_LEVELS
     if adaptive:
+        check_int("queries", queries, low=0, where="run_cost")
         check_choice("objective", objective, OBJECTIVES, where="run_cost")
         if evaluations is not None:
             check_int("evaluations", evaluations, low=n_search_seeds, where="run_cost")
@@ -430,9 +462,25 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
                 res = adaptive_search(spec, ranker, budget=budgets[-1],
                                       search_seeds=search_seeds, n_candidates=n_candidates,
                                       knowledge=knowledge, include=warm, tick=tick,
-                                      evaluations=evaluations, objective=objective)
+                                      evaluations=evaluations, objective=objective,
+                                      jobs=jobs, scheduler=scheduler)
             found.append(res)
             one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
+            records += run_sweep(one, budgets, jobs=jobs, progress=progress,
+                                 desc=f"{knowledge} winner vs {ranker.name}: cells",
+                                 scheduler=scheduler)
+        for knowledge in (QUERY_LEVELS if queries else ()):
+            below = found[-1]
+            with bar(None, f"{knowledge} level vs {ranker.name}: evaluations",
+                     enabled=progress) as tick:
+                res = query_search(spec, ranker, knowledge, below, queries=queries,
+                                   objective=objective, tick=tick, jobs=jobs,
+                                   scheduler=scheduler)
+            found.append(res)
+            attack = res.best.recipe()
+            if res.best is below.best or attack in spec.attacks:
+                continue                   # its grid is in the records already
+            one = replace(spec, rankers=(ranker,), attacks=(attack,))
             records += run_sweep(one, budgets, jobs=jobs, progress=progress,
                                  desc=f"{knowledge} winner vs {ranker.name}: cells",
                                  scheduler=scheduler)

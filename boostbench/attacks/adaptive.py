@@ -36,6 +36,7 @@ from scipy import stats as _stats
 
 from .._core.params import check_choice, check_int, check_real
 from .._core.units import HOUR
+from ..errors import InvalidParameter
 from ..plugins import SUPPLIERS as _SUPPLIER_REGISTRY
 from ..stats import sign_flip_pvalue
 from .compose import Recipe, SignalMix
@@ -380,7 +381,7 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
            n_candidates: int = 16, eta: int = 2, rng=0, ranker: str = "",
            knowledge: str = "adaptive", defences=(), include=(),
            warm: bool = True, evaluations: int | None = None,
-           objective: str = "impressions") -> SearchResult:
+           objective: str = "impressions", evaluate_many=None) -> SearchResult:
     """Random search with successive halving, chosen on search seeds, reported on held-out ones.
 
     Parameters
@@ -418,6 +419,12 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
     objective : {"impressions", "hours_in_top_k"}
         What a mapping-valued ``evaluate_fn`` is read for; with ``hours_in_top_k``
         ties (e.g. no candidate reaching the top k) are broken by impressions.
+    evaluate_many : callable ``(list of (attack, seed)) -> list``, optional
+        ``evaluate_fn`` over a batch of independent simulations, results in the batch's
+        order — in parallel processes, say. Default: one after another. Batches are each
+        halving rung's unscored (candidate, seed) pairs, one refinement move's search seeds
+        (moves are tried one at a time) and the whole held-out scoring; the result is the
+        same whatever runs them, given ``evaluate_fn``'s results.
 
     The sanity flags compare the winner with the best fixed recipe and with one random
     configuration on the held-out seeds by :func:`paired_test` (one-sided, alpha
@@ -457,6 +464,9 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
         else:
             pool = rest[: n - len(must)] + must
     cache: dict = {}
+    if evaluate_many is None:
+        def evaluate_many(calls):
+            return [evaluate_fn(attack, seed) for attack, seed in calls]
 
     def values(v) -> tuple:
         """One seed's score: (objective,) or (objective, impressions) to break ties."""
@@ -466,16 +476,23 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
             return float(v[objective]), float(v["impressions"])
         return (float(v),)
 
+    def fill(cands, seeds) -> None:
+        """Evaluate the (candidate, seed) pairs not yet cached, as one batch."""
+        todo = [(c, s) for c in cands for s in seeds if (c, s) not in cache]
+        if not todo:
+            return
+        for key, v in zip(todo, evaluate_many([(c.recipe(), s) for c, s in todo])):
+            cache[key] = values(v)
+
     def score(c: Candidate, seeds) -> tuple:
-        for s in seeds:
-            if (c, s) not in cache:
-                cache[c, s] = values(evaluate_fn(c.recipe(), s))
+        fill([c], seeds)
         rows = [cache[c, s] for s in seeds]
         return tuple(float(np.mean([r[i] for r in rows])) for i in range(len(rows[0])))
 
     alive, n_seeds, rungs = pool, 1, []
     while True:
         seeds = search_seeds[: min(n_seeds, len(search_seeds))]
+        fill(alive, seeds)
         scored = sorted(alive, key=lambda c: tuple(-x for x in score(c, seeds)))
         rungs.append({"seeds": list(seeds),
                       "scores": {c.label: score(c, seeds)[0] for c in scored}})
@@ -511,19 +528,19 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
     if evaluations is not None and spent > evaluations:   # by construction; never silently
         raise AssertionError(f"search spent {spent} of {evaluations} evaluations")
 
-    def heldout(attack) -> list:
-        return [values(evaluate_fn(attack, s)) for s in heldout_seeds]
-
     def mean(rows) -> tuple:
         return tuple(float(np.mean([r[i] for r in rows])) for i in range(len(rows[0])))
 
-    held_rows = heldout(best.recipe())
+    # winner, fixed recipes and a random configuration on every held-out seed: one batch
+    rand = candidates(1, rng.integers(2**32), knowledge, defences)[0]
+    attacks = [best.recipe(), *fixed.values(), rand.recipe()]
+    done = iter(evaluate_many([(a, s) for a in attacks for s in heldout_seeds]))
+    held_rows, *fixed_list, rand_rows = [[values(next(done)) for _ in heldout_seeds]
+                                         for _ in attacks]
     held = float(np.mean([r[0] for r in held_rows]))
-    fixed_rows = {name: heldout(a) for name, a in fixed.items()}
+    fixed_rows = dict(zip(fixed, fixed_list))
     fixed_means = {name: mean(rows) for name, rows in fixed_rows.items()} if heldout_seeds else {}
     best_fixed = max(fixed_means, key=fixed_means.get) if fixed_means else ""
-    rand = candidates(1, rng.integers(2**32), knowledge, defences)[0]
-    rand_rows = heldout(rand.recipe())
     rand_score = float(np.mean([r[0] for r in rand_rows]))
     tests = {"random": {"against": rand.label, **paired_test(held_rows, rand_rows)}}
     if best_fixed:
@@ -531,12 +548,10 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
     flags = []
     for what, t in tests.items():
         if t["significant"]:
-            why = (f"one-sided paired {t['method']} test on {t['n']} seeds, p={t['pvalue']:.3g}"
-                   f"{', on impressions (hours tied)' if t['on'] == 'tie-break' else ''}")
             flags.append(f"a random configuration ({rand.label}) beat the search on held-out "
-                         f"seeds ({why})" if what == "random" else
+                         f"seeds ({_why(t)})" if what == "random" else
                          f"the fixed recipe {best_fixed} beat the adaptive attacker on held-out "
-                         f"seeds ({why})")
+                         f"seeds ({_why(t)})")
     return SearchResult(
         ranker, knowledge, float(budget), best, search_seeds, heldout_seeds, best_score[0],
         held, best_fixed,
@@ -550,13 +565,39 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
         random_scores=[r[0] for r in rand_rows], tests=tests)
 
 
+def _why(t: dict) -> str:
+    """A :func:`paired_test` result in a flag's words."""
+    return (f"one-sided paired {t['method']} test on {t['n']} seeds, p={t['pvalue']:.3g}"
+            f"{', on impressions (hours tied)' if t['on'] == 'tie-break' else ''}")
+
+
+#: Knowledge levels a search or a query level reports, weakest first (``fixed`` recipes are
+#: the searches' own baseline, flagged inside :func:`search`).
+LEVELS = ("adaptive", "defence_aware", "query_rank", "query_score")
+
+
 def knowledge_flags(results) -> list[str]:
-    """AutoAttack-style sanity flag across knowledge levels of one ranker x budget:
-    a weaker attacker (``adaptive``) scoring above a stronger one (``defence_aware``)
-    on held-out seeds means the stronger search was too small or unlucky."""
+    """AutoAttack-style sanity flags across the knowledge levels of one ranker x budget: a
+    weaker level (:data:`LEVELS` order) significantly above a stronger one on held-out
+    seeds means the stronger search was too small or unlucky.
+
+    Every pair of levels present is compared; all are scored on the same held-out seeds,
+    so the test is :func:`paired_test` on their per-seed ``heldout_scores`` (one-sided,
+    alpha :data:`FLAG_ALPHA`): one lucky seed does not flag.
+    """
     by = {r.knowledge: r for r in results}
-    weak, strong = by.get("adaptive"), by.get("defence_aware")
-    if weak is None or strong is None or weak.heldout_score <= strong.heldout_score:
-        return []
-    return [f"the adaptive attacker ({weak.best.label}) beat the defence-aware one "
-            f"({strong.best.label}) on held-out seeds against {strong.ranker}"]
+    present = [by[k] for k in LEVELS if k in by]
+    flags = []
+    for j, strong in enumerate(present):
+        for weak in present[:j]:
+            if tuple(weak.heldout_seeds) != tuple(strong.heldout_seeds):
+                raise InvalidParameter(
+                    f"knowledge_flags pairs the levels seed by seed: the {weak.knowledge} "
+                    f"search was held out on seeds {list(weak.heldout_seeds)}, the "
+                    f"{strong.knowledge} one on {list(strong.heldout_seeds)}.", name="results")
+            t = paired_test(strong.heldout_scores, weak.heldout_scores)
+            if t["significant"]:
+                flags.append(f"the {weak.knowledge} attacker ({weak.best.label}) beat the "
+                             f"{strong.knowledge} one ({strong.best.label}) on held-out seeds "
+                             f"against {strong.ranker} ({_why(t)})")
+    return flags
