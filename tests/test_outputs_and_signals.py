@@ -78,7 +78,10 @@ def test_a_signal_mid_run_stops_the_workers_and_leaves_no_file(sig, status, word
     proc = subprocess.Popen(
         [sys.executable, "-m", "boostbench", "run", "--scenario", "default", "--seeds", "2",
          "--jobs", "2", "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True)
+        text=True, start_new_session=True,
+        # a background job of a non-interactive shell starts with SIGINT ignored, and a child
+        # would inherit that: start it with the default, as a terminal's command gets
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4.0)                       # imports done, workers simulating
     assert proc.poll() is None
     os.killpg(proc.pid, sig)
