@@ -310,6 +310,16 @@ def paired_test(winner, other, alpha: float = FLAG_ALPHA) -> dict:
             "pvalue": p, "alpha": float(alpha), "significant": bool(p < alpha)}
 
 
+def score_row(v, objective: str) -> tuple:
+    """One seed's score from an objective function's value ``v``: ``(objective,)``, or
+    ``(objective, impressions)`` to break ties when ``v`` is a mapping holding both."""
+    if isinstance(v, Mapping):
+        if objective == "impressions" or "impressions" not in v:
+            return (float(v[objective]),)
+        return float(v[objective]), float(v["impressions"])
+    return (float(v),)
+
+
 @dataclass(frozen=True)
 class SearchResult:
     """Outcome of one search against one ranker.
@@ -469,12 +479,7 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
             return [evaluate_fn(attack, seed) for attack, seed in calls]
 
     def values(v) -> tuple:
-        """One seed's score: (objective,) or (objective, impressions) to break ties."""
-        if isinstance(v, Mapping):
-            if objective == "impressions" or "impressions" not in v:
-                return (float(v[objective]),)
-            return float(v[objective]), float(v["impressions"])
-        return (float(v),)
+        return score_row(v, objective)
 
     def fill(cands, seeds) -> None:
         """Evaluate the (candidate, seed) pairs not yet cached, as one batch."""

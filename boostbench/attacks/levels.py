@@ -12,13 +12,12 @@ the held-out seeds is flagged by the paired test of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._core.params import check_choice, check_int
-from .adaptive import SearchResult
+from .adaptive import SearchResult, score_row
 from .query import Query
 
 __all__ = ["QUERY_LEVELS", "QueryPoint", "query_level"]
@@ -44,15 +43,6 @@ class QueryPoint:
 
     def recipe(self) -> Query:
         return Query(feedback=self.feedback, queries=self.queries, name=self.knowledge)
-
-
-def _row(v, objective) -> tuple:
-    """One seed's score: (objective,) or (objective, impressions) to break ties."""
-    if isinstance(v, Mapping):
-        if objective == "impressions" or "impressions" not in v:
-            return (float(v[objective]),)
-        return float(v[objective]), float(v["impressions"])
-    return (float(v),)
 
 
 def _mean(rows) -> tuple:
@@ -88,7 +78,7 @@ def query_level(evaluate_fn, knowledge: str, below: SearchResult, *, queries: in
     pool = [point, below.best]
     search_seeds, held = tuple(below.search_seeds), tuple(below.heldout_seeds)
     pairs = [(c.recipe(), s) for c in pool for s in search_seeds]
-    rows = [_row(v, objective) for v in many(pairs)]
+    rows = [score_row(v, objective) for v in many(pairs)]
     n = len(search_seeds)
     scores = [_mean(rows[i * n:(i + 1) * n]) for i in range(len(pool))]
     # the better on the search seeds; a tie keeps what the level below found
@@ -98,7 +88,7 @@ def query_level(evaluate_fn, knowledge: str, below: SearchResult, *, queries: in
         held_scores = list(below.heldout_scores)
         evaluated = 0
     else:
-        held_scores = [_row(v, objective)[0] for v in many([(best.recipe(), s) for s in held])]
+        held_scores = [score_row(v, objective)[0] for v in many([(best.recipe(), s) for s in held])]
         evaluated = len(held)
     return SearchResult(
         below.ranker, knowledge, below.budget, best, search_seeds, held, search_score[0],
