@@ -29,6 +29,7 @@ from . import metrics as _metrics  # noqa: F401
 from . import progress
 from . import rankers as _rankers  # noqa: F401
 from ._core.params import MAX_BUDGET, SEED, Constraint, Interval, Options, SeedList
+from .attacks.query import QUERY_BUDGET
 from .errors import BoostbenchError, InvalidParameter, PluginFailure, UsageError
 from .gate import ALPHA
 from .metrics.base import available, table_columns
@@ -272,9 +273,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(c, "--objective", Options("impressions", "hours_in_top_k"), "impressions",
          "with --adaptive: what the search maximises, the targets' mean organic impressions or "
          "their mean expected hours in the top k (ties broken by impressions)")
-    _opt(c, "--queries", Interval(int, 0, 100_000), 300, "with --adaptive: the query levels "
-         "(query_rank, then query_score: an attacker that asks the ranker what a purchase would "
-         "do, against the best level below) with this query budget per run; 0 leaves them out")
+    _opt(c, "--queries", Interval(int, 0, 100_000), QUERY_BUDGET, "with --adaptive: the query "
+         "levels (query_rank, then query_score: an attacker that asks the ranker what a purchase "
+         "would do, against the best level below) with this query budget per run; 0 leaves them "
+         "out")
     w = cmd("sweep", "rise and success probability against budget",
             "boostbench sweep --rankers like_count --attacks bot_farm --budgets 0,1,4")
     _common(w, seeds="3", attacks_default=", ".join(DEFAULT_ATTACKS))
@@ -718,7 +720,7 @@ def _cmd_cost(a, out) -> int:
     from .metrics.cost import budget_grid
     from .report import format_cost_table
     if not a.adaptive and (a.evaluations is not None or a.objective != "impressions"
-                           or a.queries != 300):
+                           or a.queries != QUERY_BUDGET):
         raise UsageError("--evaluations, --objective and --queries set how the adaptive "
                          "search runs: give --adaptive too.")
     if a.evaluations is not None and a.evaluations < a.search_seeds:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from functools import partial
 
@@ -11,6 +12,7 @@ import numpy as np
 from ._core.params import (BUDGET, SEED, InstanceOf, Interval, Options, Satisfies, SequenceOf,
                            declare)
 from .attacks.base import CostModel
+from .attacks.query import QUERY_BUDGET
 from .errors import InvalidParameter, plugin_call
 from ._core.units import HOUR
 from .feed import FeedConfig
@@ -356,6 +358,16 @@ def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, atta
     return {"impressions": impressions, objective: float(np.mean(hours_in_top_k(tr)))}
 
 
+@contextmanager
+def _evaluators(spec: RunSpec, ranker, budget: float, objective: str, tick, jobs, scheduler,
+                what: str):
+    """``(evaluate_fn, evaluate_many)`` of :func:`_search_objective` against ``ranker`` over
+    one executor (:func:`boostbench.executors.mapper`), ``tick`` once per evaluation."""
+    fn = partial(_search_objective, replace(spec, rankers=(ranker,)), ranker, budget, objective)
+    with mapper(fn, jobs=jobs, scheduler=scheduler, what=what) as run:
+        yield (lambda attack, seed: run([(attack, seed)], tick)[0]), partial(run, tick=tick)
+
+
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
                     rng=0, knowledge: str = "adaptive", include=(), tick=None,
                     evaluations: int | None = None, objective: str = "impressions",
@@ -383,32 +395,26 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     # each ranker gets its own draw of the space (seeded by its name and ``rng``), never
     # one shared draw for every ranker
     rng = np.random.default_rng([zlib.crc32(ranker.name.encode()), int(rng)])
-    fn = partial(_search_objective, replace(spec, rankers=(ranker,)), ranker, budget,
-                 objective)
-    with mapper(fn, jobs=jobs, scheduler=scheduler,
-                what=f"the search's evaluations vs {ranker.name}") as run:
-        return search(lambda attack, seed: run([(attack, seed)], tick)[0], budget=budget,
-                      search_seeds=search_seeds, heldout_seeds=spec.seeds, fixed=fixed,
-                      n_candidates=n_candidates, rng=rng, ranker=ranker.name,
+    with _evaluators(spec, ranker, budget, objective, tick, jobs, scheduler,
+                     f"the search's evaluations vs {ranker.name}") as (one, many):
+        return search(one, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
+                      fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
                       knowledge=knowledge, defences=getattr(ranker, "defences", ()),
                       include=include, evaluations=evaluations, objective=objective,
-                      evaluate_many=partial(run, tick=tick))
+                      evaluate_many=many)
 
 
-def query_search(spec: RunSpec, ranker, knowledge: str, below, *, queries: int = 300,
+def query_search(spec: RunSpec, ranker, knowledge: str, below, *, queries: int = QUERY_BUDGET,
                  objective: str = "impressions", tick=None, jobs: int = 1, scheduler=None):
     """The query level ``knowledge`` against ``ranker``: its query attacker (``queries`` per
     run) or ``below``'s winner, whichever is better on ``below``'s search seeds
     (:func:`boostbench.attacks.levels.query_level`), on the same seeds and held-out seeds,
     evaluated as :func:`adaptive_search` evaluates."""
     from .attacks.levels import query_level
-    fn = partial(_search_objective, replace(spec, rankers=(ranker,)), ranker, below.budget,
-                 objective)
-    with mapper(fn, jobs=jobs, scheduler=scheduler,
-                what=f"the {knowledge} level's evaluations vs {ranker.name}") as run:
-        return query_level(lambda attack, seed: run([(attack, seed)], tick)[0], knowledge,
-                           below, queries=queries, objective=objective,
-                           evaluate_many=partial(run, tick=tick))
+    with _evaluators(spec, ranker, below.budget, objective, tick, jobs, scheduler,
+                     f"the {knowledge} level's evaluations vs {ranker.name}") as (one, many):
+        return query_level(one, knowledge, below, queries=queries, objective=objective,
+                           evaluate_many=many)
 
 
 def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
@@ -434,8 +440,9 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
 
     ``progress`` draws the grid's cells and each search's evaluations on standard error.
     ``jobs`` and ``scheduler`` (Dask tasks) run the grids' seeds and each search's batches
-    of independent evaluations (see :func:`adaptive_search`). ``evaluations`` and ``objective`` go to every search (see
-    :func:`adaptive_search`); both are checked before the grid runs.
+    of independent evaluations (see :func:`adaptive_search`). ``evaluations`` and
+    ``objective`` go to every search (see :func:`adaptive_search`); both are checked before
+    the grid runs.
     """
     from ._core.params import check_choice, check_int
     from .attacks.adaptive import OBJECTIVES, aware_variants, knowledge_flags

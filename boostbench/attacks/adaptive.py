@@ -310,6 +310,11 @@ def paired_test(winner, other, alpha: float = FLAG_ALPHA) -> dict:
             "pvalue": p, "alpha": float(alpha), "significant": bool(p < alpha)}
 
 
+def mean_row(rows) -> tuple:
+    """Per-seed score rows averaged column by column (objective, then its tie-break)."""
+    return tuple(float(np.mean([r[i] for r in rows])) for i in range(len(rows[0])))
+
+
 def score_row(v, objective: str) -> tuple:
     """One seed's score from an objective function's value ``v``: ``(objective,)``, or
     ``(objective, impressions)`` to break ties when ``v`` is a mapping holding both."""
@@ -491,8 +496,7 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
 
     def score(c: Candidate, seeds) -> tuple:
         fill([c], seeds)
-        rows = [cache[c, s] for s in seeds]
-        return tuple(float(np.mean([r[i] for r in rows])) for i in range(len(rows[0])))
+        return mean_row([cache[c, s] for s in seeds])
 
     alive, n_seeds, rungs = pool, 1, []
     while True:
@@ -533,9 +537,6 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
     if evaluations is not None and spent > evaluations:   # by construction; never silently
         raise AssertionError(f"search spent {spent} of {evaluations} evaluations")
 
-    def mean(rows) -> tuple:
-        return tuple(float(np.mean([r[i] for r in rows])) for i in range(len(rows[0])))
-
     # winner, fixed recipes and a random configuration on every held-out seed: one batch
     rand = candidates(1, rng.integers(2**32), knowledge, defences)[0]
     attacks = [best.recipe(), *fixed.values(), rand.recipe()]
@@ -544,7 +545,8 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
                                          for _ in attacks]
     held = float(np.mean([r[0] for r in held_rows]))
     fixed_rows = dict(zip(fixed, fixed_list))
-    fixed_means = {name: mean(rows) for name, rows in fixed_rows.items()} if heldout_seeds else {}
+    fixed_means = ({name: mean_row(rows) for name, rows in fixed_rows.items()}
+                   if heldout_seeds else {})
     best_fixed = max(fixed_means, key=fixed_means.get) if fixed_means else ""
     rand_score = float(np.mean([r[0] for r in rand_rows]))
     tests = {"random": {"against": rand.label, **paired_test(held_rows, rand_rows)}}

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.params import check_choice, check_int
-from .adaptive import SearchResult, score_row
-from .query import Query
+from .adaptive import SearchResult, mean_row, score_row
+from .query import QUERY_BUDGET, Query
 
 __all__ = ["QUERY_LEVELS", "QueryPoint", "query_level"]
 
@@ -31,7 +31,7 @@ class QueryPoint:
     """A query attacker as a point a level chooses (duck-typed like a search Candidate)."""
 
     feedback: str
-    queries: int = 300
+    queries: int = QUERY_BUDGET
 
     @property
     def knowledge(self) -> str:
@@ -45,11 +45,8 @@ class QueryPoint:
         return Query(feedback=self.feedback, queries=self.queries, name=self.knowledge)
 
 
-def _mean(rows) -> tuple:
-    return tuple(float(np.mean([r[i] for r in rows])) for i in range(len(rows[0])))
-
-
-def query_level(evaluate_fn, knowledge: str, below: SearchResult, *, queries: int = 300,
+def query_level(evaluate_fn, knowledge: str, below: SearchResult, *,
+                queries: int = QUERY_BUDGET,
                 objective: str = "impressions", evaluate_many=None) -> SearchResult:
     """The ``knowledge`` level (``query_rank`` or ``query_score``) against ``below``'s winner.
 
@@ -69,7 +66,7 @@ def query_level(evaluate_fn, knowledge: str, below: SearchResult, *, queries: in
     SearchResult
         ``best``: the query attacker or ``below.best``; ``evaluations``: the search-seed
         simulations spent (both points on every search seed). The paired test against the
-        level below is :func:`boostbench.attacks.adaptive.knowledge_flags`'.
+        level below is :func:`boostbench.attacks.adaptive.knowledge_flags`'s.
     """
     check_choice("knowledge", knowledge, QUERY_LEVELS, where="query_level")
     queries = check_int("queries", queries, low=1, where="query_level")
@@ -80,7 +77,7 @@ def query_level(evaluate_fn, knowledge: str, below: SearchResult, *, queries: in
     pairs = [(c.recipe(), s) for c in pool for s in search_seeds]
     rows = [score_row(v, objective) for v in many(pairs)]
     n = len(search_seeds)
-    scores = [_mean(rows[i * n:(i + 1) * n]) for i in range(len(pool))]
+    scores = [mean_row(rows[i * n:(i + 1) * n]) for i in range(len(pool))]
     # the better on the search seeds; a tie keeps what the level below found
     best = point if scores[0] > scores[1] else below.best
     search_score = scores[pool.index(best)]
@@ -88,7 +85,8 @@ def query_level(evaluate_fn, knowledge: str, below: SearchResult, *, queries: in
         held_scores = list(below.heldout_scores)
         evaluated = 0
     else:
-        held_scores = [score_row(v, objective)[0] for v in many([(best.recipe(), s) for s in held])]
+        held_scores = [score_row(v, objective)[0]
+                       for v in many([(best.recipe(), s) for s in held])]
         evaluated = len(held)
     return SearchResult(
         below.ranker, knowledge, below.budget, best, search_seeds, held, search_score[0],

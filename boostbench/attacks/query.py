@@ -47,7 +47,10 @@ from .base import Campaign, CostModel, check_attack_args, empty_campaign
 from .compose import bundle_acts, bundle_events, bundle_prices, camouflage, new_accounts
 from .adaptive import MIXES
 
-__all__ = ["Query", "what_if"]
+__all__ = ["Query", "what_if", "QUERY_BUDGET"]
+
+#: A query attacker's default query budget per run.
+QUERY_BUDGET = 300
 
 
 def what_if(obs: Observation, cols, viewed) -> Observation:
@@ -121,7 +124,7 @@ class Query:
     """
 
     feedback: str = "rank"
-    queries: int = 300
+    queries: int = QUERY_BUDGET
     k: int = 10
     probe_share: float = 0.25
     reprobe_every: int = 12
@@ -210,6 +213,7 @@ class _Stream:
     slots: dict = field(default_factory=dict)   # supplier -> next pool index per target
     paid: dict = field(default_factory=dict)    # supplier -> accounts paid for
     rounds: list = field(default_factory=list)
+    prior: tuple = ()       # (events seen, the pool accounts' views of the targets in them)
 
 
 class _OutOfQueries(Exception):
@@ -272,6 +276,11 @@ class _QueryPolicy:
             dollars += new * getattr(self.cost, sup.account_price) / sup.uses
         return b, self.targets[ti], col + len(self.pools) * slot, acts, dollars, (s, ti, slot)
 
+    def _room(self, st, opt, need) -> int:
+        """Bundles per target of ``need`` the option's account pool can still staff."""
+        s = self.opts[opt][0]
+        return int(self.pools[s][1] - st.slots[s][need].min())
+
     def _events(self, obs, opt, plan, t0, span, rows, until):
         """Event columns of ``plan`` bought from ``t0`` on (spread over half a round, each
         event before ``until``), on the accounts' rows, and the itemised spend."""
@@ -301,7 +310,7 @@ class _QueryPolicy:
         view = obs
         if plan is not None:   # as if bought in the round before: visible now
             cols, _ = self._events(obs, opt, plan, obs.now - span, span, rows, obs.now)
-            view = what_if(obs, cols, self._viewed(obs, cols))
+            view = what_if(obs, cols, self._viewed(st, obs, rows, cols))
             scores = query(view)
         elif scores is None:
             scores = query(view)
@@ -319,18 +328,21 @@ class _QueryPolicy:
         inside = np.nan_to_num(ranks, nan=np.inf) <= self.attack.k
         return (gap if signed else np.maximum(gap, 0.0)), inside
 
-    def _viewed(self, obs, cols):
-        """Per what-if event: did its account view the item earlier (in ``obs`` or before)?"""
+    def _viewed(self, st, obs, rows, cols):
+        """Per what-if event: did its account view the item earlier (in ``obs`` or before)?
+        The pool's earlier views of the targets are read from the log once per round."""
+        if not st.prior or st.prior[0] != obs.n_events:   # a stream's prefix: its length
+            _, a0, i0, k0, _ = obs.events
+            pool = (a0 >= self.first) if rows is None else np.isin(a0, rows)
+            mine = (k0 == K.VIEW) & np.isin(i0, self.targets) & pool
+            st.prior = (obs.n_events, a0[mine], i0[mine], k0[mine])
+        _, a0, i0, k0 = st.prior
         t, acc, itm, kind, _ = cols
-        _, a0, i0, k0, _ = obs.events
-        mine = np.isin(a0, np.unique(acc)) & np.isin(i0, self.targets) & (k0 == K.VIEW)
-        a = np.concatenate([a0[mine], acc])
-        i = np.concatenate([i0[mine], itm])
-        k = np.concatenate([k0[mine], kind])
-        order = np.argsort(np.concatenate([np.full(int(mine.sum()), -np.inf), t]), kind="stable")
+        a, i, k = (np.concatenate(x) for x in ((a0, acc), (i0, itm), (k0, kind)))
+        order = np.argsort(np.concatenate([np.full(a0.size, -np.inf), t]), kind="stable")
         vb = np.empty(a.size, bool)
         vb[order] = viewed_before(a[order], i[order], k[order], obs.n_items)
-        return vb[int(mine.sum()):]
+        return vb[a0.size:]
 
     # --- the round ------------------------------------------------------------------
     def __call__(self, obs, start, end, accounts=None, query=None, scores=None):
@@ -353,8 +365,8 @@ class _QueryPolicy:
                                                               left, span)
             pick = None if choice is None else self._size(st, query, obs, rows, need, choice,
                                                           left, rounds_left, span)
-        except _OutOfQueries:
-            pick = self._blind(st, left)
+        except _OutOfQueries:          # the last purchase again, as far as the money goes
+            pick = st.last
             note["blind"] = True
         st.rounds.append({**note, "queries_after": st.queries,
                           "bought": None if pick is None else {
@@ -384,9 +396,7 @@ class _QueryPolicy:
         money = self.attack.probe_share * left
         moved = np.full(len(self.opts), -np.inf)
         for o in range(len(self.opts)):
-            s = self.opts[o][0]
-            room = int(self.pools[s][1] - st.slots[s][need].min())
-            n = _largest(lambda m: self._plan(st, o, need, m)[4], room, money)
+            n = _largest(lambda m: self._plan(st, o, need, m)[4], self._room(st, o, need), money)
             if n == 0:
                 continue
             try:
@@ -405,9 +415,6 @@ class _QueryPolicy:
     def _size(self, st, query, obs, rows, need, opt, left, rounds_left, span):
         """The fewest bundles per target putting every target of ``need`` in the top k, or a
         steady share of what is left when no affordable number does (None: nothing)."""
-        s = self.opts[opt][0]
-        room = int(self.pools[s][1] - st.slots[s][need].min())   # bundles a pool can staff
-
         def cost(n):
             return self._plan(st, opt, need, n)[4]
 
@@ -415,33 +422,27 @@ class _QueryPolicy:
             return bool(self._ask(st, query, obs, rows, self._plan(st, opt, need, n), opt,
                                   span)[1][need].all())
 
-        top = _largest(cost, min(room, self.attack.max_accounts), left * (1 + 1e-12))
+        top = _largest(cost, self._room(st, opt, need), left * (1 + 1e-12))
         if top == 0:
             return None
         lo, n, hi = 0, min(8, top), None
         try:
-            while not reaches(n):      # doubling up to the largest affordable number
-                lo = n
-                if n == top:
-                    n = _largest(cost, top, left / rounds_left)
-                    return None if n == 0 else (opt, need, n)
-                n = min(n * 2, top)
-            hi = n
-            while hi - lo > 1:         # then bisection: the fewest that reach
+            while lo < top:            # doubling up to the largest affordable number
+                if reaches(n):
+                    hi = n
+                    break
+                lo, n = n, min(n * 2, top)
+            while hi is not None and hi - lo > 1:   # then bisection: the fewest that reach
                 mid = (lo + hi) // 2
                 if reaches(mid):
                     hi = mid
                 else:
                     lo = mid
-        except _OutOfQueries:          # the fewest known to reach, else the steady share
-            if hi is None:
-                n = _largest(cost, top, left / rounds_left)
-                return None if n == 0 else (opt, need, n)
-        return opt, need, hi
-
-    def _blind(self, st, left):
-        """Out of queries: the last purchase again, as far as the money goes."""
-        return st.last
+        except _OutOfQueries:          # the fewest known to reach, if any
+            pass
+        if hi is None:                 # none reaches (or none known to): the steady share
+            hi = _largest(cost, top, left / rounds_left)
+        return None if hi == 0 else (opt, need, hi)
 
 
 def _ranks(scores, eligible, idx) -> np.ndarray:
