@@ -217,7 +217,7 @@ def test_real_interaction_falls_to_deep_engagement_campaigns(world):
     deep = bst.campaigns(max_budget=1.0, attacks=bst.recipes(mixes=("deep", "complete_only",
                                                                      "shares")))
     found = find(deep, lambda c: measure_rise(RealInteraction(), c, world, k=10).entered_top_k,
-                 settings=settings(SEARCH, max_examples=60))
+                 settings=settings(SEARCH, max_examples=150))
     r = measure_rise(RealInteraction(), found, world, k=10)
     assert r.entered_top_k and r.budget <= 1.0
 

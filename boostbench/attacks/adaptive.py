@@ -3,8 +3,8 @@
 Knowledge levels (stated in every result):
 
 - ``fixed``: a named recipe, no feedback;
-- ``adaptive``: searches supplier x signal mix x pacing x start delay against the
-  ranker's public behaviour (it sees the feed, not the code), choosing on *search
+- ``adaptive``: searches supplier x signal mix x pacing x start delay x account split x
+  shilling filler against the ranker's public behaviour (it sees the feed, not the code), choosing on *search
   seeds* by random search with successive halving on common random numbers, and
   is reported on held-out seeds (no winner's curse). The random pool is drawn per
   ranker (seeded by its name) and always holds the deep-engagement warm starts;
@@ -14,7 +14,8 @@ Knowledge levels (stated in every result):
 
 With an evaluation budget (``search(..., evaluations=N)``) the pool is as large as half
 the budget allows (the whole space when it fits), always holds the warm starts and each
-fixed recipe's nearest point of the space (:func:`nearest`), and the halving winner is
+fixed recipe's point of the space (:func:`nearest`; every built-in promoting recipe is
+a point of the space exactly), and the halving winner is
 then refined by changing one dimension at a time (:func:`neighbours`) until no such
 change improves it or the budget is spent.
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 from scipy import stats as _stats
@@ -41,6 +42,7 @@ from ..plugins import SUPPLIERS as _SUPPLIER_REGISTRY
 from ..stats import sign_flip_pvalue
 from .compose import Recipe, SignalMix
 from .pacing import Burst, ColdStart, Even, Tasks, UnderCap
+from .shilling import FILLER_KINDS, Filler, Shilling
 
 __all__ = ["SEARCH_SPACE", "OBJECTIVES", "FLAG_ALPHA", "Candidate", "SearchResult",
            "candidates", "search", "space", "known_thresholds", "knowledge_flags",
@@ -50,8 +52,13 @@ __all__ = ["SEARCH_SPACE", "OBJECTIVES", "FLAG_ALPHA", "Candidate", "SearchResul
 # the search's suppliers, in the order its draws index them
 SUPPLIERS = {name: _SUPPLIER_REGISTRY.get(name) for name in (
     "fresh_bots", "aged_bots", "paid_crowd", "ring_members", "api_client", "matched_users")}
+# every built-in promoting recipe is a point of the space: its dwell (2 s: bot_farm and the
+# shilling profiles; 3-10 s: task_crowd), its pacing (api_exploit's 10-minute burst), its
+# account split and its filler items are values of these dimensions
 MIXES = {
     "likes_short": SignalMix(view="short", short_seconds=(2.0, 6.0)),
+    "likes_2s": SignalMix(view="short", short_seconds=(2.0, 2.0)),
+    "likes_3_10s": SignalMix(view="short", short_seconds=(3.0, 10.0)),
     "likes_real": SignalMix(view="real"),
     "likes_blind": SignalMix(view="none"),
     "deep": SignalMix(view="complete", like=0.5, comment=0.6, share=0.4),
@@ -60,13 +67,23 @@ MIXES = {
 }
 PACINGS = {
     "burst": Burst(hours=2.0),
+    "burst_10min": Burst(hours=1 / 6),
     "even": Even(),
     "cold_start": ColdStart(hours=1.0),
     "tasks": Tasks(),
 }
 DELAYS_HOURS = (0.0, 3.0)
+#: Targets one account acts on: 0 = all of them, 1 = one (more accounts, fewer shared items)
+TARGETS_PER_ACCOUNT = (0, 1)
+#: Shilling profiles' filler items (:class:`~boostbench.attacks.shilling.Filler`), or none
+FILLERS = ("none", *FILLER_KINDS)
 SEARCH_SPACE = {"supplier": tuple(SUPPLIERS), "mix": tuple(MIXES), "pacing": tuple(PACINGS),
-                "delay_hours": DELAYS_HOURS}
+                "delay_hours": DELAYS_HOURS, "targets_per_account": TARGETS_PER_ACCOUNT,
+                "filler": FILLERS}
+#: Suppliers whose accounts can be dressed as shilling profiles (the attacker owns them) and
+#: the mixes a profile likes its fillers with (a like after a view, or none).
+_SHILLING_SUPPLIERS = ("fresh_bots", "aged_bots")
+_SHILLING_MIXES = ("likes_short", "likes_2s", "likes_3_10s", "likes_real", "likes_blind")
 #: What a search maximises: the targets' mean organic impressions over the horizon, or
 #: their mean expected hours in the top k (:func:`boostbench.metrics.rise.hours_in_top_k`,
 #: what ``reached_top_k`` thresholds), ties broken by impressions.
@@ -79,9 +96,10 @@ FLAG_ALPHA = 0.05
 class Candidate:
     """One point of the search space; ``recipe()`` makes it an attack.
 
-    ``cap``/``cap_hours`` (an ``under_cap`` pacing below a known velocity cap) and
-    ``targets_per_account`` (below a known lockstep ``min_items``) only appear in
-    the ``defence_aware`` space.
+    ``cap``/``cap_hours`` (an ``under_cap`` pacing below a known velocity cap) and a
+    ``targets_per_account`` just below a known lockstep ``min_items`` only appear in the
+    ``defence_aware`` space. ``filler``: the accounts are shilling profiles that also like
+    filler items (:class:`~boostbench.attacks.shilling.Filler` of that kind), or ``none``.
     """
 
     supplier: str
@@ -92,38 +110,57 @@ class Candidate:
     cap: int = 0
     cap_hours: float = 1.0
     knowledge: str = "adaptive"
+    filler: str = "none"
 
     @property
     def label(self) -> str:
         d = f"+{self.delay_hours:g}h" if self.delay_hours else ""
         pacing = f"under_cap({self.cap}/{self.cap_hours:g}h)" if self.cap else self.pacing
         tpa = f"/{self.targets_per_account}per-acct" if self.targets_per_account else ""
-        return f"{self.supplier}/{self.mix}/{pacing}{d}{tpa}"
+        filler = "" if self.filler == "none" else f"/{self.filler}_fillers"
+        return f"{self.supplier}/{self.mix}/{pacing}{d}{tpa}{filler}"
 
     def recipe(self) -> Recipe:
         pacing = (UnderCap(cap=self.cap, cap_hours=self.cap_hours) if self.cap
                   else PACINGS[self.pacing])
-        return _Delayed(f"{self.knowledge}:{self.label}", SUPPLIERS[self.supplier],
-                        MIXES[self.mix], pacing, reciprocity=self.supplier == "ring_members",
-                        knowledge=self.knowledge, delay_hours=self.delay_hours,
-                        targets_per_account=self.targets_per_account)
+        kw = dict(reciprocity=self.supplier == "ring_members", knowledge=self.knowledge,
+                  delay_hours=self.delay_hours, targets_per_account=self.targets_per_account)
+        args = (f"{self.knowledge}:{self.label}", SUPPLIERS[self.supplier], MIXES[self.mix],
+                pacing)
+        if self.filler != "none":
+            return _DelayedShilling(*args, filler=Filler(self.filler), **kw)
+        return _Delayed(*args, **kw)
 
 
-@dataclass(frozen=True)
-class _Delayed(Recipe):
-    """A recipe whose campaign starts ``delay_hours`` into the window."""
-
-    delay_hours: float = 0.0
+class _DelayedCall:
+    """Starts a recipe's campaign ``delay_hours`` into the window."""
 
     def __call__(self, obs, targets, budget, window, rng, cost=None):
         start, end = window
         start = min(start + self.delay_hours * HOUR, end - 1.0)
         kw = {} if cost is None else {"cost": cost}
-        return Recipe.__call__(self, obs, targets, budget, (start, end), rng, **kw)
+        return super().__call__(obs, targets, budget, (start, end), rng, **kw)
+
+
+@dataclass(frozen=True)
+class _Delayed(_DelayedCall, Recipe):
+    """A recipe whose campaign starts ``delay_hours`` into the window."""
+
+    delay_hours: float = 0.0
+
+
+@dataclass(frozen=True)
+class _DelayedShilling(_DelayedCall, Shilling):
+    """Shilling profiles whose campaign starts ``delay_hours`` into the window."""
+
+    delay_hours: float = 0.0
 
 
 def _valid(c: Candidate) -> bool:
     """Combinations a seller can actually deliver."""
+    if c.filler != "none" and (c.supplier not in _SHILLING_SUPPLIERS
+                               or c.mix not in _SHILLING_MIXES):
+        return False
     if c.supplier == "api_client":
         return c.mix == "likes_blind"           # an API exploit sends actions, not views
     if c.mix == "likes_blind":
@@ -151,17 +188,19 @@ def known_thresholds(defences) -> dict:
 def space(knowledge: str = "adaptive", defences=()) -> list[Candidate]:
     """Every valid candidate of a knowledge level, in a fixed order."""
     check_choice("knowledge", knowledge, ("adaptive", "defence_aware"), where="space")
-    base = [Candidate(*x, knowledge=knowledge) for x in itertools.product(*SEARCH_SPACE.values())]
+    dims = {**SEARCH_SPACE}
+    extra = []
     if knowledge == "defence_aware":
         known = known_thresholds(defences)
+        dims["targets_per_account"] = tuple(dict.fromkeys(
+            (*TARGETS_PER_ACCOUNT, *known["targets_per_account"])))
         if known["cap"] is not None:
             cap, hours = known["cap"]
-            base += [Candidate(s, m, "under_cap", d, cap=cap, cap_hours=hours,
-                               knowledge=knowledge)
-                     for s, m, d in itertools.product(SEARCH_SPACE["supplier"],
-                                                      SEARCH_SPACE["mix"], DELAYS_HOURS)]
-        base = [Candidate(c.supplier, c.mix, c.pacing, c.delay_hours, tpa, c.cap, c.cap_hours,
-                          knowledge) for c in base for tpa in known["targets_per_account"]]
+            extra = [dict(pacing="under_cap", cap=cap, cap_hours=hours)]
+    points = [dict(zip(dims, x)) for x in itertools.product(*dims.values())]
+    base = [Candidate(**p, knowledge=knowledge) for p in points]
+    base += [Candidate(**{**p, **e}, knowledge=knowledge) for e in extra for p in points
+             if p["pacing"] == dims["pacing"][0]]
     return [c for c in base if _valid(c)]
 
 
@@ -193,14 +232,16 @@ def nearest(attack, knowledge: str = "adaptive", defences=()) -> Candidate | Non
 
     Closest lexicographically: same supplier first, then the same view style, the
     smallest L1 distance of the action probabilities, of the short dwell range, the same
-    pacing type, its parameters, the start delay and the account split; ties go to the
-    earlier point of the space. What the space cannot express (a shilling attack's filler
-    items, a burst's length) is dropped, so the point is near the recipe, not equal to it.
+    pacing type, its parameters, the start delay, the account split and the filler kind;
+    ties go to the earlier point of the space. Every built-in promoting recipe is a point
+    of the space (distance 0: its recipe is the attack, but for its name); a user's recipe
+    may be only near one (a filler count or a pacing the space does not hold).
     """
     if not isinstance(attack, Recipe):
         return None
     sup, mix, pacing = getattr(attack.supplier, "name", None), attack.mix, attack.pacing
     delay, tpa = float(getattr(attack, "delay_hours", 0.0)), attack.targets_per_account
+    filler = getattr(getattr(attack, "filler", None), "kind", "none")
 
     def distance(c: Candidate):
         m = MIXES[c.mix]
@@ -209,7 +250,7 @@ def nearest(attack, knowledge: str = "adaptive", defences=()) -> Candidate | Non
                 sum(abs(getattr(m, n) - getattr(mix, n)) for n in _ACTION_NAMES),
                 sum(abs(a - b) for a, b in zip(m.short_seconds, mix.short_seconds)),
                 type(p) is not type(pacing), _pacing_distance(p, pacing),
-                abs(c.delay_hours - delay), c.targets_per_account != tpa)
+                abs(c.delay_hours - delay), c.targets_per_account != tpa, c.filler != filler)
     return min(space(knowledge, defences), key=distance)
 
 
@@ -218,13 +259,14 @@ def nearest(attack, knowledge: str = "adaptive", defences=()) -> Candidate | Non
 _DIMENSIONS = (("supplier", lambda c: c.supplier), ("mix", lambda c: c.mix),
                ("pacing", lambda c: (c.pacing, c.cap, c.cap_hours)),
                ("delay_hours", lambda c: c.delay_hours),
-               ("targets_per_account", lambda c: c.targets_per_account))
+               ("targets_per_account", lambda c: c.targets_per_account),
+               ("filler", lambda c: c.filler))
 
 
 def neighbours(c: Candidate, space_) -> list[Candidate]:
     """The points of ``space_`` (of ``c``'s knowledge level) that differ from ``c`` in exactly
     one dimension — supplier, mix, pacing (an ``under_cap`` pacing with its cap included),
-    delay, account split — dimension by dimension in that order, each in the space's order."""
+    delay, account split, filler — dimension by dimension in that order, each in the space's order."""
     mine = [get(c) for _, get in _DIMENSIONS]
     groups: list[list] = [[] for _ in _DIMENSIONS]
     for p in space_:
@@ -379,7 +421,7 @@ DEEP_SUPPLIERS = ("fresh_bots", "aged_bots", "paid_crowd", "matched_users")
 def warm_starts(knowledge: str = "adaptive") -> list[Candidate]:
     """Points every search tries whatever its random draw: each deep-engagement seller
     buying the deep mix at an even pace. A rate-per-view ranker (``real_interaction``) is
-    beaten by these or not at all; a random draw of a few candidates from ~200 can miss
+    beaten by these or not at all; a random draw of a few candidates from ~1,300 can miss
     all of them, and then "not reached" would only say the draw was unlucky."""
     return [Candidate(s, "deep", "even", knowledge=knowledge) for s in DEEP_SUPPLIERS]
 
@@ -387,9 +429,9 @@ def warm_starts(knowledge: str = "adaptive") -> list[Candidate]:
 def aware_variants(c: Candidate, defences) -> list[Candidate]:
     """A weaker attacker's configuration as a ``defence_aware`` one would play it: as is, and
     split below the known lockstep size (a warm start, so knowing more cannot find less)."""
-    return [Candidate(c.supplier, c.mix, c.pacing, c.delay_hours, tpa, c.cap, c.cap_hours,
-                      "defence_aware")
-            for tpa in known_thresholds(defences)["targets_per_account"]]
+    tpas = (c.targets_per_account, *known_thresholds(defences)["targets_per_account"][1:])
+    return [replace(c, targets_per_account=tpa, knowledge="defence_aware")
+            for tpa in dict.fromkeys(tpas)]
 
 
 def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: dict,

@@ -117,7 +117,9 @@ class Query:
     suppliers, mixes
         The options: new-account suppliers (``fresh_bots``, ``aged_bots``,
         ``api_client``, which only sends blind likes) x signal mixes of the search
-        space (:data:`boostbench.attacks.adaptive.MIXES`).
+        space (:data:`boostbench.attacks.adaptive.MIXES`; by default six: one short-dwell
+        like, real-view and blind likes, deep engagement, complete views, shares — each
+        option's probe costs queries, so the 2 s and 3–10 s dwell variants are left out).
     max_accounts : int
         Accounts per supplier at most (the farm's stock); a target gets at most this many
         bundles of one supplier.
@@ -129,7 +131,8 @@ class Query:
     probe_share: float = 0.25
     reprobe_every: int = 12
     suppliers: tuple = ("fresh_bots", "aged_bots")
-    mixes: tuple = tuple(MIXES)
+    mixes: tuple = ("likes_short", "likes_real", "likes_blind", "deep", "complete_only",
+                    "shares")
     max_accounts: int = 20_000
     name: str = "query_rank"
     goal: str = "promote"
