@@ -357,7 +357,8 @@ def draw_feeds(cfg: FeedConfig, plan: Sessions, *, scores: np.ndarray, eligible:
         This round's :func:`plan_sessions`.
     scores, eligible, impressions : per-item arrays (public: the ranker's scores,
         eligibility and impressions so far, for the cold-start quota)
-    seen : KeySet of (account, item) pair keys already shown; updated with this round's.
+    seen : PairSet (or sparse KeySet) of (account, item) pair keys already shown
+        (:func:`~boostbench._core.arrays.pair_set`); updated with this round's.
     quota : int
         The cold-start quota (:meth:`FeedConfig.resolve`).
     personal : PersonalPools, optional
@@ -407,11 +408,12 @@ def draw_feeds(cfg: FeedConfig, plan: Sessions, *, scores: np.ndarray, eligible:
     stride = np.where(ranked, np.maximum(size // np.maximum(per, 1), 1), 1)
     lap = np.minimum(-(-size // stride), cfg.candidates)
     g_stride = max(n_elig // cfg.candidates, 1)
-    acc_key = plan.acc.astype(np.int64) * n_items
-    bits, runs, starts = seen.arrays()
-    itm = walk_pools(arena, lo, size, pos, stride, lap, acc_key,
+    acc = plan.acc.astype(np.int64)
+    bits, row_bytes, runs, starts = seen.arrays()
+    itm = walk_pools(arena, lo, size, pos, stride, lap, acc, n_items,
                      np.where((pool == _GLOBAL) | (pool == _EXPLORE), -1, glob), n_elig,
-                     g_stride, min(-(-n_elig // g_stride), cfg.candidates), bits, runs, starts)
+                     g_stride, min(-(-n_elig // g_stride), cfg.candidates), bits, row_bytes,
+                     runs, starts)
     shown = itm >= 0
-    seen.add(acc_key[shown] + itm[shown])
+    seen.add(acc[shown] * n_items + itm[shown])
     return Feeds(plan.acc[shown].astype(np.int64), itm[shown], plan.slot[shown], plan.t[shown])

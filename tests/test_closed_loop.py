@@ -7,7 +7,7 @@ from scipy import stats
 from boostbench._core.random import hash_uniforms
 from boostbench.errors import InvalidParameter
 from boostbench.events import EventKind as K
-from boostbench._core.arrays import KeySet
+from boostbench._core.arrays import KeySet, PairSet
 from boostbench.feed import (FeedConfig, draw_feeds, examination_curve, plan_sessions,
                              poisson_inverse)
 from boostbench.plugins import ATTACKS, METRICS, RANKERS
@@ -107,7 +107,7 @@ def _feeds(cfg=FeedConfig(), n_items=60, n_acc=400, round_index=0, seen=None, qu
     d = dict(scores=np.arange(n_items, dtype=float), eligible=np.ones(n_items, bool),
              impressions=np.full(n_items, 10**6), item_topic=np.zeros(n_items, np.int16),
              account_topic=np.zeros(n_acc, np.int16), n_topics=1, quota=quota,
-             seen=KeySet(universe=n_acc * n_items) if seen is None else seen)
+             seen=PairSet(n_rows=n_acc, n_items=n_items) if seen is None else seen)
     d.update(kw)
     return draw_feeds(cfg, plan, **d)
 
@@ -136,14 +136,28 @@ def test_cold_start_quota_gives_new_posts_impressions():
     assert (with_quota.item == 0).sum() > 10 * max((no_quota.item == 0).sum(), 1)
 
 
-def test_nobody_sees_an_item_twice():
-    seen = KeySet(universe=400 * 60)
+@pytest.mark.parametrize("layout", ["item-major bitmap", "sorted runs"])
+def test_nobody_sees_an_item_twice(layout):
+    seen = PairSet(n_rows=400, n_items=60) if layout == "item-major bitmap" else KeySet()
     items = []
     for r in range(3):
         f = _feeds(round_index=r, seen=seen)
         items.append(f.account.astype(np.int64) * 60 + f.item)
     keys = np.concatenate(items)
     assert np.unique(keys).size == keys.size
+
+
+def test_the_walk_reads_both_layouts_of_the_shown_pairs_alike():
+    """The item-major bitmap (what a run uses) and sparse sorted runs (worlds too large for
+    a bitmap) give the same feeds, round after round; a row-major dense KeySet is refused."""
+    dense, sparse = PairSet(n_rows=300, n_items=80), KeySet()
+    for r in range(4):
+        a = _feeds(n_items=80, n_acc=300, round_index=r, seen=dense)
+        b = _feeds(n_items=80, n_acc=300, round_index=r, seen=sparse)
+        for x, y in zip(a.__dict__.values(), b.__dict__.values()):
+            np.testing.assert_array_equal(x, y)
+    with pytest.raises(TypeError, match="pair_set"):
+        _feeds(seen=KeySet(universe=400 * 60))
 
 
 def test_higher_score_more_exposure():
@@ -158,7 +172,7 @@ def test_a_viewer_walks_past_what_they_have_seen():
     next candidate down the order (not redrawn), so a viewer who has seen the top gets what
     comes after it."""
     n_items, top = 500, 40
-    seen = KeySet(universe=n_items)
+    seen = PairSet(n_rows=1, n_items=n_items)
     seen.add(np.arange(n_items - top, n_items))      # account 0 has seen the 40 best items
     f = _feeds(FeedConfig(global_share=1.0, explore_share=0.0), n_items=n_items, n_acc=1,
                seen=seen)

@@ -8,7 +8,8 @@ from boostbench.errors import InvalidParameter
 
 from boostbench._core.params import check_int, check_real
 from boostbench.events import EventKind, EventLog, merge_logs
-from boostbench._core.arrays import KeySet, distinct, first_occurrence, stable_argsort
+from boostbench._core.arrays import (KeySet, PairSet, distinct, first_occurrence, pair_set,
+                                     stable_argsort)
 
 
 def _cols(ts):
@@ -128,10 +129,15 @@ def test_stable_argsort_orders_values_closer_than_the_key_resolution():
 
 @given(st.lists(st.tuples(st.sampled_from(["add", "add_new", "contains"]),
                           st.lists(st.integers(0, 300), max_size=40)), max_size=25),
-       st.sampled_from([301, None]))
-def test_keyset_behaves_like_a_python_set(ops, universe):
-    """Both layouts (dense bitmap with a universe, sorted runs without) against a set."""
-    ks, ref = KeySet(universe=universe, max_runs=3), set()
+       st.sampled_from(["dense", "runs", "pairs"]))
+def test_keyset_behaves_like_a_python_set(ops, layout):
+    """Every layout against a set: a dense bitmap with a universe, sorted runs without, and
+    the item-major PairSet of 7 items (keys are ``row * 7 + item``; it starts with 4 rows,
+    so most keys widen it)."""
+    ks = {"dense": lambda: KeySet(universe=301, max_runs=3),
+          "runs": lambda: KeySet(max_runs=3),
+          "pairs": lambda: PairSet(n_rows=4, n_items=7)}[layout]()
+    ref = set()
     for op, keys in ops:
         k = np.array(keys, np.int64)
         if op == "add":
@@ -146,6 +152,14 @@ def test_keyset_behaves_like_a_python_set(ops, universe):
         np.testing.assert_array_equal(ks.contains(k), np.array([x in ref for x in keys], bool))
     everything = np.arange(301)
     np.testing.assert_array_equal(ks.contains(everything), np.isin(everything, list(ref)))
+    np.testing.assert_array_equal(ks.copy().contains(everything), ks.contains(everything))
+
+
+def test_pair_set_is_dense_only_where_the_bitmap_fits():
+    assert isinstance(pair_set(np.array([5]), n_rows=1000, n_items=1000), PairSet)
+    big = pair_set(np.array([5, 10**10]), n_rows=10**6, n_items=10**5)
+    assert isinstance(big, KeySet) and big.contains(np.array([5, 6, 10**10])).tolist() == [
+        True, False, True]
 
 
 @given(arrays(np.int64, st.integers(0, 80), elements=st.integers(-5, 2**40)))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["run_starts", "rank_within_runs", "is_sorted", "stable_argsort", "distinct",
-           "first_occurrence", "pair_keys", "packed_sort", "KeySet", "append_grown"]
+           "first_occurrence", "pair_keys", "packed_sort", "KeySet", "PairSet", "pair_set",
+           "append_grown"]
 
 
 def run_starts(s: np.ndarray) -> np.ndarray:
@@ -225,13 +226,15 @@ class KeySet:
         return ok
 
     def arrays(self):
-        """``(bits, runs, starts)`` for compiled code: the dense bitmap (empty if the set
-        keeps sorted runs), and the runs laid end to end with their start offsets."""
+        """``(bits, row_bytes, runs, starts)`` for compiled code (as
+        :meth:`PairSet.arrays`): no bitmap, and the sorted runs laid end to end with their
+        start offsets. A dense KeySet is row-major, which the walk does not read: a feed's
+        set of shown pairs is a :func:`pair_set`."""
         if self._bits is not None:
-            return self._bits, np.zeros(0, np.int64), np.zeros(1, np.int64)
+            raise TypeError("a dense KeySet has no compiled-code layout; use pair_set()")
         runs = np.concatenate(self._runs) if self._runs else np.zeros(0, np.int64)
         starts = np.concatenate([[0], np.cumsum([r.size for r in self._runs])]).astype(np.int64)
-        return np.zeros(0, np.uint8), runs, starts
+        return np.zeros(0, np.uint8), 0, runs, starts
 
     def copy(self) -> "KeySet":
         out = KeySet(universe=None, max_runs=self._max_runs)
@@ -265,6 +268,93 @@ class KeySet:
             hit |= r[j] == sk
         out.reshape(-1)[order] = hit
         return out
+
+
+class PairSet:
+    """A growing set of (row, item) pairs given as pair keys ``row * n_items + item``
+    (:func:`pair_keys`), kept as an item-major bitmap: item ``i``'s rows are the bits of
+    bytes ``[i * row_bytes, (i + 1) * row_bytes)``.
+
+    The same answers as a :class:`KeySet` of the keys; the layout is for the feed walk
+    (:func:`boostbench._core.kernels.walk_pools`), whose viewers come in row order and
+    try the same top-ranked items one after another: consecutive rows asking about one
+    item read one cache line, where a row-major bitmap reads one line per (row, item).
+    Rows past the table (new accounts) widen every item's run of bytes. For a table too
+    large for a dense bitmap use :func:`pair_set`, which then gives a sparse KeySet.
+    """
+
+    def __init__(self, keys=None, *, n_rows: int, n_items: int):
+        self.n_items = int(n_items)
+        self.row_bytes = max(1, (int(n_rows) + 7) // 8)
+        self.bits = np.zeros(self.n_items * self.row_bytes, np.uint8)
+        if keys is not None:
+            self.add(keys)
+
+    def _located(self, keys):
+        """``(byte, bit)`` of each key, widening the rows first if a key needs it."""
+        keys = np.asarray(keys, np.int64)
+        row, item = np.divmod(keys, self.n_items)
+        if row.size and int(row.max()) >= 8 * self.row_bytes:
+            self._widen(int(row.max()) + 1)
+        byte = item * self.row_bytes + (row >> 3)
+        return byte, np.left_shift(1, (row & 7).astype(np.uint8), dtype=np.uint8)
+
+    def _widen(self, n_rows: int) -> None:
+        wide = max((n_rows + 7) // 8, self.row_bytes + self.row_bytes // 4)
+        grid = np.zeros((self.n_items, wide), np.uint8)
+        grid[:, :self.row_bytes] = self.bits.reshape(self.n_items, self.row_bytes)
+        self.bits, self.row_bytes = grid.reshape(-1), wide
+
+    def add(self, keys) -> None:
+        byte, bit = self._located(keys)
+        if byte.size == 0:
+            return
+        if 16 * byte.size > self.bits.size:
+            np.bitwise_or.at(self.bits, byte, bit)
+        else:
+            _set_located_bits(self.bits, byte, bit)
+
+    def contains(self, keys) -> np.ndarray:
+        keys = np.asarray(keys, np.int64)
+        row, item = np.divmod(keys, self.n_items)
+        out = np.zeros(keys.shape, bool)
+        inside = row < 8 * self.row_bytes
+        byte = item[inside] * self.row_bytes + (row[inside] >> 3)
+        out[inside] = (self.bits[byte] >> (row[inside] & 7).astype(np.uint8)) & 1
+        return out
+
+    def add_new(self, keys) -> np.ndarray:
+        """:meth:`KeySet.add_new`: add the keys not in the set yet, each at its first
+        occurrence, and return their mask."""
+        keys = np.asarray(keys, np.int64)
+        byte, bit = self._located(keys)
+        ok = (self.bits[byte] & bit) == 0
+        idx = np.flatnonzero(ok)
+        if idx.size:
+            first = first_occurrence(keys[idx])
+            if not first.all():
+                ok[idx[~first]] = False
+                idx = idx[first]
+            _set_located_bits(self.bits, byte[idx], bit[idx])
+        return ok
+
+    def arrays(self):
+        """``(bits, row_bytes, runs, starts)`` for compiled code: the item-major bitmap
+        and no runs."""
+        return self.bits, self.row_bytes, np.zeros(0, np.int64), np.zeros(1, np.int64)
+
+    def copy(self) -> "PairSet":
+        out = PairSet(n_rows=0, n_items=self.n_items)
+        out.bits, out.row_bytes = self.bits.copy(), self.row_bytes
+        return out
+
+
+def pair_set(keys, *, n_rows: int, n_items: int):
+    """A set of pair keys: a :class:`PairSet` when its bitmap fits
+    :attr:`KeySet.DENSE_LIMIT` bits, else a sparse :class:`KeySet`."""
+    if n_rows * n_items <= KeySet.DENSE_LIMIT:
+        return PairSet(keys, n_rows=n_rows, n_items=n_items)
+    return KeySet(keys)
 
 
 def _set_bits(bits: np.ndarray, keys: np.ndarray) -> None:

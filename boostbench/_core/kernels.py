@@ -26,33 +26,27 @@ def _in_runs(key, runs, starts):
 
 
 @njit(cache=True, inline="always")
-def _seen(key, bits, runs, starts):
-    if bits.size:
-        byte = key >> 3
-        if byte < bits.size:
-            return (bits[byte] >> (key & 7)) & 1 == 1
-        return False
-    return _in_runs(key, runs, starts)
-
-
-@njit(cache=True, inline="always")
 def _slot(key, mask):
     h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
     return np.int64(h >> np.uint64(32)) & mask
 
 
 @njit(cache=True)
-def walk_pools(arena, lo, size, pos, stride, lap, acc_key, fallback, n_global, glob_stride,
-               glob_lap, bits, runs, starts):
+def walk_pools(arena, lo, size, pos, stride, lap, acc, n_items, fallback, n_global, glob_stride,
+               glob_lap, bits, row_bytes, runs, starts):
     """For each position in order: the first candidate of its pool the viewer has not seen
     and no earlier position took.
 
     Position i tries ``arena[lo[i] + (pos[i] + k * stride[i]) % size[i]]`` for
     ``k = 0 .. lap[i] - 1``; if none is new it tries the global pool
     (``arena[0:n_global]``) from ``fallback[i]`` with ``glob_stride`` (``glob_lap``
-    candidates), unless ``fallback[i] < 0``; negative arena entries are blanks. "Seen" is the pair key ``acc_key[i] + item``
-    in ``bits`` (a dense bitmap; empty to use ``runs``: sorted key runs laid end to end,
-    run r at ``runs[starts[r]:starts[r + 1]]``) or taken earlier in this call.
+    candidates), unless ``fallback[i] < 0``; negative arena entries are blanks. "Seen" is
+    the pair (``acc[i]``, item) in ``bits``, an item-major bitmap (item ``j``'s viewers
+    are the bits of ``bits[j * row_bytes:(j + 1) * row_bytes]``, a
+    :class:`~boostbench._core.arrays.PairSet`; viewers past it have seen nothing), or
+    with ``bits`` empty the pair key ``acc[i] * n_items + item`` in ``runs`` (sorted key
+    runs laid end to end, run r at ``runs[starts[r]:starts[r + 1]]``) — or taken earlier
+    in this call.
 
     Returns the item of every position (-1: none).
     """
@@ -63,7 +57,12 @@ def walk_pools(arena, lo, size, pos, stride, lap, acc_key, fallback, n_global, g
         cap *= 2
     table = np.full(cap, -1, np.int64)     # pair keys taken in this call (open addressing)
     mask = cap - 1
+    dense = bits.size > 0
     for i in range(n):
+        a = acc[i]
+        a_byte = a >> 3
+        a_bit = np.uint8(1) << np.uint8(a & 7)
+        in_bits = dense and a_byte < row_bytes
         for phase in range(2):
             if phase == 0:
                 base, sz, p, st, tries = lo[i], size[i], pos[i], stride[i], lap[i]
@@ -78,8 +77,11 @@ def walk_pools(arena, lo, size, pos, stride, lap, acc_key, fallback, n_global, g
                 item = arena[base + (p + k * st) % sz]
                 if item < 0:                   # a blank (a repeated candidate)
                     continue
-                key = acc_key[i] + item
-                if _seen(key, bits, runs, starts):
+                if in_bits:
+                    if bits[item * row_bytes + a_byte] & a_bit:
+                        continue
+                key = a * n_items + item
+                if not dense and _in_runs(key, runs, starts):
                     continue
                 s = _slot(key, mask)
                 while table[s] != -1 and table[s] != key:

@@ -11,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .._core.arrays import KeySet, append_grown, distinct, pair_keys
+from .._core.arrays import KeySet, append_grown, distinct, pair_keys, pair_set
 from .._core.units import HOUR
 from ..attacks.base import Campaign
 from ..errors import InvalidParameter
@@ -237,7 +237,8 @@ class RunBase:
         self.n_items = n_items = len(world.items)
         universe = len(world.accounts) * n_items
         keys = pair_keys(acc, itm, n_items)
-        self.history_seen = KeySet(keys[kind == EventKind.IMPRESSION], universe=universe)
+        self.history_seen = pair_set(keys[kind == EventKind.IMPRESSION],
+                                     n_rows=len(world.accounts), n_items=n_items)
         self.history_viewed = KeySet(keys[kind == EventKind.VIEW], universe=universe)
         self.history_liked = KeySet(keys[kind == EventKind.LIKE], universe=universe)
         # viewed-before can only hold for pairs with a VIEW: sort just their events
