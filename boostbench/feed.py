@@ -46,7 +46,7 @@ from .errors import InvalidParameter
 
 __all__ = ["CTR_BY_POSITION", "FeedConfig", "examination_curve", "poisson_inverse", "draw_feeds",
            "plan_sessions", "Sessions", "Feeds", "POOLS", "PersonalPools", "personal_pools",
-           "global_hits"]
+           "global_hits", "ranked_order"]
 
 # Organic click-through rate by position 1..10 (Sistrix 2020 [I]).
 CTR_BY_POSITION = (0.285, 0.157, 0.110, 0.080, 0.072, 0.051, 0.040, 0.032, 0.028, 0.025)
@@ -335,20 +335,27 @@ def global_hits(scores: np.ndarray, eligible: np.ndarray, targets, k: int, candi
     return out
 
 
-def _ranked_pools(scores, eligible, item_topic, n_topics):
-    """The global order (best first, ties by item id) and the topic orders laid end to end
-    with each topic's start and size."""
+def ranked_order(scores: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """The eligible items' ids, best score first, ties by item id (one stable sort)."""
     elig = np.flatnonzero(eligible)
-    order = elig[np.lexsort((elig, -scores[elig]))]
-    tp = item_topic[order].astype(np.int64)
-    by_topic = order[stable_argsort(tp)]
+    return elig[stable_argsort(-scores[elig])]
+
+
+def _ranked_pools(order, item_topic, n_topics):
+    """The topic orders (each in the global ``order``) laid end to end, with each topic's
+    start and size."""
+    tp = item_topic[order]
+    # a stable sort of small integers is a radix sort
+    tp = tp.astype(np.int16 if n_topics <= np.iinfo(np.int16).max else np.int64)
+    by_topic = order[np.argsort(tp, kind="stable")]
     size = np.bincount(tp, minlength=n_topics)
-    return order, by_topic, np.cumsum(size) - size, size
+    return by_topic, np.cumsum(size) - size, size
 
 
 def draw_feeds(cfg: FeedConfig, plan: Sessions, *, scores: np.ndarray, eligible: np.ndarray,
                impressions: np.ndarray, item_topic: np.ndarray, account_topic: np.ndarray,
-               seen, n_topics: int, quota: int, personal: PersonalPools | None = None) -> Feeds:
+               seen, n_topics: int, quota: int, personal: PersonalPools | None = None,
+               order: np.ndarray | None = None) -> Feeds:
     """Fill the examined positions of a round's sessions with items (all vectorised).
 
     Parameters
@@ -364,12 +371,16 @@ def draw_feeds(cfg: FeedConfig, plan: Sessions, *, scores: np.ndarray, eligible:
     personal : PersonalPools, optional
         A personalised ranker's pools of this round (:func:`personal_pools`): topic
         positions walk the viewer's own order instead of the topic order.
+    order : int array, optional
+        :func:`ranked_order` of ``scores`` and ``eligible``, if the caller has it.
     """
     n_items = scores.size
     empty = Feeds(*(np.zeros(0, np.int64),) * 3, np.zeros(0))
     if plan.acc.size == 0 or not eligible.any():
         return empty
-    order, by_topic, t_start, t_size = _ranked_pools(scores, eligible, item_topic, n_topics)
+    if order is None:
+        order = ranked_order(scores, eligible)
+    by_topic, t_start, t_size = _ranked_pools(order, item_topic, n_topics)
     fresh = np.flatnonzero(eligible & (impressions < quota))
     # every pool is a slice of one array: [global order | topics | fresh (by id) | personal]
     mine = np.zeros(0, np.int64) if personal is None else personal.items.ravel()

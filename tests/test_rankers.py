@@ -70,6 +70,27 @@ def test_rank_items_midranks_and_ineligible():
     assert r[:3].tolist() == [1.5, 3.0, 1.5] and np.isnan(r[3])
 
 
+@given(st.lists(st.sampled_from([-2.0, -0.0, 0.0, 0.5, 1e-300, 3.0, 1e300]), max_size=40),
+       st.data())
+def test_ranks_from_the_feeds_order_are_scipys_and_the_order_is_the_lexsort(values, data):
+    """The closed loop sorts once per round (:func:`boostbench.feed.ranked_order`) for both
+    its feed and its ranks: the order is eligible ids by (score descending, id), and the
+    ranks read off it are scipy's mid-ranks, the same floats as without it."""
+    from scipy.stats import rankdata
+
+    from boostbench.feed import ranked_order
+    scores = np.array(values, np.float64)
+    eligible = np.array(data.draw(st.lists(st.booleans(), min_size=scores.size,
+                                           max_size=scores.size)), bool)
+    elig = np.flatnonzero(eligible)
+    order = ranked_order(scores, eligible)
+    np.testing.assert_array_equal(order, elig[np.lexsort((elig, -scores[elig]))])
+    with_order = rank_items(scores, eligible, order=order)
+    np.testing.assert_array_equal(with_order, rank_items(scores, eligible))
+    np.testing.assert_array_equal(with_order[elig], rankdata(-scores[elig], method="average"))
+    assert np.isnan(with_order[~eligible]).all()
+
+
 def test_score_items_checks_shape(tiny_base):
     obs = tiny_base.observation_at_start()
 

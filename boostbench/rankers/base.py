@@ -88,8 +88,13 @@ def score_items(ranker, obs: Observation) -> np.ndarray:
     return s
 
 
-def rank_items(scores: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+def rank_items(scores: np.ndarray, eligible: np.ndarray, order: np.ndarray | None = None
+               ) -> np.ndarray:
     """Rank eligible items by score (1 = best; ties get mid-ranks); NaN for ineligible items.
+
+    ``order``: the eligible items' ids sorted best first, if the caller has them (a feed
+    does: :func:`boostbench.feed.ranked_order`); the ranks are then read off it without
+    another sort.
 
     Examples
     --------
@@ -97,9 +102,22 @@ def rank_items(scores: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     array([1.5, 3. , 1.5, nan])
     """
     ranks = np.full(scores.shape, np.nan)
-    if eligible.any():
+    if order is not None:
+        if order.size:
+            ranks[order] = _mid_ranks(scores[order])
+    elif eligible.any():
         ranks[eligible] = _average_ranks(-scores[eligible])
     return ranks
+
+
+def _mid_ranks(sorted_scores: np.ndarray) -> np.ndarray:
+    """Mid-ranks (1 = first) of values already sorted, best first: each run of equal values
+    shares its average position — the floats of :func:`_average_ranks`."""
+    n = sorted_scores.size
+    starts = np.flatnonzero(run_starts(sorted_scores))
+    counts = np.diff(starts, append=n)
+    per_group = (starts + 1).astype(np.float64) + (counts.astype(np.float64) - 1) / 2
+    return np.repeat(per_group, counts)
 
 
 def _average_ranks(x: np.ndarray) -> np.ndarray:
@@ -113,11 +131,8 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     if n == 0 or np.isnan(x).any():
         return rankdata(x, method="average")
     j = np.argsort(x)
-    starts = np.flatnonzero(run_starts(x[j]))
-    counts = np.diff(starts, append=n)
-    per_group = (starts + 1).astype(np.float64) + (counts.astype(np.float64) - 1) / 2
     out = np.empty(n, np.float64)
-    out[j] = np.repeat(per_group, counts)
+    out[j] = _mid_ranks(x[j])
     return out
 
 

@@ -33,7 +33,8 @@ from ..attacks.base import Campaign
 from ..behaviour import concat_responses, drop_repeat_likes
 from ..errors import InvalidParameter
 from ..events import EventKind, EventLog
-from ..feed import FeedConfig, draw_feeds, global_hits, personal_pools, plan_sessions
+from ..feed import (FeedConfig, draw_feeds, global_hits, personal_pools, plan_sessions,
+                    ranked_order)
 from ..observation import viewed_before
 from ..population import active_on, link_impressions
 from ..rankers.base import rank_items, score_items, score_pairs, with_oracle
@@ -247,6 +248,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     personalised = hasattr(ranker, "score_pairs")
     obs = state.observation(world.t0)
     scores = score_items(ranker, obs)
+    order = ranked_order(scores, obs.eligible)    # one sort per round: the feed and the ranks
     ref = base.herding_ref
     length = plan.round_length
     helper = _Helper(base, feed, key)
@@ -269,7 +271,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
         f = draw_feeds(feed, sessions, scores=scores, eligible=obs.eligible,
                        impressions=served, item_topic=world.items.topic,
                        account_topic=world.accounts.topic, seen=seen, n_topics=n_topics,
-                       quota=helper.quota, personal=pools)
+                       quota=helper.quota, personal=pools, order=order)
         resp = helper.respond(beh, f.account, f.item, f.t, _S_IMPRESSION, r, likes[f.item], ref)
         helper.prefetch(r + 1)  # the helper thread is free until the next round's feeds
         link = _links(world, helper, beh, resp, r, seen, n_items, likes, ref)
@@ -332,7 +334,8 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
         state.append_flags(new, vb, n0)
         obs = state.observation(end)
         scores = score_items(ranker, obs)
-        ranks[r] = rank_items(scores, obs.eligible)
+        order = ranked_order(scores, obs.eligible)
+        ranks[r] = rank_items(scores, obs.eligible, order=order)
         yield RoundInfo(r, int(t.size), state.log)
     helper.close()
     if on_traffic is not None:
