@@ -151,7 +151,9 @@ def _packed_argsort(x: np.ndarray):
         key >>= pos_bits
         dup = key[1:] == key[:-1]
         if dup.any():  # a shared key may hide different values: (value, position) decides
-            _reorder_runs(order, dup, x)
+            xs = x[order]
+            if (dup & (xs[1:] != xs[:-1])).any():   # equal values are in position order
+                _reorder_runs(order, dup, x)
     return order
 
 
