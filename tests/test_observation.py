@@ -77,6 +77,30 @@ def test_aggregates_match_a_direct_count(tiny_base):
         np.testing.assert_allclose(fresh.aggregate(name), obs.aggregate(name))
 
 
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, N_KINDS - 1),
+                          st.floats(0.0, 1e6, allow_subnormal=False), st.booleans(),
+                          st.floats(0.0, 1.0, width=32)), max_size=60),
+       st.integers(0, 2**32 - 1), st.booleans())
+def test_accumulate_is_the_dense_sum_bit_for_bit(events, seed, weighted):
+    """A round's aggregates added over the touched bins only are the floats of adding the
+    dense aggregate, and the old arrays are left as they were."""
+    from boostbench.observation import AGGREGATES, accumulate, aggregate
+    n_items = 7
+    rng = np.random.default_rng(seed)
+    old = {name: rng.random((n_items, N_KINDS)) * 100 for name in AGGREGATES}
+    frozen = {k: v.copy() for k, v in old.items()}
+    item = np.array([e[0] for e in events], np.int64)
+    kind = np.array([e[1] for e in events], np.int8)
+    value = np.array([e[2] for e in events], np.float64)
+    vb = np.array([e[3] for e in events], bool)
+    w = np.array([e[4] for e in events], np.float32) if weighted else None
+    got = accumulate(old, item, kind, value, vb, w)
+    for name in AGGREGATES:
+        want = old[name] + aggregate(name, item, kind, value, vb, w, n_items)
+        np.testing.assert_array_equal(got[name], want)
+        np.testing.assert_array_equal(old[name], frozen[name])
+
+
 def _brute_viewed_before(acc, item, kind):
     seen, out = set(), []
     for a, i, k in zip(acc, item, kind):

@@ -29,7 +29,7 @@ from ..errors import InvalidParameter
 from ..events import EventKind
 from .._core.arrays import append_grown
 from .._core.units import HOUR
-from ..observation import AGGREGATES, Observation, aggregate, aggregate_index
+from ..observation import AGGREGATES, Observation, accumulate, aggregate, aggregate_index
 from ..plugins import DEFENCES, RANKERS
 
 __all__ = ["Pipeline", "Audit", "build_ranker"]
@@ -242,8 +242,9 @@ class Pipeline:
         elif n > n0:
             w = st.w_inline[n0:n] * base_w[n0:n] * self._ban_factor(st, t[n0:], acc[n0:])
             st.w = append_grown(st.w, n0, w.astype(np.float32))
-            inc = self._aggregate(obs, n0, n, st.w)
-            st.aggs = {k: st.aggs[k] + inc[k] for k in AGGREGATES}
+            _, _, item, kind, value = (c[n0:n] for c in obs.events)
+            st.aggs = accumulate(st.aggs, item, kind, value, obs.viewed_before()[n0:n],
+                                 st.w[n0:n])
         st.n = n
         return st
 

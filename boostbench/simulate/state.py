@@ -16,7 +16,8 @@ from .._core.units import HOUR
 from ..attacks.base import Campaign
 from ..errors import InvalidParameter
 from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_table, merge_logs
-from ..observation import AGGREGATES, Observation, aggregate, aggregate_index, viewed_before
+from ..observation import (AGGREGATES, Observation, accumulate, aggregate, aggregate_index,
+                           viewed_before)
 from ..history import organic_events
 from ..world import World
 
@@ -344,9 +345,7 @@ class _State:
             self._vb[:n_hist][~from_pre] = base.history_vb
             self._vb[:n_hist][from_pre] = vb_pre
             self._fake[:n_hist] = from_pre
-            for name in AGGREGATES:
-                self.aggs[name] = self.aggs[name] + aggregate(name, p_itm, p_kind, p_val, vb_pre,
-                                                              None, base.n_items)
+            self.aggs = accumulate(self.aggs, p_itm, p_kind, p_val, vb_pre)
         self.accounts = w.accounts
         if campaign is not None and campaign.n_new_accounts:
             self.accounts = w.accounts.fill(campaign.new_rows, campaign.new_created_at,
@@ -368,12 +367,9 @@ class _State:
         """Second half of :meth:`append`: viewed-before flags and aggregates of the events."""
         self._vb = append_grown(self._vb, n0, vb)
         _, _, item, kind, value = cols
-        index = aggregate_index(item, kind)
-        for name in AGGREGATES:
-            new = self.aggs[name] + aggregate(name, item, kind, value, vb, None, self.base.n_items,
-                                              index=index)
-            new.flags.writeable = False
-            self.aggs[name] = new
+        self.aggs = accumulate(self.aggs, item, kind, value, vb)
+        for a in self.aggs.values():
+            a.flags.writeable = False
 
     def reach(self, targets, exposure, campaign_items) -> dict:
         """Trajectory reach fields: distinct accounts with an organic impression over the
