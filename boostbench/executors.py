@@ -100,14 +100,16 @@ def unpicklable(fn) -> str | None:
     return f"the run cannot be pickled ({err})"
 
 
-def _picklable(fn, what: str) -> bool:
-    """Can ``fn`` go to worker processes? If not, say why on standard error (one line) and
-    that ``what`` runs in this process instead."""
+def _picklable(fn, what: str, scheduler=None) -> bool:
+    """Can ``fn`` go to worker processes (Dask workers with ``scheduler``)? If not, say why
+    on standard error (one line) and that ``what`` runs in this process instead."""
     why = unpicklable(fn)
     if why is not None:
-        print(f"boostbench: note: {why}, so it cannot be sent to worker processes; running "
-              f"{what} in this process instead (define it at the top level of a module to use "
-              "--jobs; --jobs 1 silences this note).", file=sys.stderr)
+        where, hint = (("Dask workers", "--scheduler") if scheduler is not None else
+                       ("worker processes", "--jobs; --jobs 1 silences this note"))
+        print(f"boostbench: note: {why}, so it cannot be sent to {where}; running {what} in "
+              f"this process instead (define it at the top level of a module to use {hint}).",
+              file=sys.stderr)
     return why is None
 
 
@@ -122,7 +124,7 @@ def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = Fals
     """
     seeds = list(seeds)
     total = len(seeds) * per_seed
-    if scheduler is not None:
+    if scheduler is not None and _picklable(fn, f"the {len(seeds)} seeds", scheduler):
         from distributed import as_completed
         with dask_client(scheduler) as client, bar(total, desc, enabled=progress) as tick:
             futures = client.map(partial(fn, tick=None), seeds, pure=False)
@@ -131,7 +133,8 @@ def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = Fals
                 if tick is not None:
                     tick(per_seed)
             return client.gather(futures)
-    serial = jobs == 1 or len(seeds) == 1 or not _picklable(fn, f"the {len(seeds)} seeds")
+    serial = (scheduler is not None or jobs == 1 or len(seeds) == 1
+              or not _picklable(fn, f"the {len(seeds)} seeds"))
     with bar(total, desc, enabled=progress, processes=not serial) as tick:
         if serial:
             return [fn(s, tick=tick) for s in seeds]
@@ -171,7 +174,7 @@ def mapper(fn, *, jobs: int = 1, scheduler=None, what: str = "the evaluations"):
             if tick is not None:
                 tick(1)
         return out
-    if (jobs == 1 and scheduler is None) or not _picklable(fn, what):
+    if (jobs == 1 and scheduler is None) or not _picklable(fn, what, scheduler):
         yield serial
         return
     key = uuid.uuid4().hex

@@ -68,3 +68,22 @@ def test_an_unpicklable_ranker_runs_in_this_process_and_says_why(user, tmp_path,
     assert cli.main([*args, "--jobs", "1", "--json", str(b)]) == 0
     import json
     assert json.loads(a.read_text())["records"] == json.loads(b.read_text())["records"]
+
+
+def test_an_unpicklable_run_under_a_scheduler_runs_here_and_names_the_flag_that_matters(
+        capsys, monkeypatch):
+    """Under --scheduler the note names --scheduler (--jobs 1 silences nothing there), and
+    the seeds run in this process without reaching for the cluster."""
+    from boostbench import executors
+
+    def no_cluster(*a, **k):
+        raise AssertionError("an unpicklable run must not go to the cluster")
+    monkeypatch.setattr(executors, "dask_client", no_cluster)
+    local = lambda seed, tick=None: seed * 2           # noqa: E731 (a lambda: not picklable)
+    assert executors.map_seeds(local, [1, 2], scheduler="tcp://nowhere:8786") == [2, 4]
+    err = capsys.readouterr().err
+    assert "cannot be sent to Dask workers" in err and "--scheduler" in err
+    assert "--jobs 1 silences" not in err
+    with executors.mapper(lambda x, memo: x + 1, scheduler="tcp://nowhere:8786") as run:
+        assert run([(1,), (2,)]) == [2, 3]
+    assert "cannot be sent to Dask workers" in capsys.readouterr().err
