@@ -433,8 +433,11 @@ def _check_memory(a, spec, jobs) -> None:
     from .resources import check_fits, estimate
     most = {"cost": getattr(a, "cap", None),
             "sweep": max(getattr(a, "budgets", None) or (0.0,))}.get(a.command)
+    # a search's workers keep every search and held-out seed's world for the whole search
+    kept = (getattr(a, "search_seeds", 0) + len(spec.seeds) - 1
+            if getattr(a, "adaptive", False) else 0)
     try:
-        check_fits(estimate(spec, jobs, budget=most), _memory_limit(a))
+        check_fits(estimate(spec, jobs, budget=most, cached_seeds=kept), _memory_limit(a))
     except InvalidParameter as e:
         raise UsageError(f"--max-memory: {e}") from None
 

@@ -45,6 +45,26 @@ def test_the_estimate_grows_with_what_drives_memory():
     assert e.value.name == "max_memory"
 
 
+def test_a_search_counts_the_worlds_its_workers_keep(monkeypatch, capsys):
+    """cost --adaptive: each worker keeps every search and held-out seed's world for the
+    whole search, so the estimate adds one history per kept seed — and a limit the grid
+    alone fits refuses the search before any work."""
+    from boostbench.resources import BYTES_PER_EVENT, organic_events
+    spec = build_spec(scenario="default", rankers=["like_count"], attacks=["bot_farm"],
+                      seeds=(0, 1, 2))
+    plain, kept = estimate(spec, 1, budget=1.0), estimate(spec, 1, budget=1.0, cached_seeds=4)
+    config = spec.scenario.world_config()
+    assert kept.peak_bytes - plain.peak_bytes == pytest.approx(
+        4 * BYTES_PER_EVENT * organic_events(config, config.history_hours))
+    limit = (plain.peak_bytes + kept.peak_bytes) / 2e9     # the grid fits, the search not
+    import boostbench.runner as runner
+    monkeypatch.setattr(runner, "make_world", lambda *a, **k: pytest.fail("a world was built"))
+    argv = ["cost", "--rankers", "like_count", "--attacks", "bot_farm", "--seeds", "3",
+            "--cap", "1", "--jobs", "1", "--max-memory", f"{limit:.3f}", "--quiet"]
+    assert cli.main([*argv, "--adaptive", "--search-seeds", "2"]) == 2
+    assert "--max-memory: this run needs about" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["run", "--scenario", "tiny", "--max-memory", "0.1"], "GB (about"),
     (["run", "--scenario", "tiny", "--budget", "10000", "--max-memory", "2"], "campaign events"),
