@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..._core.arrays import (KeySet, first_occurrence, rank_within_runs, run_starts,
+from ..._core.arrays import (KeySet, first_occurrence, run_starts,
                              stable_argsort)
 from ..._core.params import Interval, Options, declare
 from ..._core.units import DAY, HOUR
@@ -101,7 +101,8 @@ class AccountTrust(InlineDefence):
         order = stable_argsort(acc)
         a_sorted, v_sorted = acc[order], is_view[order].astype(np.int64)
         csum = np.cumsum(v_sorted) - v_sorted
-        first = np.arange(a_sorted.size) - rank_within_runs(a_sorted)
+        per_account = np.bincount(acc, minlength=n_acc)
+        first = (np.cumsum(per_account) - per_account)[a_sorted]   # where its run starts
         before = np.empty(acc.size, np.int64)
         before[order] = csum - (csum[first] if first.size else 0) + views[a_sorted]
         views = views + np.bincount(acc[is_view], minlength=n_acc)
