@@ -46,14 +46,19 @@ def topk_membership_of(ranks: np.ndarray, items, k: int) -> np.ndarray:
     O(rounds x items x targets) comparisons rather than a sort per round.
     """
     k = check_int("k", k, low=1, where="topk_membership_of")
-    ranks = np.atleast_2d(np.asarray(ranks, np.float64))
+    ranks = np.atleast_2d(np.asarray(ranks))
+    if ranks.dtype.kind != "f":
+        ranks = ranks.astype(np.float64)
     items = np.asarray(items, np.int64)
     out = np.zeros((ranks.shape[0], items.size))
     for j, i in enumerate(items.tolist()):
-        r = ranks[:, i]
-        ok = np.isfinite(r)
-        g = (ranks[ok] == r[ok, None]).sum(axis=1).astype(np.float64)
-        out[ok, j] = np.clip((k - (r[ok] - (g - 1) / 2) + 1) / g, 0.0, 1.0)
+        # ties are counted in the ranks' own float type (a float32 trajectory is not copied
+        # to float64: equality survives the exact widening), the formula in float64
+        own = ranks[:, i]
+        ok = np.isfinite(own)
+        g = np.count_nonzero(ranks[ok] == own[ok, None], axis=1).astype(np.float64)
+        r = own[ok].astype(np.float64)
+        out[ok, j] = np.clip((k - (r - (g - 1) / 2) + 1) / g, 0.0, 1.0)
     return out
 
 
