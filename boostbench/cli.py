@@ -270,9 +270,11 @@ def _build_parser() -> argparse.ArgumentParser:
          "of them halves (the whole space when it fits; --candidates is then unused), then "
          "one dimension at a time is changed while that improves",
          shown="none: the halving of --candidates alone")
-    _opt(c, "--objective", Options("impressions", "hours_in_top_k"), "impressions",
-         "with --adaptive: what the search maximises, the targets' mean organic impressions or "
-         "their mean expected hours in the top k (ties broken by impressions)")
+    _opt(c, "--objective", Options("impressions", "hours_in_top_k", "cheapest_budget"),
+         "impressions", "with --adaptive: what the search maximises, the targets' mean organic "
+         "impressions, their mean expected hours in the top k at --cap (ties broken by "
+         "impressions), or the cheapest grid budget at which half of them reach the top k "
+         "(bisection over the grid: up to 3-4 simulations an evaluation)")
     _opt(c, "--queries", Interval(int, 0, 100_000), QUERY_BUDGET, "with --adaptive: the query "
          "levels (query_rank, then query_score: an attacker that asks the ranker what a purchase "
          "would do, against the best level below) with this query budget per run; 0 leaves them "
@@ -698,13 +700,13 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
           f"({time.perf_counter() - started:.1f} s)", file=out)
     print(fmt(rows), file=out)
     for res in searches:
+        show = _objective_units(res.objective)
         print(f"{res.knowledge} search vs {res.ranker}: best {res.best.label} after "
-              f"{res.evaluations} evaluations — target "
-              f"{'impressions' if res.objective == 'impressions' else 'hours in the top k'} "
-              f"{res.heldout_score:.1f} on held-out seeds (search {res.search_score:.1f}); best "
-              f"fixed {res.best_fixed} {res.best_fixed_score:.1f}"
-              + (f"; random {res.random_label} {res.random_score:.1f}" if res.random_label
-                 else ""), file=out)
+              f"{res.evaluations} evaluations — {show[0]} {show[1](res.heldout_score)} on "
+              f"held-out seeds (search {show[1](res.search_score)}); best fixed "
+              f"{res.best_fixed} {show[1](res.best_fixed_score)}"
+              + (f"; random {res.random_label} {show[1](res.random_score)}"
+                 if res.random_label else ""), file=out)
         for flag in res.flags:
             print(f"  SANITY FLAG: {flag}", file=out)
     for flag in flags:
@@ -717,6 +719,16 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
         print(f"wrote {path}", file=out)
     _draw(plot_dir, path, out)
     return 0
+
+
+def _objective_units(objective: str):
+    """``(what, format)`` of a search's scores in ``objective``'s units: the cheapest budget
+    as the geometric mean over seeds of the dollars (2 x cap where the cap does not reach)."""
+    if objective == "cheapest_budget":
+        return ("cheapest budget to the top k (geometric mean over seeds)",
+                lambda x: f"${2.0 ** -x:,.2f}")
+    return ("target impressions" if objective == "impressions" else "target hours in the top k",
+            lambda x: f"{x:.1f}")
 
 
 def _cmd_cost(a, out) -> int:

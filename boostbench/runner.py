@@ -343,27 +343,56 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
 
 
 def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, attack, seed: int,
-                      *, memo: dict):
+                      *, memo: dict, grid: tuple = ()):
     """The attacker's objective on one seed: mean organic impressions of its targets (with
     ``hours_in_top_k``, their mean expected hours in the top k too). ``memo`` keeps each
-    seed's setup for the process's later calls."""
-    from .metrics.rise import hours_in_top_k
+    seed's setup for the process's later calls.
+
+    ``cheapest_budget``: ``-log2`` of the cheapest budget of ``grid`` (ascending, nested
+    campaigns) at which at least half the targets reach the top k (``reached_top_k``), found
+    by bisection — success is taken as monotone in the budget — and ``-log2(2 x cap)`` when
+    the cap does not reach; its tie-breaks are the hours in the top k and the impressions at
+    that budget (at the cap when none reaches). ``simulations`` says how many it ran.
+    """
+    from .metrics.rise import HIT_HOURS, hours_in_top_k
     if seed not in memo:
         memo[seed] = _seed_setup(spec, seed)
     _, base, buy, kw = memo[seed]
-    tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
-    impressions = float(tr.exposure[:, tr.targets].sum(axis=0).mean())
-    if objective == "impressions":
-        return impressions
-    return {"impressions": impressions, objective: float(np.mean(hours_in_top_k(tr)))}
+
+    def run(b):
+        tr = simulate(spec.mode, base, ranker, buy(attack, b), seed=seed, **kw)
+        hours = hours_in_top_k(tr)
+        return (float(tr.exposure[:, tr.targets].sum(axis=0).mean()), float(np.mean(hours)),
+                float(np.mean(hours >= HIT_HOURS * (1 - 1e-9))) >= 0.5)
+    if objective != "cheapest_budget":
+        impressions, hours, _ = run(budget)
+        if objective == "impressions":
+            return impressions
+        return {"impressions": impressions, objective: hours}
+    lo, hi, best, seen = 0, len(grid), None, {}     # the answer's index is in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        seen[mid] = run(grid[mid])
+        if seen[mid][2]:
+            hi, best = mid, mid
+        else:
+            lo = mid + 1
+    at = best if best is not None else len(grid) - 1
+    if at not in seen:
+        seen[at] = run(grid[at])
+    impressions, hours, _ = seen[at]
+    cheapest = grid[best] if best is not None else 2.0 * grid[-1]
+    return {"cheapest_budget": -float(np.log2(cheapest)), "hours_in_top_k": hours,
+            "impressions": impressions, "simulations": len(seen)}
 
 
 @contextmanager
 def _evaluators(spec: RunSpec, ranker, budget: float, objective: str, tick, jobs, scheduler,
-                what: str):
+                what: str, grid: tuple = ()):
     """``(evaluate_fn, evaluate_many)`` of :func:`_search_objective` against ``ranker`` over
     one executor (:func:`boostbench.executors.mapper`), ``tick`` once per evaluation."""
-    fn = partial(_search_objective, replace(spec, rankers=(ranker,)), ranker, budget, objective)
+    fn = partial(_search_objective, replace(spec, rankers=(ranker,)), ranker, budget, objective,
+                 grid=tuple(grid))
     with mapper(fn, jobs=jobs, scheduler=scheduler, what=what) as run:
         yield (lambda attack, seed: run([(attack, seed)], tick)[0]), partial(run, tick=tick)
 
@@ -371,7 +400,7 @@ def _evaluators(spec: RunSpec, ranker, budget: float, objective: str, tick, jobs
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
                     rng=0, knowledge: str = "adaptive", include=(), tick=None,
                     evaluations: int | None = None, objective: str = "impressions",
-                    jobs: int = 1, scheduler=None):
+                    jobs: int = 1, scheduler=None, grid=None):
     """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
 
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
@@ -380,12 +409,17 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     thresholds (a Pipeline's ``defences``). ``tick`` (progress), if given, is called once
     per evaluation. ``evaluations``: the search's budget of search-seed simulations (None:
     the halving of ``n_candidates`` alone); ``objective``: ``"impressions"`` (the targets'
-    mean organic impressions) or ``"hours_in_top_k"`` (their mean expected hours in the
-    top k over the horizon, ties broken by impressions). ``jobs`` > 1 runs each batch of
-    independent evaluations in a process pool, ``scheduler`` as Dask tasks (the result is
-    the same; see :func:`boostbench.executors.mapper`).
+    mean organic impressions), ``"hours_in_top_k"`` (their mean expected hours in the
+    top k over the horizon, ties broken by impressions) or ``"cheapest_budget"`` (the
+    cheapest budget of ``grid`` — default: the budgets ``budget / 2**j`` down to $0.25 —
+    at which half the targets reach the top k, by bisection: see :func:`_search_objective`;
+    each evaluation is then up to ``ceil(log2(len(grid) + 1))`` simulations). ``jobs`` > 1
+    runs each batch of independent evaluations in a process pool, ``scheduler`` as Dask
+    tasks (the result is the same; see :func:`boostbench.executors.mapper`).
     """
     from .attacks.adaptive import search
+    from .metrics.cost import budget_grid
+    grid = tuple(budget_grid(budget) if grid is None else grid)
     jobs = JOBS.check("jobs", jobs, "adaptive_search")
     overlap = set(search_seeds) & set(spec.seeds)
     if overlap:
@@ -396,7 +430,7 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     # one shared draw for every ranker
     rng = np.random.default_rng([zlib.crc32(ranker.name.encode()), int(rng)])
     with _evaluators(spec, ranker, budget, objective, tick, jobs, scheduler,
-                     f"the search's evaluations vs {ranker.name}") as (one, many):
+                     f"the search's evaluations vs {ranker.name}", grid) as (one, many):
         return search(one, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
                       fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
                       knowledge=knowledge, defences=getattr(ranker, "defences", ()),
@@ -405,14 +439,17 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
 
 
 def query_search(spec: RunSpec, ranker, knowledge: str, below, *, queries: int = QUERY_BUDGET,
-                 objective: str = "impressions", tick=None, jobs: int = 1, scheduler=None):
+                 objective: str = "impressions", tick=None, jobs: int = 1, scheduler=None,
+                 grid=None):
     """The query level ``knowledge`` against ``ranker``: its query attacker (``queries`` per
     run) or ``below``'s winner, whichever is better on ``below``'s search seeds
     (:func:`boostbench.attacks.levels.query_level`), on the same seeds and held-out seeds,
     evaluated as :func:`adaptive_search` evaluates."""
     from .attacks.levels import query_level
+    from .metrics.cost import budget_grid
+    grid = tuple(budget_grid(below.budget) if grid is None else grid)
     with _evaluators(spec, ranker, below.budget, objective, tick, jobs, scheduler,
-                     f"the {knowledge} level's evaluations vs {ranker.name}") as (one, many):
+                     f"the {knowledge} level's evaluations vs {ranker.name}", grid) as (one, many):
         return query_level(one, knowledge, below, queries=queries, objective=objective,
                            evaluate_many=many)
 
@@ -470,7 +507,7 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
                                       search_seeds=search_seeds, n_candidates=n_candidates,
                                       knowledge=knowledge, include=warm, tick=tick,
                                       evaluations=evaluations, objective=objective,
-                                      jobs=jobs, scheduler=scheduler)
+                                      jobs=jobs, scheduler=scheduler, grid=budgets)
             found.append(res)
             one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
             records += run_sweep(one, budgets, jobs=jobs, progress=progress,
@@ -482,7 +519,7 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
                      enabled=progress) as tick:
                 res = query_search(spec, ranker, knowledge, below, queries=queries,
                                    objective=objective, tick=tick, jobs=jobs,
-                                   scheduler=scheduler)
+                                   scheduler=scheduler, grid=budgets)
             found.append(res)
             attack = res.best.recipe()
             if res.best is below.best or attack in spec.attacks:

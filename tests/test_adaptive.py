@@ -487,3 +487,51 @@ def test_no_comparator_chosen_by_the_same_rule_beats_the_search(ranker, tiny_sce
         f"{chosen.name} (chosen on the search seeds) beats the search's {res.best.label} on "
         f"held-out seeds vs {ranker}: hours in the top k "
         f"{np.mean([r[0] for r in chosen_rows]):.3f} vs {res.heldout_score:.3f}, {t}")
+
+
+def test_the_cheapest_budget_objective_is_a_bisection_of_the_grid(tiny_scenario):
+    """``cheapest_budget``: the cheapest grid budget at which half the targets reach the top k
+    (what cost_to_top_k reports), found by bisection — the same budget as scanning the whole
+    grid, in at most ceil(log2(G + 1)) simulations — as -log2 of the dollars, ties broken
+    by the hours in the top k and the impressions at that budget; 2 x cap when none does."""
+    import math
+
+    from boostbench.attacks.adaptive import score_row
+    from boostbench.metrics.cost import budget_grid
+    from boostbench.runner import _search_objective
+    grid = tuple(budget_grid(2.0))                    # $0.25 .. $2: four budgets
+    branches = set()
+    for ranker, attack in (("like_count", "bot_farm"), ("real_interaction", "bot_farm")):
+        rk = RANKERS.get(ranker)()
+        spec = RunSpec(tiny_scenario, (rk,), (ATTACKS.create(attack),), (0,), 2.0)
+        memo = {}
+        v = _search_objective(spec, rk, 2.0, "cheapest_budget", spec.attacks[0], 3, memo=memo,
+                              grid=grid)
+        scan = [_search_objective(spec, rk, b, "hours_in_top_k", spec.attacks[0], 3, memo=memo)
+                for b in grid]
+        ok = _reaches(spec, rk, grid, memo)
+        branches.add(True in ok)
+        want = grid[ok.index(True)] if True in ok else 2.0 * grid[-1]
+        assert v["cheapest_budget"] == pytest.approx(-math.log2(want))
+        at = ok.index(True) if True in ok else len(grid) - 1
+        assert (v["hours_in_top_k"], v["impressions"]) == (
+            scan[at]["hours_in_top_k"], scan[at]["impressions"])
+        assert v["simulations"] <= math.ceil(math.log2(len(grid) + 1))
+        assert score_row(v, "cheapest_budget") == (
+            v["cheapest_budget"], v["hours_in_top_k"], v["impressions"])
+    assert branches == {True, False}        # one reaches within the grid, one does not
+
+
+def _reaches(spec, rk, grid, memo):
+    """Per grid budget: did at least half the targets spend an hour in the top k (seed 3)?"""
+    from boostbench.metrics.rise import HIT_HOURS, hours_in_top_k
+    from boostbench.runner import _seed_setup
+    from boostbench.simulate import simulate
+    if 3 not in memo:
+        memo[3] = _seed_setup(spec, 3)
+    _, base, buy, kw = memo[3]
+    out = []
+    for b in grid:
+        tr = simulate(spec.mode, base, rk, buy(spec.attacks[0], b), seed=3, **kw)
+        out.append(float(np.mean(hours_in_top_k(tr) >= HIT_HOURS * (1 - 1e-9))) >= 0.5)
+    return out

@@ -84,10 +84,12 @@ SEARCH_SPACE = {"supplier": tuple(SUPPLIERS), "mix": tuple(MIXES), "pacing": tup
 #: the mixes a profile likes its fillers with (a like after a view, or none).
 _SHILLING_SUPPLIERS = ("fresh_bots", "aged_bots")
 _SHILLING_MIXES = ("likes_short", "likes_2s", "likes_3_10s", "likes_real", "likes_blind")
-#: What a search maximises: the targets' mean organic impressions over the horizon, or
-#: their mean expected hours in the top k (:func:`boostbench.metrics.rise.hours_in_top_k`,
-#: what ``reached_top_k`` thresholds), ties broken by impressions.
-OBJECTIVES = ("impressions", "hours_in_top_k")
+#: What a search maximises: the targets' mean organic impressions over the horizon; their
+#: mean expected hours in the top k (:func:`boostbench.metrics.rise.hours_in_top_k`, what
+#: ``reached_top_k`` thresholds), ties broken by impressions; or ``-log2`` of the cheapest
+#: budget at which half the targets reach the top k (what ``cost_to_top_k`` reports), ties
+#: broken by hours in the top k, then impressions, at that budget.
+OBJECTIVES = ("impressions", "hours_in_top_k", "cheapest_budget")
 #: Level of the one-sided paired tests behind the held-out sanity flags.
 FLAG_ALPHA = 0.05
 
@@ -359,11 +361,12 @@ def mean_row(rows) -> tuple:
 
 def score_row(v, objective: str) -> tuple:
     """One seed's score from an objective function's value ``v``: ``(objective,)``, or
-    ``(objective, impressions)`` to break ties when ``v`` is a mapping holding both."""
+    ``(objective, tie-breaks...)`` when ``v`` is a mapping holding them (impressions; for
+    ``cheapest_budget`` hours in the top k, then impressions)."""
     if isinstance(v, Mapping):
-        if objective == "impressions" or "impressions" not in v:
-            return (float(v[objective]),)
-        return float(v[objective]), float(v["impressions"])
+        ties = (("hours_in_top_k", "impressions") if objective == "cheapest_budget"
+                else ("impressions",) if objective != "impressions" else ())
+        return (float(v[objective]), *(float(v[t]) for t in ties if t in v))
     return (float(v),)
 
 
