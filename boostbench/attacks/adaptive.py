@@ -4,8 +4,9 @@ Knowledge levels (stated in every result):
 
 - ``fixed``: a named recipe, no feedback;
 - ``adaptive``: searches supplier x signal mix x pacing x start delay x account split x
-  shilling filler against the ranker's public behaviour (it sees the feed, not the code), choosing on *search
-  seeds* by random search with successive halving on common random numbers, and
+  shilling filler against the ranker's public behaviour (it sees the feed, not the
+  code), choosing on *search seeds* by random search with successive halving on common
+  random numbers, and
   is reported on held-out seeds (no winner's curse). The random pool is drawn per
   ranker (seeded by its name) and always holds the deep-engagement warm starts;
 - ``defence_aware``: the adaptive space plus pacings and account splits placed just
@@ -15,9 +16,9 @@ Knowledge levels (stated in every result):
 With an evaluation budget (``search(..., evaluations=N)``) the pool is as large as half
 the budget allows (the whole space when it fits), always holds the warm starts and each
 fixed recipe's point of the space (:func:`nearest`; every built-in promoting recipe is
-a point of the space exactly), and the halving winner is
-then refined by changing one dimension at a time (:func:`neighbours`) until no such
-change improves it or the budget is spent.
+a point of the space exactly), and the halving winner is then refined by changing one
+dimension at a time (:func:`neighbours`) until no such change improves it or the budget
+is spent.
 
 Sanity flags, as AutoAttack reports them: a random configuration beating the
 search's choice, or a fixed recipe beating the adaptive attacker, on held-out seeds —
