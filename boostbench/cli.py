@@ -274,7 +274,7 @@ def _build_parser() -> argparse.ArgumentParser:
          "impressions", "with --adaptive: what the search maximises, the targets' mean organic "
          "impressions, their mean expected hours in the top k at --cap (ties broken by "
          "impressions), or the cheapest grid budget at which half of them reach the top k "
-         "(bisection over the grid: up to 3-4 simulations an evaluation)")
+         "(bisection over the grid: up to 3 simulations an evaluation for $0.25-$16)")
     _opt(c, "--queries", Interval(int, 0, 100_000), QUERY_BUDGET, "with --adaptive: the query "
          "levels (query_rank, then query_score: an attacker that asks the ranker what a purchase "
          "would do, against the best level below) with this query budget per run; 0 leaves them "

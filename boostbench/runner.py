@@ -377,10 +377,8 @@ def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, atta
             hi, best = mid, mid
         else:
             lo = mid + 1
-    at = best if best is not None else len(grid) - 1
-    if at not in seen:
-        seen[at] = run(grid[at])
-    impressions, hours, _ = seen[at]
+    # the bisection ran the cheapest budget that reaches, or (none reaching) the cap last
+    impressions, hours, _ = seen[best if best is not None else len(grid) - 1]
     cheapest = grid[best] if best is not None else 2.0 * grid[-1]
     return {"cheapest_budget": -float(np.log2(cheapest)), "hours_in_top_k": hours,
             "impressions": impressions, "simulations": len(seen)}

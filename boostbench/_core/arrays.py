@@ -219,17 +219,7 @@ class KeySet:
             ok[ok] = first_occurrence(keys[ok])
             self.add(keys[ok])
             return ok
-        byte = keys >> 3
-        bit = np.left_shift(1, (keys & 7).astype(np.uint8), dtype=np.uint8)
-        ok = (bits[byte] & bit) == 0
-        idx = np.flatnonzero(ok)
-        if idx.size:
-            first = first_occurrence(keys[idx])
-            if not first.all():
-                ok[idx[~first]] = False
-                idx = idx[first]
-            _set_located_bits(bits, byte[idx], bit[idx])
-        return ok
+        return _add_new_located(bits, keys, *_locate(keys))
 
     def arrays(self):
         """``(bits, row_bytes, runs, starts)`` for compiled code (as
@@ -313,12 +303,7 @@ class PairSet:
 
     def add(self, keys) -> None:
         byte, bit = self._located(keys)
-        if byte.size == 0:
-            return
-        if 16 * byte.size > self.bits.size:
-            np.bitwise_or.at(self.bits, byte, bit)
-        else:
-            _set_located_bits(self.bits, byte, bit)
+        _or_located(self.bits, byte, bit)
 
     def contains(self, keys) -> np.ndarray:
         keys = np.asarray(keys, np.int64)
@@ -334,15 +319,7 @@ class PairSet:
         occurrence, and return their mask."""
         keys = np.asarray(keys, np.int64)
         byte, bit = self._located(keys)
-        ok = (self.bits[byte] & bit) == 0
-        idx = np.flatnonzero(ok)
-        if idx.size:
-            first = first_occurrence(keys[idx])
-            if not first.all():
-                ok[idx[~first]] = False
-                idx = idx[first]
-            _set_located_bits(self.bits, byte[idx], bit[idx])
-        return ok
+        return _add_new_located(self.bits, keys, byte, bit)
 
     def arrays(self):
         """``(bits, row_bytes, runs, starts)`` for compiled code: the item-major bitmap
@@ -373,12 +350,36 @@ def _set_bits(bits: np.ndarray, keys: np.ndarray) -> None:
     about twice as fast as ``np.bitwise_or.at``; a batch dense in the bitmap (a whole
     history) has many, and goes to ``np.bitwise_or.at``.
     """
-    byte = keys >> 3
-    bit = np.left_shift(1, (keys & 7).astype(np.uint8), dtype=np.uint8)
-    if 16 * keys.size > bits.size:
+    _or_located(bits, *_locate(keys))
+
+
+def _locate(keys: np.ndarray):
+    """``(byte, bit mask)`` of each key in a row-major bitmap."""
+    return keys >> 3, np.left_shift(1, (keys & 7).astype(np.uint8), dtype=np.uint8)
+
+
+def _or_located(bits: np.ndarray, byte: np.ndarray, bit: np.ndarray) -> None:
+    """:func:`_set_bits` with each key given as its byte and bit mask: ``np.bitwise_or.at``
+    for a batch dense in the bitmap, else :func:`_set_located_bits`."""
+    if 16 * byte.size > bits.size:
         np.bitwise_or.at(bits, byte, bit)
     else:
         _set_located_bits(bits, byte, bit)
+
+
+def _add_new_located(bits: np.ndarray, keys: np.ndarray, byte: np.ndarray, bit: np.ndarray
+                     ) -> np.ndarray:
+    """:meth:`KeySet.add_new` on a bitmap, each key given as its byte and bit mask: set the
+    keys not set yet, each at its first occurrence, and return their mask."""
+    ok = (bits[byte] & bit) == 0
+    idx = np.flatnonzero(ok)
+    if idx.size:
+        first = first_occurrence(keys[idx])
+        if not first.all():
+            ok[idx[~first]] = False
+            idx = idx[first]
+        _set_located_bits(bits, byte[idx], bit[idx])
+    return ok
 
 
 def _set_located_bits(bits: np.ndarray, byte: np.ndarray, bit: np.ndarray) -> None:

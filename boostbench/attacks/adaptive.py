@@ -192,18 +192,20 @@ def space(knowledge: str = "adaptive", defences=()) -> list[Candidate]:
     """Every valid candidate of a knowledge level, in a fixed order."""
     check_choice("knowledge", knowledge, ("adaptive", "defence_aware"), where="space")
     dims = {**SEARCH_SPACE}
-    extra = []
+    capped: dict = {}
     if knowledge == "defence_aware":
         known = known_thresholds(defences)
         dims["targets_per_account"] = tuple(dict.fromkeys(
             (*TARGETS_PER_ACCOUNT, *known["targets_per_account"])))
         if known["cap"] is not None:
-            cap, hours = known["cap"]
-            extra = [dict(pacing="under_cap", cap=cap, cap_hours=hours)]
-    points = [dict(zip(dims, x)) for x in itertools.product(*dims.values())]
-    base = [Candidate(**p, knowledge=knowledge) for p in points]
-    base += [Candidate(**{**p, **e}, knowledge=knowledge) for e in extra for p in points
-             if p["pacing"] == dims["pacing"][0]]
+            capped = dict(zip(("cap", "cap_hours"), known["cap"]), pacing="under_cap")
+
+    def product(dims):
+        return [dict(zip(dims, x)) for x in itertools.product(*dims.values())]
+    base = [Candidate(**p, knowledge=knowledge) for p in product(dims)]
+    if capped:    # one more pacing, placed under the known cap
+        rest = {k: v for k, v in dims.items() if k != "pacing"}
+        base += [Candidate(**p, **capped, knowledge=knowledge) for p in product(rest)]
     return [c for c in base if _valid(c)]
 
 
@@ -269,7 +271,8 @@ _DIMENSIONS = (("supplier", lambda c: c.supplier), ("mix", lambda c: c.mix),
 def neighbours(c: Candidate, space_) -> list[Candidate]:
     """The points of ``space_`` (of ``c``'s knowledge level) that differ from ``c`` in exactly
     one dimension — supplier, mix, pacing (an ``under_cap`` pacing with its cap included),
-    delay, account split, filler — dimension by dimension in that order, each in the space's order."""
+    delay, account split, filler — dimension by dimension in that order, each in the
+    space's order."""
     mine = [get(c) for _, get in _DIMENSIONS]
     groups: list[list] = [[] for _ in _DIMENSIONS]
     for p in space_:
@@ -621,7 +624,7 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
 def _why(t: dict) -> str:
     """A :func:`paired_test` result in a flag's words."""
     return (f"one-sided paired {t['method']} test on {t['n']} seeds, p={t['pvalue']:.3g}"
-            f"{', on impressions (hours tied)' if t['on'] == 'tie-break' else ''}")
+            f"{', on its tie-break (the objective tied)' if t['on'] == 'tie-break' else ''}")
 
 
 #: Knowledge levels a search or a query level reports, weakest first (``fixed`` recipes are
