@@ -14,7 +14,7 @@ import numpy as np
 from .errors import InvalidParameter
 
 from ._core.params import check_real
-from ._core.arrays import distinct, packed_sort, run_starts
+from ._core.arrays import packed_sort, run_starts
 from ._core.units import HOUR
 from .events import N_KINDS, EventKind, EventLog
 from .world import Accounts, Items
@@ -329,11 +329,13 @@ def accumulate(aggs: dict, item, kind, value, vb, weight=None) -> dict:
     A round's events touch few of the (item, kind) bins: their sums come from one
     bincount over the touched bins only (each bin still adds its events in log order,
     as :func:`aggregate` does) and go onto a copy, instead of a dense pass over every
-    bin per aggregate.
+    bin per aggregate. The touched bins are found by marking them in a dense mask and
+    numbering the marks (O(events + bins), no sort).
     """
     index = aggregate_index(item, kind)
-    touched = distinct(index)
-    slot = np.searchsorted(touched, index)
+    if not aggs:
+        return {}
+    touched, slot = _touched_bins(index, next(iter(aggs.values())).size)
     out = {}
     for name, old in aggs.items():
         w = _weights(name, value, vb)
@@ -343,3 +345,14 @@ def accumulate(aggs: dict, item, kind, value, vb, weight=None) -> dict:
         new.reshape(-1)[touched] += np.bincount(slot, weights=w, minlength=touched.size)
         out[name] = new
     return out
+
+
+def _touched_bins(index: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(touched, slot)``: the sorted distinct bins of ``index`` and each event's place
+    among them (``touched[slot] == index``), as ``np.unique(index, return_inverse=True)``."""
+    mark = np.zeros(n_bins, bool)
+    mark[index] = True
+    touched = np.flatnonzero(mark)
+    number = np.empty(n_bins, np.int32 if touched.size < 2**31 else np.int64)
+    number[touched] = np.arange(touched.size, dtype=number.dtype)
+    return touched, number[index]
