@@ -9,6 +9,8 @@ There is no Truth here: no quality, no fake-account labels, no targets.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .errors import InvalidParameter
@@ -20,7 +22,7 @@ from .events import N_KINDS, EventKind, EventLog
 from .world import Accounts, Items
 
 __all__ = ["Observation", "viewed_before", "aggregate", "aggregate_index", "accumulate",
-           "AGGREGATES"]
+           "Aggregates", "AGGREGATES"]
 
 _ONE = np.ones(1, np.float32)
 _ONE.flags.writeable = False
@@ -105,8 +107,9 @@ class Observation:
     eligibility_hours : float
         Items posted in ``(now - eligibility_hours, now]`` are eligible for ranking.
     cache : dict, optional
-        Pre-computed aggregates of these weights (the simulator passes incremental
-        ones for unit weights, :class:`~boostbench.rankers.Pipeline` for its own).
+        Pre-computed aggregates of these weights, or zero-argument callables giving them
+        (the simulator passes incremental ones for unit weights,
+        :class:`~boostbench.rankers.Pipeline` for its own; see :class:`Aggregates`).
     reveal : int array, optional
         Future items shown anyway (an attacker's view of its own posts at the start).
     """
@@ -141,9 +144,11 @@ class Observation:
             weight.flags.writeable = False
         self._weight = weight
         # a cache passed with weights must hold aggregates of those weights (Pipeline does)
+        # (an aggregate may come as a zero-argument callable, called when first asked for)
         self._cache = dict(cache) if cache else {}
         for a in self._cache.values():
-            a.flags.writeable = False
+            if not callable(a):
+                a.flags.writeable = False
 
     def __setattr__(self, name, value):
         if hasattr(self, "_cache"):
@@ -258,7 +263,12 @@ class Observation:
         account viewed the item before), ``verified_log_sums`` (sums of
         ``log1p(value)`` over such events: comment depth).
         """
-        if name not in self._cache:
+        hit = self._cache.get(name)
+        if callable(hit):
+            out = hit()
+            out.flags.writeable = False
+            self._cache[name] = out
+        elif hit is None:
             if name not in AGGREGATES:
                 raise InvalidParameter(f"Unknown aggregate {name!r}; one of {sorted(AGGREGATES)}.",
                                        name="name")
@@ -314,12 +324,18 @@ def aggregate(name, item, kind, value, vb, weight, n_items, index=None) -> np.nd
 
     ``index`` may pass :func:`aggregate_index` of the events when it is already known.
     """
-    w = _weights(name, value, vb)
-    if weight is not None:
-        w = weight.astype(np.float64) if w is None else w * weight
+    w = _event_weights(name, value, vb, weight)
     flat = np.bincount(aggregate_index(item, kind) if index is None else index, weights=w,
                        minlength=n_items * N_KINDS)
     return flat.reshape(n_items, N_KINDS).astype(np.float64, copy=False)
+
+
+def _event_weights(name, value, vb, weight):
+    """Per-event bincount weights of the aggregate ``name`` (None: unit)."""
+    w = _weights(name, value, vb)
+    if weight is not None:
+        w = weight.astype(np.float64) if w is None else w * weight
+    return w
 
 
 def accumulate(aggs: dict, item, kind, value, vb, weight=None) -> dict:
@@ -332,19 +348,21 @@ def accumulate(aggs: dict, item, kind, value, vb, weight=None) -> dict:
     bin per aggregate. The touched bins are found by marking them in a dense mask and
     numbering the marks (O(events + bins), no sort).
     """
-    index = aggregate_index(item, kind)
     if not aggs:
         return {}
-    touched, slot = _touched_bins(index, next(iter(aggs.values())).size)
+    bins = _touched_bins(aggregate_index(item, kind), next(iter(aggs.values())).size)
     out = {}
     for name, old in aggs.items():
-        w = _weights(name, value, vb)
-        if weight is not None:
-            w = weight.astype(np.float64) if w is None else w * weight
         new = old.copy()
-        new.reshape(-1)[touched] += np.bincount(slot, weights=w, minlength=touched.size)
+        _add_chunk(new, bins, _event_weights(name, value, vb, weight))
         out[name] = new
     return out
+
+
+def _add_chunk(agg: np.ndarray, bins: tuple, w) -> None:
+    """Add a chunk's events (their ``(touched, slot)`` bins and weights) to ``agg`` in place."""
+    touched, slot = bins
+    agg.reshape(-1)[touched] += np.bincount(slot, weights=w, minlength=touched.size)
 
 
 def _touched_bins(index: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -356,3 +374,72 @@ def _touched_bins(index: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarra
     number = np.empty(n_bins, np.int32 if touched.size < 2**31 else np.int64)
     number[touched] = np.arange(touched.size, dtype=number.dtype)
     return touched, number[index]
+
+
+class Aggregates:
+    """The :data:`AGGREGATES` of a growing event stream, brought up to date when asked.
+
+    It starts from the aggregates of the stream's first events (``start``; a name missing
+    there is computed from ``start_columns`` when first asked) and takes the later events
+    in chunks (:meth:`extend`, one per round). ``get(name, c)`` is the aggregate after
+    the first ``c`` chunks with the floats :func:`accumulate` gives when applied chunk by
+    chunk as they came — asking late, or never, changes no number — and costs the chunks
+    since the name was last asked for: a ranker that reads only like counts no longer
+    pays a round's update of every other aggregate. Arrays handed out are read-only and
+    never modified; chunks hold views of the caller's columns, which must not change.
+    """
+
+    def __init__(self, n_items: int, start: dict | None = None, start_columns=None):
+        self.n_items = int(n_items)
+        self._start = dict(start or {})
+        for a in self._start.values():
+            a.flags.writeable = False
+        self._start_columns = start_columns   # (item, kind, value, vb, weight) or None
+        self._chunks: list[list] = []          # [item, kind, value, vb, weight, bins]
+        self._have: dict = {}                  # name -> (array, number of chunks in it)
+
+    def __deepcopy__(self, memo):
+        # every array held is read-only and never modified: a copy shares them
+        out = Aggregates(self.n_items, self._start, self._start_columns)
+        out._chunks = [list(c) for c in self._chunks]
+        out._have = dict(self._have)
+        return out
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self._chunks)
+
+    def extend(self, item, kind, value, vb, weight=None) -> None:
+        """Take the next chunk of events (its columns are kept as given)."""
+        self._chunks.append([item, kind, value, vb, weight, None])
+
+    def snapshot(self) -> dict:
+        """``{name: zero-argument callable}`` giving each aggregate as of now, for an
+        :class:`Observation`'s cache."""
+        return {name: partial(self.get, name, self.n_chunks) for name in AGGREGATES}
+
+    def get(self, name: str, c: int) -> np.ndarray:
+        """The aggregate ``name`` after the first ``c`` chunks (read-only)."""
+        arr, at = self._have.get(name, (None, 0))
+        if arr is None or at > c:
+            arr, at = self._initial(name), 0
+        if at < c:
+            arr = arr.copy()
+            size = arr.size
+            for chunk in self._chunks[at:c]:
+                item, kind, value, vb, weight, bins = chunk
+                if bins is None:
+                    bins = chunk[5] = _touched_bins(aggregate_index(item, kind), size)
+                _add_chunk(arr, bins, _event_weights(name, value, vb, weight))
+            arr.flags.writeable = False
+        if c >= self._have.get(name, (None, -1))[1]:
+            self._have[name] = (arr, c)
+        return arr
+
+    def _initial(self, name: str) -> np.ndarray:
+        if name not in self._start:
+            item, kind, value, vb, weight = self._start_columns
+            out = aggregate(name, item, kind, value, vb, weight, self.n_items)
+            out.flags.writeable = False
+            self._start[name] = out
+        return self._start[name]

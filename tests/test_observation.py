@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from boostbench.errors import InvalidParameter
 from boostbench.events import N_KINDS, EventKind as K
-from boostbench.observation import Observation, viewed_before
+from boostbench.observation import AGGREGATES, Observation, viewed_before
 from helpers import make_obs
 
 TRUTH_WORDS = ("quality", "appeal", "origin", "campaign", "truth", "target", "reach", "activity")
@@ -99,6 +99,68 @@ def test_accumulate_is_the_dense_sum_bit_for_bit(events, seed, weighted):
         want = old[name] + aggregate(name, item, kind, value, vb, w, n_items)
         np.testing.assert_array_equal(got[name], want)
         np.testing.assert_array_equal(old[name], frozen[name])
+
+
+@given(st.lists(st.lists(st.tuples(st.integers(0, 6), st.integers(0, N_KINDS - 1),
+                                   st.floats(0.0, 1e6, allow_subnormal=False), st.booleans(),
+                                   st.floats(0.0, 1.0, width=32)), max_size=20), max_size=6),
+       st.lists(st.tuples(st.sampled_from(AGGREGATES), st.integers(0, 6)), max_size=12),
+       st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
+def test_lazy_aggregates_are_the_chunk_by_chunk_floats_whenever_asked(chunks, asks, seed,
+                                                                        weighted, from_columns):
+    """Asked in any order (late, early, again, never), an aggregate after c chunks is the
+    array accumulate gives chunk by chunk, and nothing handed out changes afterwards."""
+    import copy
+    from boostbench.observation import Aggregates, accumulate, aggregate
+    n_items = 7
+    rng = np.random.default_rng(seed)
+    cols = []
+    for ev in chunks:
+        cols.append((np.array([e[0] for e in ev], np.int64), np.array([e[1] for e in ev], np.int8),
+                     np.array([e[2] for e in ev], np.float64), np.array([e[3] for e in ev], bool),
+                     np.array([e[4] for e in ev], np.float32) if weighted else None))
+    if from_columns:      # the start is computed from columns when first asked
+        first = (rng.integers(0, n_items, 30), rng.integers(0, N_KINDS, 30).astype(np.int8),
+                 rng.random(30) * 10, rng.random(30) < 0.5,
+                 rng.random(30).astype(np.float32) if weighted else None)
+        start = {n: aggregate(n, *first[:4], first[4], n_items) for n in AGGREGATES}
+        lazy = Aggregates(n_items, start_columns=first)
+    else:
+        start = {n: rng.random((n_items, N_KINDS)) * 100 for n in AGGREGATES}
+        lazy = Aggregates(n_items, start)
+    want = [start]
+    for c in cols:
+        want.append(accumulate(want[-1], *c[:4], c[4]))
+        lazy.extend(*c)
+    handed = []
+    for name, c in asks:
+        c = min(c, len(cols))
+        got = lazy.get(name, c)
+        assert not got.flags.writeable
+        np.testing.assert_array_equal(got, want[c][name])
+        handed.append((got, got.copy()))
+    twin = copy.deepcopy(lazy)
+    for name in AGGREGATES:
+        np.testing.assert_array_equal(twin.get(name, len(cols)), want[-1][name])
+        snap = lazy.snapshot()[name]()
+        np.testing.assert_array_equal(snap, want[-1][name])
+    for got, was in handed:
+        np.testing.assert_array_equal(got, was)
+
+
+def test_an_observation_calls_a_lazy_aggregate_once_and_freezes_it(tiny_base):
+    obs = tiny_base.observation_at_start()
+    calls = []
+
+    def counts():
+        calls.append(1)
+        return np.array(obs.counts())
+
+    lazy = Observation(obs.items, obs.accounts, tiny_base.world.history, obs.now,
+                       cache={"counts": counts})
+    a, b = lazy.counts(), lazy.counts()
+    assert a is b and len(calls) == 1 and not a.flags.writeable
+    np.testing.assert_array_equal(a, obs.counts())
 
 
 def _brute_viewed_before(acc, item, kind):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -83,11 +84,15 @@ def what_if(obs: Observation, cols, viewed) -> Observation:
     vb_new = np.asarray(viewed, bool)
     cache = {"viewed_before": np.concatenate([obs.viewed_before(), vb_new])[order]}
     _, _, item, kind, value = extra
-    for name in AGGREGATES:
-        part = aggregate(name, item, kind, value, vb_new, None, obs.n_items)
-        cache[name] = obs.aggregate(name) + part
+    for name in AGGREGATES:    # each computed when the ranker first asks for it
+        cache[name] = partial(_plus_extra, obs, name, item, kind, value, vb_new)
     return Observation(obs.items, obs.accounts, log, obs.now, n=len(log),
                        eligibility_hours=obs.eligibility_hours, cache=cache)
+
+
+def _plus_extra(obs, name, item, kind, value, vb) -> np.ndarray:
+    """``obs``'s aggregate ``name`` plus the extra events' share."""
+    return obs.aggregate(name) + aggregate(name, item, kind, value, vb, None, obs.n_items)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from ..errors import InvalidParameter
 from ..events import EventKind
 from .._core.arrays import append_grown
 from .._core.units import HOUR
-from ..observation import AGGREGATES, Observation, accumulate, aggregate, aggregate_index
+from ..observation import Aggregates, Observation
 from ..plugins import DEFENCES, RANKERS
 
 __all__ = ["Pipeline", "Audit", "build_ranker"]
@@ -80,7 +80,7 @@ class _Stream:
         self.penalised = np.zeros(n_items, bool)
         self.inline_state = [{} for _ in pipeline.inline]
         self.last_run: list[float | None] = [None] * len(pipeline.batch)
-        self.aggs: dict | None = None
+        self.aggs: Aggregates | None = None
         self.base: np.ndarray | None = None     # base weights seen so far (None: all 1)
 
     def grow_accounts(self, n):
@@ -238,13 +238,11 @@ class Pipeline:
         if changed or st.aggs is None:
             w = st.w_inline[:n] * base_w * self._ban_factor(st, t, acc)
             st.w = append_grown(np.empty(0, np.float32), 0, w.astype(np.float32))
-            st.aggs = self._aggregate(obs, 0, n, st.w)
+            st.aggs = Aggregates(obs.n_items, start_columns=self._columns(obs, st, 0, n))
         elif n > n0:
             w = st.w_inline[n0:n] * base_w[n0:n] * self._ban_factor(st, t[n0:], acc[n0:])
             st.w = append_grown(st.w, n0, w.astype(np.float32))
-            _, _, item, kind, value = (c[n0:n] for c in obs.events)
-            st.aggs = accumulate(st.aggs, item, kind, value, obs.viewed_before()[n0:n],
-                                 st.w[n0:n])
+            st.aggs.extend(*self._columns(obs, st, n0, n))
         st.n = n
         return st
 
@@ -295,18 +293,15 @@ class Pipeline:
         return np.where(banned, np.float32(0), np.float32(1))
 
     @staticmethod
-    def _aggregate(obs, lo, hi, w) -> dict:
+    def _columns(obs, st: _Stream, lo: int, hi: int) -> tuple:
+        """``(item, kind, value, viewed_before, weight)`` of events ``lo:hi`` (views)."""
         _, _, item, kind, value = (c[lo:hi] for c in obs.events)
-        vb = obs.viewed_before()[lo:hi]
-        ww = w[lo:hi]
-        index = aggregate_index(item, kind)
-        return {name: aggregate(name, item, kind, value, vb, ww, obs.n_items, index=index)
-                for name in AGGREGATES}
+        return item, kind, value, obs.viewed_before()[lo:hi], st.w[lo:hi]
 
     @staticmethod
     def _weighted(st: _Stream, obs: Observation) -> Observation:
         n = obs.n_events
-        cache = {**st.aggs, "viewed_before": obs.viewed_before()}
+        cache = {**st.aggs.snapshot(), "viewed_before": obs.viewed_before()}
         # st.w is a product of checked factors (the observation's weights, defence
         # multipliers checked in [0, 1], bans 0 or 1): checking all n again would make
         # every round cost the whole history

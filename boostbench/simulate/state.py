@@ -16,7 +16,7 @@ from .._core.units import HOUR
 from ..attacks.base import Campaign
 from ..errors import InvalidParameter
 from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_table, merge_logs
-from ..observation import (AGGREGATES, Observation, accumulate, aggregate, aggregate_index,
+from ..observation import (AGGREGATES, Aggregates, Observation, aggregate, aggregate_index,
                            viewed_before)
 from ..history import organic_events
 from ..world import World
@@ -331,7 +331,7 @@ class _State:
         # the whole history again and hold both buffers at once
         capacity = n_hist + max(int(expected_events), 0)
         self.log = EventLog(capacity=max(capacity, 1))
-        self.aggs = dict(base.history_aggs)   # read-only arrays, replaced (never mutated) later
+        self.aggs = Aggregates(base.n_items, base.history_aggs)   # brought forward when asked
         self._vb = np.empty(max(capacity, 1024), bool)
         self._fake = np.zeros(max(capacity, 1024), bool)   # campaign events (history: none)
         if not len(pre):
@@ -345,7 +345,7 @@ class _State:
             self._vb[:n_hist][~from_pre] = base.history_vb
             self._vb[:n_hist][from_pre] = vb_pre
             self._fake[:n_hist] = from_pre
-            self.aggs = accumulate(self.aggs, p_itm, p_kind, p_val, vb_pre)
+            self.aggs.extend(p_itm, p_kind, p_val, vb_pre)
         self.accounts = w.accounts
         if campaign is not None and campaign.n_new_accounts:
             self.accounts = w.accounts.fill(campaign.new_rows, campaign.new_created_at,
@@ -366,10 +366,11 @@ class _State:
     def append_flags(self, cols, vb, n0: int) -> None:
         """Second half of :meth:`append`: viewed-before flags and aggregates of the events."""
         self._vb = append_grown(self._vb, n0, vb)
-        _, _, item, kind, value = cols
-        self.aggs = accumulate(self.aggs, item, kind, value, vb)
-        for a in self.aggs.values():
-            a.flags.writeable = False
+        n = n0 + len(vb)
+        _, _, item, kind, _ = (c[n0:n] for c in self.log.columns(n))   # views of the log
+        # the values as given (float64), not the log's float32 copy: the aggregates have
+        # always summed these (a change of numbers is a scenario version's business)
+        self.aggs.extend(item, kind, np.asarray(cols[4]), self._vb[n0:n])
 
     def reach(self, targets, exposure, campaign_items) -> dict:
         """Trajectory reach fields: distinct accounts with an organic impression over the
@@ -417,7 +418,7 @@ class _State:
         return (*self.log.columns(), self._fake[:n].copy())
 
     def observation(self, now: float) -> Observation:
-        cache = dict(self.aggs)
+        cache = self.aggs.snapshot()
         cache["viewed_before"] = self._vb[: len(self.log)]  # a view: later appends go past it
         w = self.base.world
         return Observation(w.items, self.accounts, self.log, now, n=len(self.log),
