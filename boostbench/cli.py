@@ -432,14 +432,18 @@ def _check_memory(a, spec, jobs) -> None:
     Dask the memory is the workers')."""
     if getattr(a, "scheduler", None) is not None:
         return
+    from .executors import seed_parts
     from .resources import check_fits, estimate
     most = {"cost": getattr(a, "cap", None),
             "sweep": max(getattr(a, "budgets", None) or (0.0,))}.get(a.command)
     # a search's workers keep every search and held-out seed's world for the whole search
     kept = (getattr(a, "search_seeds", 0) + len(spec.seeds) - 1
             if getattr(a, "adaptive", False) else 0)
+    # a run splits its last seeds over the workers (executors.seed_parts)
+    tasks = len(seed_parts(spec.seeds, spec.rankers, jobs)) if a.command == "run" else None
     try:
-        check_fits(estimate(spec, jobs, budget=most, cached_seeds=kept), _memory_limit(a))
+        check_fits(estimate(spec, jobs, budget=most, cached_seeds=kept, tasks=tasks),
+                   _memory_limit(a))
     except InvalidParameter as e:
         raise UsageError(f"--max-memory: {e}") from None
 

@@ -19,7 +19,7 @@ from functools import partial
 from .errors import UsageError
 from .progress import bar
 
-__all__ = ["pool", "map_seeds", "mapper", "dask_client", "dask_versions", "unpicklable"]
+__all__ = ["pool", "map_seeds", "seed_parts", "mapper", "dask_client", "dask_versions", "unpicklable"]
 
 _NEED_DASK = 'distributed runs need dask: pip install "boostbench[dask]"'
 #: How long to try reaching a scheduler before giving up (distributed's timeout string).
@@ -114,24 +114,26 @@ def _picklable(fn, what: str, scheduler=None) -> bool:
 
 
 def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = False,
-              per_seed: int = 1, desc: str = "cells") -> list:
+              per_seed=1, desc: str = "cells") -> list:
     """``fn(seed, tick=...)`` for every seed, results in seed order.
 
     Serially when ``jobs`` is 1 (or there is one seed), in a local process pool of
     ``jobs`` workers, or — with ``scheduler`` — as one Dask task per seed, results
-    streaming back as they finish. ``progress`` draws ``per_seed`` units per seed
-    (ticked by ``fn`` locally; per finished seed on Dask).
+    streaming back as they finish. ``progress`` draws ``per_seed`` units per seed (one
+    number, or one per seed; ticked by ``fn`` locally, per finished seed on Dask).
     """
     seeds = list(seeds)
-    total = len(seeds) * per_seed
+    units = list(per_seed) if isinstance(per_seed, (list, tuple)) else [per_seed] * len(seeds)
+    total = sum(units)
     if scheduler is not None and _picklable(fn, f"the {len(seeds)} seeds", scheduler):
         from distributed import as_completed
         with dask_client(scheduler) as client, bar(total, desc, enabled=progress) as tick:
             futures = client.map(partial(fn, tick=None), seeds, pure=False)
+            done = {f.key: u for f, u in zip(futures, units)}
             for f in as_completed(futures):
                 f.result()                 # a failed task raises here, at once
                 if tick is not None:
-                    tick(per_seed)
+                    tick(done[f.key])
             return client.gather(futures)
     serial = (scheduler is not None or jobs == 1 or len(seeds) == 1
               or not _picklable(fn, f"the {len(seeds)} seeds"))
@@ -140,6 +142,44 @@ def map_seeds(fn, seeds, *, jobs: int = 1, scheduler=None, progress: bool = Fals
             return [fn(s, tick=tick) for s in seeds]
         with pool(min(jobs, len(seeds))) as ex:
             return list(ex.map(partial(fn, tick=tick), seeds))
+
+
+def seed_parts(seeds, rankers, workers: int) -> list[tuple[int, int, tuple[int, ...]]]:
+    """How a run's seeds go to ``workers`` processes: ``[(position, seed, ranker indices)]``,
+    ``position`` being the seed's place in ``seeds``.
+
+    Whole seeds while at least ``workers`` are left (a part draws its seed's world, so a
+    whole seed draws it once); each of the last ``len(seeds) % workers`` seeds is split into
+    ``workers // that many`` parts of whole ranker families — a scorer with its defended
+    variants, whose clean twins carry the bare scorer's run — balanced by their number of
+    rankers (largest first, each to the lightest part), so no worker sits idle while the
+    last seed runs alone (5 seeds on 2 workers: three rounds of whole seeds left one worker
+    idle a third of the time). Records do not depend on the split: every run's randomness
+    is its seed's.
+    """
+    seeds = list(seeds)
+    every = tuple(range(len(rankers)))
+    n_split = len(seeds) % workers if workers > 1 else 0
+    n_whole = len(seeds) - n_split
+    out = [(pos, s, every) for pos, s in enumerate(seeds[:n_whole])]
+    for pos in range(n_whole, len(seeds)):
+        bins: list[list[int]] = [[] for _ in range(max(1, workers // n_split))]
+        for fam in sorted(_families(rankers), key=len, reverse=True):
+            min(bins, key=len).extend(fam)
+        out += [(pos, seeds[pos], tuple(sorted(b))) for b in bins if b]
+    return out
+
+
+def _families(rankers) -> list[tuple[int, ...]]:
+    """Indices of ``rankers`` grouped by bare scorer (a defended ranker joins its scorer's
+    group when the scorer is in the list), groups in the order of their first member."""
+    key = [(r.name, repr(r)) for r in rankers]
+    groups: dict = {}
+    for j, r in enumerate(rankers):
+        scorer = getattr(r, "scorer", None)
+        k = key[j] if scorer is None else (scorer.name, repr(scorer))
+        groups.setdefault(k if k in key else key[j], []).append(j)
+    return [tuple(g) for g in groups.values()]
 
 
 #: Per worker process, the ``memo`` of each open :func:`mapper` (by its key).

@@ -65,13 +65,14 @@ def organic_events(config, hours: float) -> float:
     return per_day * EVENTS_PER_IMPRESSION * hours / 24.0
 
 
-def estimate(spec, workers: int, budget: float | None = None, cached_seeds: int = 0
-             ) -> Estimate:
-    """The :class:`Estimate` of ``spec`` run on ``workers`` processes (one seed each), its
-    largest campaign bought at ``budget`` (default the spec's). ``cached_seeds``: seeds'
-    worlds a worker keeps besides the one it runs (an attacker search's workers keep every
-    search and held-out seed's world for the whole search), each its history's events —
-    measured 220–290 MB per kept seed on the default world, estimated 376 MB."""
+def estimate(spec, workers: int, budget: float | None = None, cached_seeds: int = 0,
+             tasks: int | None = None) -> Estimate:
+    """The :class:`Estimate` of ``spec`` run on ``workers`` processes (one task each, a
+    world per task; ``tasks``: how many, default one per seed), its largest campaign
+    bought at ``budget`` (default the spec's). ``cached_seeds``: seeds' worlds a worker
+    keeps besides the one it runs (an attacker search's workers keep every search and
+    held-out seed's world for the whole search), each its history's events — measured
+    220–290 MB per kept seed on the default world, estimated 376 MB."""
     sc = spec.scenario
     config = sc.world_config()
     organic = organic_events(config, config.history_hours + sc.horizon_hours)
@@ -85,7 +86,7 @@ def estimate(spec, workers: int, budget: float | None = None, cached_seeds: int 
     campaign = EVENTS_PER_PAID_ACTION * budget / min(prices) if prices else 0.0
     cells = len(spec.rankers) * (len(spec.attacks) + 1)
     trajectory = 3 * 4 * sc.n_rounds * n_items
-    workers = max(1, min(int(workers), len(spec.seeds)))
+    workers = max(1, min(int(workers), len(spec.seeds) if tasks is None else int(tasks)))
     kept = 0.0 if log is not None else organic_events(config, config.history_hours)
     per_worker = (BASE_BYTES + BYTES_PER_EVENT * (organic + campaign + cached_seeds * kept)
                   + (CELL_BYTES + trajectory) * cells)

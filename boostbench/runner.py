@@ -20,7 +20,7 @@ from .metrics.base import available
 from .metrics.feed import feed_quality_per_round
 from .metrics.rise import target_ranks
 from .plugins import ATTACKS, METRICS
-from .executors import map_seeds, mapper
+from .executors import map_seeds, mapper, seed_parts
 from .progress import bar
 from .recorded import RecordedLog, check_needs, recorded_world
 from .scenario import Scenario, get_scenario
@@ -237,22 +237,34 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None, export
     ``tick``, if given, is called once per cell done (progress). ``export``, a folder:
     each attacked run's labelled traffic is written there (:mod:`boostbench.traffic`).
     """
+    part = _seed_runs(spec, (seed, tuple(range(len(spec.rankers)))), trace=trace, tick=tick,
+                      export=export)
+    return [r for _, recs, _ in part for r in recs], [r for *_, rws in part for r in rws]
+
+
+def _seed_runs(spec: RunSpec, part: tuple, *, trace: bool = False, tick=None,
+               export=None) -> list:
+    """``[(ranker index, records, trace rows)]`` of a part ``(seed, ranker indices)`` of a
+    seed (:func:`seed_parts`): what :func:`run_seed` gives for those rankers."""
+    seed, idx = part
     world, base, buy, kw = _seed_setup(spec, seed)
     campaigns = [buy(a, spec.budget) for a in spec.attacks]
     truth = world.truth
-    records, rows = [], []
+    out = []
     clean_of = clean_twins(spec, base, seed, kw)
-    for ranker in spec.rankers:
+    for j in idx:
+        ranker = spec.rankers[j]
+        records, rows = [], []
         clean = clean_of(ranker)
         for attack, campaign in zip(spec.attacks, campaigns):
-            out = {}
+            extra = {}
             if export is not None and (campaign.n_events or campaign.policy is not None):
                 from .traffic import traffic_path, write_traffic
-                out["on_traffic"] = partial(
+                extra["on_traffic"] = partial(
                     write_traffic, traffic_path(export, seed, ranker.name, attack.name),
                     campaign=f"{attack.name}@seed{int(seed)}", recipe=attack.name,
                     recording=world.recorded)
-            att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw, **out)
+            att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw, **extra)
             rec = {"ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
                    "mode": spec.mode, "budget": spec.budget, "seed": int(seed),
                    "spend": att.spend, "spend_items": att.spend_items,
@@ -266,7 +278,8 @@ def run_seed(spec: RunSpec, seed: int, *, trace: bool = False, tick=None, export
                 rows.extend(_trace_rows(att, clean, truth))
             if tick is not None:
                 tick(1)
-    return records, rows
+        out.append((j, records, rows))
+    return out
 
 
 def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: bool = False,
@@ -279,10 +292,14 @@ def run_matrix(spec: RunSpec, *, jobs: int = 1, trace: bool = False, progress: b
     error (see :mod:`boostbench.progress`). Returns ``(records, trace_rows)``.
     """
     jobs = JOBS.check("jobs", jobs, "run_matrix")
-    out = map_seeds(partial(run_seed, spec, trace=trace, export=export), spec.seeds, jobs=jobs,
-                    scheduler=scheduler, progress=progress,
-                    per_seed=len(spec.rankers) * len(spec.attacks))
-    return [r for recs, _ in out for r in recs], [r for _, rows in out for r in rows]
+    parts = seed_parts(spec.seeds, spec.rankers, 1 if scheduler is not None else jobs)
+    out = map_seeds(partial(_seed_runs, spec, trace=trace, export=export),
+                    [(seed, idx) for _, seed, idx in parts], jobs=jobs, scheduler=scheduler,
+                    progress=progress, per_seed=[len(p[2]) * len(spec.attacks) for p in parts])
+    # a seed split into parts: its records in ranker order again
+    got = sorted(((pos, j), recs, rws) for (pos, _, _), part in zip(parts, out)
+                 for j, recs, rws in part)
+    return [r for _, recs, _ in got for r in recs], [r for *_, rws in got for r in rws]
 
 
 def sweep_seed(spec: RunSpec, seed: int, budgets, tick=None) -> list[dict]:

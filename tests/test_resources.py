@@ -35,6 +35,7 @@ def test_the_estimate_grows_with_what_drives_memory():
     e1 = estimate(one, 1)
     assert estimate(one, 2).peak_bytes == pytest.approx(2 * e1.peak_bytes)
     assert estimate(one, 8).workers == 2                  # never more workers than seeds
+    assert estimate(one, 8, tasks=5).workers == 5         # ... than tasks, when seeds split
     assert estimate(one, 1, budget=1000.0).campaign_events == pytest.approx(
         e1.campaign_events * 1000.0 / one.budget)
     more = build_spec(scenario="tiny", rankers=["like_count", "wilson"],
