@@ -9,7 +9,9 @@ machine, so a numpy upgrade that changes the picture shows up here:
   the 100k-account world) and 200k (the 10k-account world);
 * ``distinct`` vs ``np.unique`` (hash-based since numpy 2.3): 2M pair keys;
 * ``KeySet.contains`` without a dense bitmap (pair universe > 2**31, as for 1M
-  accounts x 100k items): 2M queries against 20M keys in size-tiered runs.
+  accounts x 100k items): 2M queries against 20M keys in size-tiered runs;
+* the radix sort under the packed sorts vs ``np.sort``: 30k packed keys (a round's
+  ranked order on the default world) and 1M.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import pytest
 
 from boostbench._core.arrays import KeySet, distinct, stable_argsort
+from boostbench._core.kernels import radix_sort
 
 REPEATS = 3
 
@@ -69,3 +72,12 @@ def test_keyset_contains_sorted_runs(benchmark):
         return out
     _record(benchmark, unsorted_queries, queries.size)
     benchmark.extra_info["n_runs"] = len(ks._runs)
+
+
+@pytest.mark.parametrize("n", [30_000, 1_000_000])
+def test_radix_sort_packed_keys(benchmark, n):
+    keys = np.random.default_rng(3).integers(0, 2**47, n)
+    radix_sort(keys[:10], 47)                        # compiled before timing
+    out = benchmark.pedantic(radix_sort, args=(keys, 47), rounds=REPEATS, iterations=1)
+    np.testing.assert_array_equal(out, np.sort(keys))
+    _record(benchmark, lambda: np.sort(keys), n)

@@ -116,6 +116,26 @@ def test_stable_argsort_is_numpys_stable_argsort(x):
     np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
 
 
+@given(arrays(np.int64, st.integers(0, 300), elements=st.integers(0, 2**62)),
+       st.integers(0, 3))
+def test_the_radix_sort_is_numpys_sort(a, spare_bits):
+    from boostbench._core.kernels import radix_sort
+    bits = int(a.max()).bit_length() + spare_bits if a.size else spare_bits
+    before = a.copy()
+    np.testing.assert_array_equal(radix_sort(a, bits), np.sort(a))
+    np.testing.assert_array_equal(a, before)        # the input is left as it was
+
+
+@pytest.mark.parametrize("high", [1, 2**11, 2**40, 2**62])
+def test_large_sorts_take_the_radix_path_and_agree_with_numpy(high):
+    from boostbench._core.arrays import _RADIX_MIN, distinct
+    rng = np.random.default_rng(high % 97)
+    keys = rng.integers(0, high, 5 * _RADIX_MIN)
+    np.testing.assert_array_equal(distinct(keys), np.unique(keys))
+    x = rng.integers(0, high, 3 * _RADIX_MIN) * 0.5        # floats with ties
+    np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
 def test_stable_argsort_orders_values_closer_than_the_key_resolution():
     # a wide span with a cluster far below its key resolution: every path of the fix-up
     rng = np.random.default_rng(3)
