@@ -140,6 +140,32 @@ def _note_broken(registry, what: str) -> None:
               f"{message}", file=sys.stderr)
 
 
+def _world_note(sc) -> str:
+    """`` (world fan_share=0.05, ...)`` for a scenario with world settings, else ''."""
+    return (" (world " + ",".join(f"{k}={v:g}" for k, v in sc.world) + ")") if sc.world else ""
+
+
+def _world_settings(text: str | None):
+    """``--world NAME=VALUE,...`` as ``(name, number)`` pairs (None: not given)."""
+    if text is None:
+        return None
+    pairs = []
+    for part in (p.strip() for p in text.split(",")):
+        name, eq, value = part.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not eq or not name.strip() or number is None:
+            raise UsageError(f"--world must be NAME=VALUE,... with numbers (fan_share=0.05). "
+                             f"Got {part!r}.")
+        pairs.append((name.strip(), int(number) if number.is_integer() and "." not in value
+                      and "e" not in value.lower() else number))
+    if len({n for n, _ in pairs}) != len(pairs):
+        raise UsageError(f"--world names a setting twice: {text!r}.")
+    return tuple(pairs)
+
+
 def _out_path(option: str, value: str | None) -> Path | None:
     if value is None:
         return None
@@ -166,6 +192,9 @@ def _common(p, *, seeds: str, attacks_default: str, with_json: bool = True):
     _opt(p, "--seeds", SeedList(), seeds, "number of seeds (0..N-1) or a comma list")
     _opt(p, "--k", _SC["k"], None, "feed length of the top-k metrics", shown="the scenario's")
     _opt(p, "--size", _SC["size"], None, "world size", shown="the scenario's")
+    _opt(p, "--world", None, None, "world settings that differ from the size preset, "
+         "NAME=VALUE,... (fan_share=0.05,behaviour.beta_fan=4; see boostbench.world."
+         "world_overrides)", shown="none")
     _opt(p, "--mode", Options(*MODES), None, "closed: the feed loop; replay: open loop",
          shown="closed; replay with --log")
     _opt(p, "--jobs", JOBS, None, "parallel processes", shown="min(seeds, cores)")
@@ -412,9 +441,10 @@ def _spec(a, *, budget=None, default_attacks, scenario: str | None = None):
                                  f"{type(e).__name__}: {e}") from None
         try:
             spec = build_spec(scenario=name, rankers=rankers, attacks=attacks, seeds=a.seeds,
-                              budget=budget, k=a.k, size=a.size, mode=a.mode)
+                              budget=budget, k=a.k, size=a.size, mode=a.mode,
+                              world=_world_settings(getattr(a, "world", None)))
         except InvalidParameter as e:
-            raise UsageError(str(e)) from None
+            raise UsageError(f"--world: {e}" if e.name == "world" else str(e)) from None
     jobs = min(len(spec.seeds), os.cpu_count() or 1) if a.jobs is None else a.jobs
     _client(a)            # a bad --scheduler fails here, before any work
     if log_path is None:  # a recorded log is read, and its run's memory checked, by the command
@@ -460,8 +490,9 @@ def _log_options(a):
         raise UsageError("--log runs in replay (--mode replay): the closed loop needs a "
                          "behaviour model fitted to known item quality, which a recorded log "
                          "does not have.")
-    if a.size is not None:
-        raise UsageError("--size does not go with --log: the log is the world.")
+    if a.size is not None or getattr(a, "world", None) is not None:
+        raise UsageError(f"{'--size' if a.size is not None else '--world'} does not go with "
+                         "--log: the log is the world.")
     if not Path(path).is_file():
         raise UsageError(f"--log: {path!r} is not a readable file.")
     from .recorded import parse_columns, reading_bytes
@@ -598,7 +629,7 @@ def _cmd_run(a, out) -> int:
             print(f"not available on this log (it does not record "
                   f"{', '.join(sorted(log.unknown))}): {', '.join(left)}", file=head)
     else:
-        print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
+        print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}{_world_note(sc)}, budget "
               f"${spec.budget:g} per campaign over {sc.n_targets} low-quality targets, "
               f"k={sc.k}, mode {spec.mode}, {len(seeds)} seeds ({elapsed:.1f} s)", file=head)
     cols = chosen or [c for c in table_columns(spec.mode) if c not in left]
@@ -697,7 +728,7 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
         queries=getattr(a, "queries", 0) if adaptive else 0)
     rows = summarize_cost(records)
     sc = spec.scenario
-    print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}, "
+    print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}{_world_note(sc)}, "
           f"k={sc.k}, mode {spec.mode}, budgets {', '.join(f'${b:g}' for b in budgets)}, "
           f"{len(spec.seeds)} seeds, attacker knowledge: "
           f"{_knowledge(spec, adaptive, getattr(a, 'queries', 0))} "
@@ -775,7 +806,7 @@ def _cmd_baseline(a, out) -> int:
         for r in records:
             r["scenario"] = sc.name
         gated = gated_metrics(spec.mode)
-        print(f"boostbench baseline: scenario {sc.name!r} v{sc.version}, size {sc.size}, budget "
+        print(f"boostbench baseline: scenario {sc.name!r} v{sc.version}, size {sc.size}{_world_note(sc)}, budget "
               f"${spec.budget:g}, k={sc.k}, mode {spec.mode}, {len(spec.seeds)} seeds "
               f"({time.perf_counter() - started:.1f} s)", file=out)
         print(format_table(summarize(records, gated), gated), file=out)
@@ -786,7 +817,9 @@ def _cmd_baseline(a, out) -> int:
         runs.append({"options": {"scenario": sc.name, "rankers": ",".join(ranker_specs),
                                  "attacks": ",".join(x.name for x in spec.attacks),
                                  "budget": spec.budget, "k": sc.k, "size": sc.size,
-                                 "mode": spec.mode},
+                                 "mode": spec.mode,
+                                 **({"world": [list(p) for p in sc.world]} if sc.world
+                                    else {})},
                      "manifest": _manifest(Namespace(command="baseline"), spec,
                                            budget=spec.budget),
                      "records": records, "power": power})

@@ -221,6 +221,11 @@ def load_baseline(path) -> dict:
         need(isinstance(opts, dict) and all(isinstance(opts.get(k), t) and not isinstance(
             opts.get(k), bool) for k, t in _OPTION_TYPES.items()),
             f"run {i}: 'options' needs {', '.join(_OPTION_TYPES)}")
+        world = opts.get("world", [])
+        need(isinstance(world, list) and all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+            and isinstance(p[1], (int, float)) and not isinstance(p[1], bool) for p in world),
+            f"run {i}: option 'world' must be a list of [name, number] pairs")
         need(isinstance(man, dict) and isinstance(man.get("scenario"), dict), f"run {i}: no "
              "'manifest' with its scenario")
         seeds = man.get("seeds")
@@ -599,7 +604,9 @@ def check(baseline, *, seeds=None, margins: dict | None = None, reference: str |
             spec = runner.build_spec(scenario=o["scenario"], rankers=_split(o["rankers"]),
                                      attacks=_split(o["attacks"]), seeds=run_seeds,
                                      budget=float(o["budget"]), k=o["k"], size=o["size"],
-                                     mode=o["mode"])
+                                     mode=o["mode"],
+                                     world=tuple(map(tuple, o["world"])) if o.get("world")
+                                     else None)
         except InvalidParameter as e:
             raise GateError(f"--baseline {baseline}: cannot rebuild its run here ({e})") from None
         now = spec.scenario.to_dict()

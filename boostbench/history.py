@@ -14,7 +14,8 @@ Nobody is shown an item twice: a draw of a pair already shown (in ``seen`` or
 earlier in the batch) is drawn again, up to ``_DRAWS`` times (the last two from all
 live items uniformly: a viewer who has seen the popular items gets the long tail),
 then dropped. Shares by circle members bring their friends the item within minutes
-(:func:`boostbench.population.link_impressions`).
+(:func:`boostbench.population.link_impressions`), and a creator's posts its fans
+(:func:`boostbench.population.fan_impressions`, when the world has fan groups).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from ._core.arrays import KeySet, first_occurrence, pair_keys
 from ._core.units import DAY
 from .events import EventKind, EventLog
-from .population import active_on, link_impressions
+from .population import active_on, fan_impressions, link_impressions
 
 __all__ = ["impressions", "respond", "organic_events"]
 
@@ -141,23 +142,40 @@ def impressions(world, start: float, end: float, rng, seen: KeySet | None = None
     return acc[keep], itm[keep], t[keep]
 
 
-def respond(world, acc, itm, t, end: float, rng, seen: KeySet | None = None) -> EventLog:
-    """The organic events impressions lead to, plus the circle links their shares cause;
-    follow-ups past ``end`` are dropped with it."""
+def respond(world, acc, itm, t, end: float, rng, seen: KeySet | None = None,
+            start: float = 0.0) -> EventLog:
+    """The organic events impressions lead to, plus the circle links their shares cause
+    and the fans' openings of posts made in ``[start, end)``; follow-ups past ``end`` are
+    dropped with it."""
     beh = world.behaviour
     r = beh.respond(acc, itm, t, lambda stream: rng.random(acc.size))
     cols = [[r.t], [r.account], [r.item], [r.kind], [r.value]]
+    n_items = len(world.items)
+    shown = KeySet(pair_keys(acc, itm, n_items))
+
+    def new_pairs(a, i):
+        """Pairs not shown in the feed, before, or earlier in ``a``."""
+        keys = pair_keys(a, i, n_items)
+        ok = ~shown.contains(keys) & first_occurrence(keys)
+        if seen is not None:
+            ok &= ~seen.contains(keys)
+        return ok
+
     share = r.kind == EventKind.SHARE
     la, li, lt = link_impressions(world, r.t[share], r.account[share], r.item[share])
     if la.size:
-        n_items = len(world.items)
-        keys = pair_keys(la, li, n_items)
-        ok = ~KeySet(pair_keys(acc, itm, n_items)).contains(keys) & first_occurrence(keys)
-        if seen is not None:
-            ok &= ~seen.contains(keys)
+        ok = new_pairs(la, li)
         la, li, lt = la[ok], li[ok], lt[ok]
         lr = beh.respond(la, li, lt, lambda stream: rng.random(la.size), social=True)
         for col, x in zip(cols, (lr.t, lr.account, lr.item, lr.kind, lr.value)):
+            col.append(x)
+        shown.add(pair_keys(la, li, n_items))
+    fa, fi, ft = fan_impressions(world, start, end)
+    if fa.size:
+        ok = new_pairs(fa, fi)
+        fa, fi, ft = fa[ok], fi[ok], ft[ok]
+        fr = beh.respond(fa, fi, ft, lambda stream: rng.random(fa.size), social=True, fan=True)
+        for col, x in zip(cols, (fr.t, fr.account, fr.item, fr.kind, fr.value)):
             col.append(x)
     t_, a_, i_, k_, v_ = (np.concatenate(c) for c in cols)
     keep = t_ < end
@@ -169,4 +187,4 @@ def organic_events(world, start: float, end: float, rng, *, seen: KeySet | None 
     """Open-loop organic events in ``[start, end)`` (replay's window)."""
     rng = np.random.default_rng(rng)
     acc, itm, t = impressions(world, start, end, rng, seen)
-    return respond(world, acc, itm, t, end, rng, seen)
+    return respond(world, acc, itm, t, end, rng, seen, start=start)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from ._core.arrays import rank_within_runs
 from ._core.random import STREAMS, hash_uniforms
 from ._core.units import DAY
 from .world import NOT_CREATED, Accounts, Origin, WorldConfig, _devices, _zipf_topics
@@ -42,6 +43,7 @@ class Population:
     circle: np.ndarray
     reserved_devices: np.ndarray
     post_weight: np.ndarray
+    fan_of: np.ndarray | None = None
 
     def creators_at(self, times: np.ndarray, rng) -> np.ndarray:
         """A creator row for each posting time: among accounts that exist by then, with
@@ -138,6 +140,16 @@ def draw_population(c: WorldConfig, rng) -> Population:
     n_rows = n_org + int(round(c.reserve_share * n_org))
     row_of = np.sort(rng.choice(n_rows, size=n_org, replace=False))
     row_of = row_of[rng.permutation(n_org)]            # organic account i -> row row_of[i]
+    # fan groups [?]: drawn last, and only when there are any, so a world without fans
+    # draws every other number as before
+    fan_of = np.full(n_org, -1, np.int64)
+    n_groups = int(round(c.fan_share * n_org)) // c.fan_group_size
+    if n_groups:
+        followed = rng.choice(creators, size=n_groups, replace=n_groups > creators.size)
+        fans = rng.permutation(n_org)[: n_groups * c.fan_group_size]
+        fan_of[fans] = np.repeat(followed, c.fan_group_size)
+        fan_of[fan_of == np.arange(n_org)] = -1          # a creator is not its own fan
+    fan_row = np.where(fan_of >= 0, row_of[np.maximum(fan_of, 0)], -1)
 
     def spread(values, blank, dtype):
         out = np.full(n_rows, blank, dtype)
@@ -149,11 +161,17 @@ def draw_population(c: WorldConfig, rng) -> Population:
     origin = spread(np.full(n_org, Origin.ORGANIC, np.int8), Origin.RESERVED, np.int8)
     return Population(accounts, spread(activity, 0.0, np.float64), origin,
                       spread(keeper, False, bool), spread(circle, -1, np.int32),
-                      reserved_devices, spread(post_weight, 0.0, np.float64))
+                      reserved_devices, spread(post_weight, 0.0, np.float64),
+                      spread(fan_row, -1, np.int32))
 
 
 _S_LINK_OPEN, _S_LINK_DELAY = STREAMS.claim_block("world", "population.link", 301,
                                                   ("open", "delay"))
+_S_FAN_OPEN, _S_FAN_DELAY = STREAMS.claim_block("world", "population.fan", 303,
+                                                ("open", "delay"))
+#: Posts this long before a window can still notify into it (delays are exponential with
+#: a mean of minutes: the chance of a longer one is e^-96 at 15 minutes).
+_FAN_LOOKBACK = DAY
 
 
 def circle_members(circle: np.ndarray, size: int) -> np.ndarray:
@@ -191,3 +209,38 @@ def link_impressions(world, t, sharer, item, *, exists_at=None):
     tt = tt + delay
     ok = world.accounts.created_at[rec] <= tt
     return rec[ok].astype(np.int64), itm[ok].astype(np.int64), tt[ok]
+
+
+def fan_impressions(world, start: float, end: float):
+    """``(account, item, t)``, time-sorted: fans opening the posts of the creator they
+    follow in ``[start, end)`` (fan groups, ``WorldConfig.fan_share`` [?]).
+
+    Each post of a followed creator notifies every fan of it; a fan opens it with
+    probability ``fan_open`` after an exponential delay of mean ``fan_minutes`` (from the
+    post's time), if the fan's account exists by then. Counter-based draws keyed by the
+    world's seed and (fan, post): the same in a run and its clean twin, whatever the
+    ranking. The caller drops pairs already shown.
+    """
+    c = world.config
+    fan_of = world.truth.fan_of
+    z = np.zeros(0, np.int64)
+    if not (fan_of >= 0).any():
+        return z, z, np.zeros(0)
+    created = world.items.created_at
+    lo, hi = np.searchsorted(created, [start - _FAN_LOOKBACK, end], side="left")
+    posts = np.arange(lo, hi)
+    fans = np.flatnonzero(fan_of >= 0)
+    fans = fans[np.argsort(fan_of[fans], kind="stable")]          # grouped by creator
+    first = np.searchsorted(fan_of[fans], world.items.creator[posts], side="left")
+    n_fans = np.searchsorted(fan_of[fans], world.items.creator[posts], side="right") - first
+    item = np.repeat(posts, n_fans)
+    acc = fans[np.repeat(first, n_fans) + rank_within_runs(item)]   # item ascends
+    opens = hash_uniforms(world.seed, _S_FAN_OPEN, acc, item) < c.fan_open
+    acc, item = acc[opens], item[opens]
+    t = created[item] - np.log1p(-hash_uniforms(world.seed, _S_FAN_DELAY, acc, item)) * (
+        c.fan_minutes * 60.0)
+    ok = (t >= start) & (t < end) & (world.accounts.created_at[acc] <= t)
+    acc, item, t = acc[ok], item[ok], t[ok]
+    order = np.argsort(t, kind="stable")
+    return acc[order].astype(np.int64), item[order].astype(np.int64), t[order]
+

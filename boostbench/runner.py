@@ -117,10 +117,11 @@ class RunSpec:
 
 
 def build_spec(*, scenario="default", rankers, attacks, seeds, budget=None, k=None, size=None,
-               mode: str = "closed", cost: CostModel = CostModel()) -> RunSpec:
+               mode: str = "closed", cost: CostModel = CostModel(), world=None) -> RunSpec:
     """A :class:`RunSpec` from names: the scenario (a name or a Scenario), ranker specs
     (``name``, ``module:attr`` or ``scorer+defence+...``), attack names, seeds, and
-    overrides of the scenario's budget, k and size.
+    overrides of the scenario's budget, k, size and world settings (``(name, value)``
+    pairs, :func:`boostbench.world.world_overrides`).
 
     Raises
     ------
@@ -131,8 +132,8 @@ def build_spec(*, scenario="default", rankers, attacks, seeds, budget=None, k=No
     from .rankers.pipeline import build_ranker
     sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
     mode = Options(*MODES).check("mode", mode, "build_spec")
-    changes = {name: value for name, value in (("budget", budget), ("k", k), ("size", size))
-               if value is not None}
+    changes = {name: value for name, value in (("budget", budget), ("k", k), ("size", size),
+                                               ("world", world)) if value is not None}
     sc = sc.with_(**changes) if changes else sc
     made = [ATTACKS.create(a) for a in attacks]
     loop_only = [a.name for a in made if getattr(a, "closed_loop_only", False)]

@@ -11,7 +11,7 @@ from .errors import InvalidParameter
 from ._core.params import BUDGET, InstanceOf, Interval, Options, check_choice, declare
 from ._core.units import HOUR
 from .simulate import RunBase, RunPlan
-from .world import SIZES, World, WorldConfig, world_config
+from .world import SIZES, World, WorldConfig, world_config, world_overrides
 
 __all__ = ["Scenario", "SCENARIOS", "get_scenario", "choose_targets"]
 
@@ -26,7 +26,7 @@ TARGET_CHOICES = ("low_quality",)
          low_quality_quantile=Interval(float, 0.0, 1.0, closed="neither"),
          budget=BUDGET, eligibility_hours=Interval(float, 0.0, None,
                                                                         closed="right"),
-         k=Interval(int, 1, None))
+         k=Interval(int, 1, None), world=InstanceOf(tuple, "a tuple of (name, value) pairs"))
 class Scenario:
     """Everything that defines an experiment except the ranker, the attack and the seed.
 
@@ -57,6 +57,11 @@ class Scenario:
         Only items posted within this many hours are ranked.
     k : int
         Feed length the top-k metrics look at.
+    world : tuple of (name, value)
+        Settings of the world that differ from the size preset
+        (:func:`boostbench.world.world_overrides`: ``("fan_share", 0.05)``,
+        ``("behaviour.beta_fan", 4.0)``); empty by default. A sensitivity sweep changes
+        these, not the scenario's version.
     """
 
     name: str = "default"
@@ -71,8 +76,13 @@ class Scenario:
     budget: float = 5.0
     eligibility_hours: float = 72.0
     k: int = 10
+    world: tuple = ()
 
     def __post_init__(self):
+        object.__setattr__(self, "world", tuple(sorted(
+            (str(k), v) for k, v in (self.world.items() if isinstance(self.world, dict)
+                                     else self.world))))
+        world_overrides(self.world)      # unknown names and non-numbers fail here
         Interval(int, self.attack_hours, 24 * 365).check("horizon_hours", self.horizon_hours,
                                                           "Scenario")
         Interval(int, 1, self.attack_hours).check("round_hours", self.round_hours, "Scenario")
@@ -82,8 +92,10 @@ class Scenario:
                                                   f"{int(live):,} posts live at a time)")
 
     def world_config(self, **overrides) -> WorldConfig:
-        """The world this scenario runs on: the size preset, long enough for the horizon."""
-        return world_config(self.size, **{"future_hours": self.horizon_hours, **overrides})
+        """The world this scenario runs on: the size preset with the scenario's ``world``
+        settings, long enough for the horizon."""
+        return world_config(self.size, **{"future_hours": self.horizon_hours,
+                                          **world_overrides(self.world), **overrides})
 
     @property
     def n_rounds(self) -> int:
@@ -120,7 +132,13 @@ class Scenario:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields (``world`` as ``[[name, value], ...]``, and left out when empty, as
+        manifests written before it had settings say nothing of it)."""
+        out = asdict(self)
+        out["world"] = [list(p) for p in self.world]
+        if not self.world:
+            del out["world"]
+        return out
 
 
 SCENARIOS = {

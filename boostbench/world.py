@@ -140,6 +140,8 @@ class Truth:
         churning (organic accounts created in the world; established ones are keepers).
     circle : int32[n_accounts]
         The friend circle of an organic account (-1: none).
+    fan_of : int32[n_accounts]
+        The creator row an organic account follows as a fan (-1: none).
     reserved_devices : int32[m]
         Device ids no organic account uses (campaigns' devices take them, in order).
     unknown : frozenset of str
@@ -160,6 +162,7 @@ class Truth:
     circle: np.ndarray | None = None
     reserved_devices: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     unknown: frozenset = frozenset()
+    fan_of: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.account_origin)
@@ -167,13 +170,15 @@ class Truth:
             object.__setattr__(self, "keeper", np.ones(n, bool))
         if self.circle is None:
             object.__setattr__(self, "circle", np.full(n, -1, np.int32))
+        if self.fan_of is None:
+            object.__setattr__(self, "fan_of", np.full(n, -1, np.int32))
         _check_lengths("Truth items", quality=self.quality, appeal=self.appeal, reach=self.reach)
         _check_lengths("Truth accounts", activity=self.activity,
                        account_origin=self.account_origin,
                        account_campaign=self.account_campaign, keeper=self.keeper,
-                       circle=self.circle)
+                       circle=self.circle, fan_of=self.fan_of)
         _frozen(self.quality, self.appeal, self.reach, self.activity, self.account_origin,
-                self.account_campaign, self.keeper, self.circle)
+                self.account_campaign, self.keeper, self.circle, self.fan_of)
 
     @property
     def organic(self) -> np.ndarray:
@@ -202,7 +207,8 @@ _SHARE = Interval(float, 0.0, 1.0)
          reserve_share=Interval(float, 0.0, 10.0),
          device_shares=SequenceOf(Interval(float, 0.0, 1.0), min_len=1),
          circle_share=_SHARE, circle_size=Interval(int, 2, 1000), link_open=_SHARE,
-         link_minutes=_POSITIVE, behaviour=InstanceOf(BehaviourParams))
+         link_minutes=_POSITIVE, fan_share=_SHARE, fan_group_size=Interval(int, 2, 100_000),
+         fan_open=_SHARE, fan_minutes=_POSITIVE, behaviour=InstanceOf(BehaviourParams))
 class WorldConfig:
     """Size and calibration of a world.
 
@@ -266,6 +272,17 @@ class WorldConfig:
         probability ``link_open`` (0.5) after an exponential delay of mean
         ``link_minutes`` (10): honest accounts acting on the same item within
         minutes (:func:`boostbench.population.link_impressions`).
+    fan_share, fan_group_size, fan_open, fan_minutes : float, int, float, float
+        Fan groups [?] (honest lockstep: a fandom liking each new post of its creator
+        within minutes of the notification): a share of organic accounts in groups of
+        ``fan_group_size`` (20), each group following its own creator, drawn uniformly
+        among the creators; every post of that creator reaches each fan, who opens it with
+        probability ``fan_open`` (0.6) after an exponential delay of mean ``fan_minutes``
+        (15) and likes it far more often than a feed impression (``beta_fan`` of
+        :class:`~boostbench.behaviour.BehaviourParams`)
+        (:func:`boostbench.population.fan_impressions`). No published figure: the
+        default share is 0 (off) in scenario version 2; it is a parameter to sweep
+        (``docs/results.md`` reports what lockstep costs honest fans at 1-10%).
     duration_median, duration_sigma : float
         Video duration, lognormal (median 14 s, sigma 0.87 [P]/[I]).
     behaviour : BehaviourParams
@@ -296,6 +313,10 @@ class WorldConfig:
     circle_size: int = 8
     link_open: float = 0.5
     link_minutes: float = 10.0
+    fan_share: float = 0.0
+    fan_group_size: int = 20
+    fan_open: float = 0.6
+    fan_minutes: float = 15.0
     duration_median: float = 14.0
     duration_sigma: float = 0.87
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
@@ -366,6 +387,41 @@ SIZES = {
     "platform": dict(n_accounts=100_000, accounts_per_new_item=10.0, n_topics=100,
                      history_hours=48, future_hours=72),
 }
+
+
+def _numeric_fields(cls) -> dict:
+    """``{name: int or float}`` of a config dataclass's numeric fields."""
+    return {f.name: type(f.default) for f in fields(cls)
+            if type(f.default) in (int, float) and f.name != "future_hours"}
+
+
+def world_overrides(pairs) -> dict:
+    """:func:`world_config` keyword arguments from ``(name, value)`` pairs: a numeric field
+    of :class:`WorldConfig` by its name (``fan_share``), one of
+    :class:`~boostbench.behaviour.BehaviourParams` as ``behaviour.<name>``
+    (``behaviour.beta_fan``). ``future_hours`` is the scenario's. Values are checked by the
+    configs themselves when the world is configured."""
+    world, beh = _numeric_fields(WorldConfig), _numeric_fields(BehaviourParams)
+    out, b = {}, {}
+    for name, value in pairs:
+        sub = name.startswith("behaviour.")
+        table, key = (beh, name[len("behaviour."):]) if sub else (world, name)
+        if key not in table:
+            allowed = sorted(world) + [f"behaviour.{k}" for k in sorted(beh)]
+            raise InvalidParameter(f"The 'world' parameter has no setting {name!r}; allowed: "
+                                   f"{', '.join(allowed)}.", name="world")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidParameter(f"The 'world' setting {name!r} must be a number. Got "
+                                   f"{value!r}.", name="world")
+        if table[key] is int:
+            if float(value) != int(value):
+                raise InvalidParameter(f"The 'world' setting {name!r} must be an integer. "
+                                       f"Got {value!r}.", name="world")
+            value = int(value)
+        (b if sub else out)[key] = float(value) if table[key] is float else value
+    if b:
+        out["behaviour"] = BehaviourParams(**b)
+    return out
 
 
 def world_config(size: str = "small", **overrides) -> WorldConfig:
@@ -466,7 +522,7 @@ def make_world(config: WorldConfig, rng=None, *, seed: int | None = None) -> Wor
     items = Items(created, creator.astype(np.int32), item_topic, duration)
     truth = Truth(quality, appeal, reach, pop.activity, pop.origin,
                   np.zeros(len(pop.origin), np.int32), pop.keeper, pop.circle,
-                  pop.reserved_devices)
+                  pop.reserved_devices, fan_of=pop.fan_of)
     if seed is None:
         seed = int(rng.integers(0, 2**62))
     world = World(c, items, pop.accounts, truth, EventLog(), None, int(seed))

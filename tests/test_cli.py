@@ -58,6 +58,15 @@ def test_options_are_applied(tmp_path):
     (["--mode", "loop"], "--mode must be one of 'closed', 'replay'"),
     (["--mode", "replay", "--attacks", "top_up"], "top_up react to the feed and need --mode closed"),
     (["--trace", "/no/such/dir/t.csv"], "--trace: folder"),
+    (["--world", "fan_share"], "--world must be NAME=VALUE,... with numbers"),
+    (["--world", "fan_share=lots"], "--world must be NAME=VALUE,... with numbers"),
+    (["--world", "fan_share=0.1,fan_share=0.2"], "--world names a setting twice"),
+    (["--world", "fans=0.1"], "--world: The 'world' parameter has no setting 'fans'; allowed:"),
+    (["--world", "future_hours=5"], "has no setting 'future_hours'"),
+    (["--world", "fan_group_size=2.5"], "setting 'fan_group_size' must be an integer"),
+    (["--world", "fan_share=1.5"], "The 'fan_share' parameter of WorldConfig must be a finite "
+                                   "real in [0, 1]. Got 1.5"),
+    (["--world", "behaviour.beta_fan=nan"], "'beta_fan' parameter of BehaviourParams"),
 ])
 def test_bad_option_one_line_exit_2_no_file(args, needle, tmp_path, capsys):
     out = tmp_path / "r.json"
@@ -230,3 +239,32 @@ def test_unknown_metrics_are_refused_before_the_run(capsys, monkeypatch):
     assert cli.main([*TINY, "--metrics", "reached_top_k,nope"]) == 2
     err = capsys.readouterr().err
     assert "--metrics must be a comma list" in err and "unknown: nope" in err
+
+
+def test_world_settings_reach_the_world_the_manifest_and_the_headline(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    argv = [*TINY, "--seeds", "1", "--rankers", "like_count", "--attacks", "bot_farm",
+            "--world", "fan_share=0.3,behaviour.beta_fan=5,fan_group_size=25",
+            "--json", str(out)]
+    assert cli.main(argv) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "(world behaviour.beta_fan=5,fan_group_size=25,fan_share=0.3)" in head
+    scenario = json.loads(out.read_text())["manifest"]["scenario"]
+    assert scenario["world"] == [["behaviour.beta_fan", 5], ["fan_group_size", 25],
+                                 ["fan_share", 0.3]]
+    plain = tmp_path / "p.json"
+    assert cli.main([*argv[:-4], "--json", str(plain)]) == 0
+    assert "world" not in json.loads(plain.read_text())["manifest"]["scenario"]
+    # the settings changed the world: fans act, so the records differ
+    recs = [json.loads(p.read_text())["records"][0] for p in (out, plain)]
+    assert recs[0]["extra_organic_impressions"] != recs[1]["extra_organic_impressions"]
+
+
+def test_a_baseline_with_world_settings_checks_against_the_same_world(tmp_path, capsys):
+    b = tmp_path / "b.json"
+    argv = ["--scenario", "tiny", "--seeds", "2", "--rankers", "like_count", "--attacks",
+            "bot_farm", "--quiet"]
+    assert cli.main(["baseline", *argv, "--world", "fan_share=0.2", "--out", str(b)]) == 0
+    assert json.loads(b.read_text())["runs"][0]["options"]["world"] == [["fan_share", 0.2]]
+    assert cli.main(["check", "--baseline", str(b), "--quiet"]) == 0
+    assert "PASS" in capsys.readouterr().out

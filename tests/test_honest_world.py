@@ -11,7 +11,7 @@ from scipy import stats
 from boostbench.events import EventKind as K
 from boostbench.plugins import ATTACKS, DEFENCES, METRICS, RANKERS
 from boostbench.population import (active_probability, churn_curve, circle_members,
-                                   draw_population, link_impressions)
+                                   draw_population, fan_impressions, link_impressions)
 from boostbench.rankers import build_ranker
 from boostbench.simulate import closed_loop, closed_loop_rounds
 from boostbench.world import NOT_CREATED, Origin, make_world, world_config
@@ -198,6 +198,82 @@ def test_circle_friends_like_the_same_items_within_minutes():
         null.append(_close_friend_pairs(t, acc, itm, shuffled))
     # far more than chance (Poisson tail at the shuffled mean), though few: circles are small
     assert got >= 10 and stats.poisson.sf(got - 1, max(np.mean(null), 0.5)) < 1e-4, (got, null)
+
+
+def _fan_world(seed=4, **settings):
+    cfg = world_config("tiny", n_accounts=2000, **{"fan_share": 0.2, **settings})
+    return make_world(cfg, np.random.default_rng(seed))
+
+
+def test_fans_open_their_creators_posts_within_minutes():
+    world = _fan_world()
+    c, fan_of = world.config, world.truth.fan_of
+    fans = np.flatnonzero(fan_of >= 0)
+    groups = np.bincount(fan_of[fans])
+    assert fans.size >= 0.9 * c.fan_share * c.n_accounts          # some fan rows may be creators
+    assert set(groups[groups > 0]) <= set(range(c.fan_group_size - 1, c.fan_group_size + 1))
+    start, end = world.t0 - DAY, world.t0 + DAY
+    acc, itm, t = fan_impressions(world, start, end)
+    assert acc.size > 0 and (np.diff(t) >= 0).all()
+    assert (t >= start).all() and (t < end).all()
+    assert (fan_of[acc] == world.items.creator[itm]).all()          # only their creator's posts
+    assert (world.accounts.created_at[acc] <= t).all()
+    delay = (t - world.items.created_at[itm]) / 60
+    assert delay.min() > 0 and abs(delay.mean() - c.fan_minutes) < 5 * c.fan_minutes / np.sqrt(
+        delay.size)
+    # each fan opens each post of its creator with probability fan_open
+    posted = world.items.created_at
+    early = (posted >= start) & (posted < end - 6 * HOUR)                # delays of minutes
+    possible = int(sum(groups[world.items.creator[i]] for i in np.flatnonzero(early)
+                       if world.items.creator[i] < groups.size))
+    opened = int(np.count_nonzero(early[itm]))
+    assert abs(opened / possible - c.fan_open) < 5 * np.sqrt(0.25 / possible), (opened, possible)
+    # the same draws again (counter-based), and none in a world without fans
+    np.testing.assert_array_equal(fan_impressions(world, start, end)[2], t)
+    plain = make_world(world_config("tiny", n_accounts=2000), np.random.default_rng(4))
+    assert fan_impressions(plain, start, end)[0].size == 0 and (plain.truth.fan_of < 0).all()
+
+
+def test_a_world_without_fans_draws_what_it_drew_before_fans_existed():
+    """fan_share 0 draws no number for fans: the worlds (and so every figure of scenario
+    version 2) are those of a config that never heard of them."""
+    a = make_world(world_config("tiny"), np.random.default_rng(9))
+    b = make_world(world_config("tiny", fan_share=0.0, fan_open=0.1, fan_group_size=3),
+                   np.random.default_rng(9))
+    for x, y in zip(a.history.columns(), b.history.columns()):
+        np.testing.assert_array_equal(x, y)
+    with_fans = make_world(world_config("tiny", fan_share=0.2), np.random.default_rng(9))
+    assert len(with_fans.history) != len(a.history)
+
+
+def test_fans_like_their_creators_posts_far_more_than_the_feed():
+    world = _fan_world()
+    t, acc, itm, kind, _ = world.history.columns()
+    fan = world.truth.fan_of[acc] == world.items.creator[itm]
+    imp, like = kind == K.IMPRESSION, kind == K.LIKE
+    rate_fan = np.count_nonzero(like & fan) / np.count_nonzero(imp & fan)
+    rate_feed = np.count_nonzero(like & ~fan) / np.count_nonzero(imp & ~fan)
+    assert rate_fan > 5 * rate_feed, (rate_fan, rate_feed)
+
+
+def test_devoted_fans_cost_lockstep_honest_accounts_and_twins_still_agree():
+    """With fans devoted enough, lockstep bans honest accounts (a measured cost, not a free
+    defence); a zero-budget campaign still reproduces the clean twin with fans acting."""
+    from boostbench.runner import seed_streams
+    from boostbench.scenario import get_scenario
+    sc = get_scenario("default").with_(attack_hours=6, horizon_hours=6, world=(
+        ("fan_share", 0.3), ("fan_group_size", 50), ("fan_open", 0.9),
+        ("behaviour.beta_fan", 6.0)))
+    w_rng, o_rng = seed_streams(0)
+    world = make_world(sc.world_config(), w_rng)
+    base = sc.run_base(world, o_rng)
+    ranker = build_ranker("like_count+lockstep")
+    clean = closed_loop(base, ranker)
+    banned = np.isfinite(clean.defence.banned_at)
+    assert banned.sum() >= 50 and (world.truth.fan_of[:banned.size][banned] >= 0).all()
+    zero = closed_loop(base, ranker, make_campaign(base, "bot_farm", 0.0))
+    np.testing.assert_array_equal(zero.ranks, clean.ranks)
+    np.testing.assert_array_equal(zero.exposure, clean.exposure)
 
 
 # --- 4. campaign impressions ----------------------------------------------------------------

@@ -243,6 +243,7 @@ def test_cli_own_log_with_its_own_columns_and_errors(tmp_path, capsys):
     assert "low-quality by your quality column" in out.err
     assert "like_count,mutual_like_ring" in out.out
     bad = [(["--mode", "closed"], "replay"), (["--size", "tiny"], "--size"),
+           (["--world", "fan_share=0.1"], "--world does not go with --log"),
            (["--targets", "v9999"], "--targets"), (["--metrics", "feed_quality"], "quality"),
            (["--columns", "when=ts"], "--columns"), (["--window-start", "2030-01-01"], "window")]
     for extra, word in bad:

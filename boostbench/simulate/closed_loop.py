@@ -36,14 +36,15 @@ from ..events import EventKind, EventLog
 from ..feed import (FeedConfig, draw_feeds, global_hits, personal_pools, plan_sessions,
                     ranked_order)
 from ..observation import viewed_before
-from ..population import active_on, link_impressions
+from ..population import active_on, fan_impressions, link_impressions
 from ..rankers.base import rank_items, score_items, score_pairs, with_oracle
 from .state import (RunBase, Trajectory, _campaign_log, _n_actions, _organic_counts, _State,
                     _trajectory, fake_accounts)
 
 __all__ = ["closed_loop", "closed_loop_rounds", "RoundInfo", "feed_for"]
 
-_S_IMPRESSION, _S_LINK = STREAMS.claim_block("world", "impression", 400, ("feed", "link"))
+_S_IMPRESSION, _S_LINK, _S_FAN = STREAMS.claim_block("world", "impression", 400,
+                                                     ("feed", "link", "fan"))
 
 
 def _n_cpus() -> int:
@@ -134,7 +135,7 @@ class _Helper:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     def respond(self, beh, a, i, t, stream: int, r: int, displayed_likes, herding_ref: float,
-                social: bool = False):
+                social: bool = False, fan: bool = False):
         """Organic responses to impressions; a large batch is answered in two halves, one
         on the helper thread (each impression is decided on its own, so
         :func:`concat_responses` of the halves is the response to the whole batch)."""
@@ -142,7 +143,7 @@ class _Helper:
             return beh.respond(a[sl], i[sl], t[sl],
                                ImpressionUniforms(self.key, stream, a[sl], i[sl], r),
                                displayed_likes=displayed_likes[sl], herding_ref=herding_ref,
-                               social=social)
+                               social=social, fan=fan)
 
         if self._pool is None or a.size < _SPLIT_MIN:
             return part(slice(None))
@@ -202,6 +203,18 @@ def _links(world, helper, beh, resp, r, seen, n_items, likes, ref):
         return None
     la, li, lt = la[ok], li[ok], lt[ok]
     return helper.respond(beh, la, li, lt, _S_LINK, r, likes[li], ref, social=True)
+
+
+def _fans(world, helper, beh, start, end, r, seen, n_items, likes, ref):
+    """Fans opening their creator's posts in the round, answered (none without fan groups)."""
+    fa, fi, ft = fan_impressions(world, start, end)
+    if fa.size == 0:
+        return None
+    ok = seen.add_new(pair_keys(fa, fi, n_items))   # a post the fan saw in the feed: skip
+    if not ok.any():
+        return None
+    fa, fi, ft = fa[ok], fi[ok], ft[ok]
+    return helper.respond(beh, fa, fi, ft, _S_FAN, r, likes[fi], ref, social=True, fan=True)
 
 
 def _fresh_scores(ranker, obs) -> np.ndarray:
@@ -274,9 +287,11 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
                        quota=helper.quota, personal=pools, order=order)
         resp = helper.respond(beh, f.account, f.item, f.t, _S_IMPRESSION, r, likes[f.item], ref)
         helper.prefetch(r + 1)  # the helper thread is free until the next round's feeds
-        link = _links(world, helper, beh, resp, r, seen, n_items, likes, ref)
-        if link is not None:
-            resp = concat_responses([resp, link])
+        extra = [x for x in (_links(world, helper, beh, resp, r, seen, n_items, likes, ref),
+                             _fans(world, helper, beh, start, end, r, seen, n_items, likes, ref))
+                 if x is not None]
+        if extra:
+            resp = concat_responses([resp, *extra])
         resp = drop_repeat_likes(resp, n_items, liked)
         lo, hi = np.searchsorted(c_t, [start, end], side="left")
         parts = [(resp.t, resp.account, resp.item, resp.kind, resp.value,
