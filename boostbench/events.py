@@ -47,6 +47,18 @@ def kind_table(kinds) -> np.ndarray:
     return table
 
 
+def kind_mask(kind: np.ndarray, kinds) -> np.ndarray:
+    """bool per event: its kind is one of ``kinds`` (kinds, or a :func:`kind_table`).
+
+    ``kind_table(kinds)[kind]``, computed as ``(1 << kind) & bits`` over 16-bit integers:
+    numpy's gather through an int8 index costs ~8x these three vector passes (2.5 ms
+    against 0.3 ms on 1.6M events here).
+    """
+    table = kinds if isinstance(kinds, np.ndarray) and kinds.dtype == bool else kind_table(kinds)
+    bits = np.uint16(sum(1 << int(k) for k in np.flatnonzero(table)))
+    return (np.left_shift(np.uint16(1), np.asarray(kind).astype(np.uint16)) & bits) != 0
+
+
 _COLUMNS = (("t", np.float64), ("account", np.int32), ("item", np.int32),
             ("kind", np.int8), ("value", np.float32))
 

@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import arrays
 from boostbench.errors import InvalidParameter
 
 from boostbench._core.params import check_int, check_real
-from boostbench.events import EventKind, EventLog, merge_logs
+from boostbench.events import N_KINDS, EventKind, EventLog, merge_logs
 from boostbench._core.arrays import (KeySet, PairSet, distinct, first_occurrence, pair_set,
                                      stable_argsort)
 
@@ -124,6 +124,25 @@ def test_the_radix_sort_is_numpys_sort(a, spare_bits):
     before = a.copy()
     np.testing.assert_array_equal(radix_sort(a, bits), np.sort(a))
     np.testing.assert_array_equal(a, before)        # the input is left as it was
+
+
+@given(st.one_of(arrays(np.int64, st.integers(0, 80), elements=st.integers(-2**40, 2**40)),
+                 arrays(np.int64, st.integers(0, 80), elements=st.integers(0, 4))))
+def test_distinct_inverse_is_numpys_unique_with_inverse(x):
+    from boostbench._core.arrays import distinct_inverse
+    values, inverse = distinct_inverse(x)
+    want_values, want_inverse = np.unique(x, return_inverse=True)
+    np.testing.assert_array_equal(values, want_values)
+    np.testing.assert_array_equal(inverse, want_inverse.reshape(-1))
+
+
+@given(arrays(np.int8, st.integers(0, 100), elements=st.integers(0, N_KINDS - 1)),
+       st.sets(st.integers(0, N_KINDS - 1)))
+def test_kind_mask_is_the_kind_tables_gather(kind, kinds):
+    from boostbench.events import kind_mask, kind_table
+    table = kind_table(sorted(kinds))
+    np.testing.assert_array_equal(kind_mask(kind, sorted(kinds)), table[kind])
+    np.testing.assert_array_equal(kind_mask(kind, table), table[kind])
 
 
 @pytest.mark.parametrize("high", [1, 2**11, 2**40, 2**62])

@@ -14,8 +14,8 @@ import numpy as np
 from .kernels import radix_sort
 
 __all__ = ["run_starts", "rank_within_runs", "is_sorted", "stable_argsort", "distinct",
-           "first_occurrence", "pair_keys", "packed_sort", "KeySet", "PairSet", "pair_set",
-           "append_grown"]
+           "distinct_inverse", "first_occurrence", "pair_keys", "packed_sort", "KeySet",
+           "PairSet", "pair_set", "append_grown"]
 
 
 def run_starts(s: np.ndarray) -> np.ndarray:
@@ -448,6 +448,21 @@ def distinct(values) -> np.ndarray:
     if v.dtype == np.int64 and v.size >= _RADIX_MIN and v.min() >= 0:
         return _drop_repeats(radix_sort(v, int(v.max()).bit_length()))
     return _drop_repeats(np.sort(v))
+
+
+def distinct_inverse(values) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of a 1-d integer array: the sorted distinct
+    values and each value's index among them, by one stable sort (a radix sort for large
+    arrays) instead of numpy's comparison sort."""
+    v = np.asarray(values).reshape(-1)
+    if v.size == 0:
+        return v.copy(), np.zeros(0, np.intp)
+    order = stable_argsort(v)
+    s = v[order]
+    start = run_starts(s)
+    inverse = np.empty(v.size, np.intp)
+    inverse[order] = np.cumsum(start) - 1
+    return s[start], inverse
 
 
 def _drop_repeats(s: np.ndarray) -> np.ndarray:

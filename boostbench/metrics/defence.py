@@ -18,7 +18,7 @@ import numpy as np
 
 from .._core.arrays import distinct
 from .._core.units import DAY, HOUR
-from ..events import ENGAGEMENT, kind_table
+from ..events import ENGAGEMENT, kind_mask
 from .base import metric
 from .feed import quality_ndcg_metric, topk_membership
 
@@ -30,7 +30,7 @@ _NEW_DAYS = 30.0
 
 def _acts(d):
     """Engagement acts (likes, comments, shares) of a defence record: mask over its events."""
-    return kind_table(ENGAGEMENT)[d.kind]
+    return kind_mask(d.kind, ENGAGEMENT)
 
 
 def _flagged(d) -> np.ndarray:

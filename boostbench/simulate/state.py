@@ -15,7 +15,7 @@ from .._core.arrays import KeySet, append_grown, distinct, pair_keys, pair_set
 from .._core.units import HOUR
 from ..attacks.base import Campaign
 from ..errors import InvalidParameter
-from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_table, merge_logs
+from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_mask, kind_table, merge_logs
 from ..observation import (AGGREGATES, Aggregates, Observation, aggregate, aggregate_index,
                            viewed_before)
 from ..history import organic_events
@@ -464,13 +464,12 @@ def _weighed(ranker, kind: np.ndarray) -> np.ndarray:
     """bool per act: its kind is one the ranker's defences weigh (every act when it does not
     say which)."""
     kinds = getattr(ranker, "kinds", None)
-    return np.ones(kind.size, bool) if kinds is None else kind_table(kinds)[kind]
+    return np.ones(kind.size, bool) if kinds is None else kind_mask(kind, kinds)
 
 
 def _per_round(item, kind, organic, kinds, n_items) -> np.ndarray:
     """Per-item count of the organic events whose kind is in ``kinds`` (a kind list or mask)."""
-    table = kinds if isinstance(kinds, np.ndarray) and kinds.dtype == bool else kind_table(kinds)
-    m = organic & table[kind]
+    m = organic & kind_mask(kind, kinds)
     return np.bincount(item[m], minlength=n_items)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from ..._core.params import (Boolean, InstanceOf, Interval, Options, OrNone, SequenceOf,
                              check_real, declare)
 from ..._core.units import HOUR
-from ...events import ENGAGEMENT, N_KINDS, EventKind, kind_table
+from ...events import ENGAGEMENT, N_KINDS, EventKind, kind_mask
 from ...observation import Observation
 
 __all__ = ["Schedule", "INLINE", "BATCH_6H", "Detection", "Defence", "InlineDefence",
@@ -145,13 +145,8 @@ class BatchDefence(Defence):
         t, acc, item, kind, _ = obs.events
         lo = 0 if self.lookback_hours is None else int(
             np.searchsorted(t, obs.now - self.lookback_hours * HOUR, side="right"))
-        m = kind_mask(kind[lo:], self.kinds)
-        return acc[lo:][m].astype(np.int64), item[lo:][m].astype(np.int64), t[lo:][m]
-
-
-def kind_mask(kind: np.ndarray, kinds) -> np.ndarray:
-    """bool per event: its kind is one of ``kinds``."""
-    return kind_table(kinds)[kind]
+        idx = lo + np.flatnonzero(kind_mask(kind[lo:], self.kinds))   # few: gather, not mask
+        return acc[idx].astype(np.int64), item[idx].astype(np.int64), t[idx]
 
 
 def ones(n: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from ..._core.arrays import distinct
+from ..._core.arrays import distinct, distinct_inverse
 from ..._core.params import SEED, Interval, Options, OrNone, declare
 from ..._core.random import STREAMS, hash_uniforms
 from ..._core.units import HOUR
@@ -62,12 +62,18 @@ class Lockstep(BatchDefence):
         if acc.size == 0:
             return Detection()
         cell = item * np.int64(1 << 20) + np.floor(t / (self.window_hours * HOUR)).astype(np.int64)
-        pair = distinct(acc * np.int64(1 << 40) + np.unique(cell, return_inverse=True)[1])
+        pair = distinct(acc * np.int64(1 << 40) + distinct_inverse(cell)[1])
         a, c = pair >> 40, pair & ((1 << 40) - 1)
-        ua, ai = np.unique(a, return_inverse=True)
-        m = sparse.csr_matrix((np.ones(a.size, np.int32), (ai, c)), shape=(ua.size, int(c.max()) + 1))
+        ua, ai = distinct_inverse(a)
+        n_cells = int(c.max()) + 1
+        cells = np.bincount(ai, minlength=ua.size)          # cells per account
+        # only accounts with min_items cells can be linked, and only through cells two such
+        # accounts share: the co-counts of every pair that can be kept, in a smaller product
+        cand = cells[ai] >= self.min_items
+        use = cand & (np.bincount(c[cand], minlength=n_cells)[c] >= 2)
+        m = sparse.csr_matrix((np.ones(int(use.sum()), np.int32), (ai[use], c[use])),
+                              shape=(ua.size, n_cells))
         co = (m @ m.T).tocoo()
-        cells = np.asarray(m.sum(axis=1)).ravel()           # cells per account
         smaller = np.minimum(cells[co.row], cells[co.col])
         keep = ((co.row != co.col) & (co.data >= self.min_items)
                 & (co.data >= self.min_overlap * smaller))
