@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit, ndtri
 
-from ._core.arrays import KeySet, first_occurrence, pair_keys
+from ._core.arrays import KeySet, first_occurrence, pair_keys, stable_argsort
 from ._core.random import STREAMS
 from .errors import InvalidParameter
 from ._core.params import Interval, declare
@@ -454,7 +454,7 @@ def drop_repeat_likes(r: Response, n_items: int, prior: KeySet | None = None) ->
     like = np.flatnonzero(r.kind == EventKind.LIKE)
     if like.size == 0:
         return r
-    like = like[np.argsort(r.t[like], kind="stable")]
+    like = like[stable_argsort(r.t[like])]
     keys = pair_keys(r.account[like], r.item[like], n_items)
     ok = first_occurrence(keys)
     if prior is not None:

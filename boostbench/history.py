@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core.arrays import KeySet, first_occurrence, pair_keys
+from ._core.arrays import KeySet, first_occurrence, pair_keys, stable_argsort
 from ._core.units import DAY
 from .events import EventKind, EventLog
 from .population import active_on, fan_impressions, link_impressions
@@ -112,7 +112,7 @@ def impressions(world, start: float, end: float, rng, seen: KeySet | None = None
     acc, lo, hi, n = _account_days(world, start, end, rng)
     acc = np.repeat(acc, n)
     t = np.repeat(lo, n) + rng.random(acc.size) * np.repeat(hi - lo, n)
-    order = np.argsort(t, kind="stable")
+    order = stable_argsort(t)
     acc, t = acc[order], t[order]
     topic = world.accounts.topic[acc]
     own = rng.random(acc.size) < c.topic_pool_share

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from ._core.arrays import rank_within_runs
+from ._core.arrays import rank_within_runs, stable_argsort
 from ._core.random import STREAMS, hash_uniforms
 from ._core.units import DAY
 from .world import NOT_CREATED, Accounts, Origin, WorldConfig, _devices, _zipf_topics
@@ -177,7 +177,7 @@ _FAN_LOOKBACK = DAY
 def circle_members(circle: np.ndarray, size: int) -> np.ndarray:
     """``members[c]``: the rows of circle ``c`` (shape ``(n_circles, size)``)."""
     rows = np.flatnonzero(circle >= 0)
-    order = np.argsort(circle[rows], kind="stable")
+    order = stable_argsort(circle[rows])
     return rows[order].reshape(-1, size) if rows.size else np.zeros((0, size), np.int64)
 
 
@@ -230,7 +230,7 @@ def fan_impressions(world, start: float, end: float):
     lo, hi = np.searchsorted(created, [start - _FAN_LOOKBACK, end], side="left")
     posts = np.arange(lo, hi)
     fans = np.flatnonzero(fan_of >= 0)
-    fans = fans[np.argsort(fan_of[fans], kind="stable")]          # grouped by creator
+    fans = fans[stable_argsort(fan_of[fans])]                     # grouped by creator
     first = np.searchsorted(fan_of[fans], world.items.creator[posts], side="left")
     n_fans = np.searchsorted(fan_of[fans], world.items.creator[posts], side="right") - first
     item = np.repeat(posts, n_fans)
@@ -241,6 +241,6 @@ def fan_impressions(world, start: float, end: float):
         c.fan_minutes * 60.0)
     ok = (t >= start) & (t < end) & (world.accounts.created_at[acc] <= t)
     acc, item, t = acc[ok], item[ok], t[ok]
-    order = np.argsort(t, kind="stable")
+    order = stable_argsort(t)
     return acc[order].astype(np.int64), item[order].astype(np.int64), t[order]
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import InvalidParameter
 
+from .._core.arrays import stable_argsort
 from .._core.params import check_int
 from .base import Margin, metric
 
@@ -64,7 +65,7 @@ def topk_membership_of(ranks: np.ndarray, items, k: int) -> np.ndarray:
 
 def _dcg_tie_averaged(gains: np.ndarray, scores: np.ndarray, k: int) -> float:
     """DCG@k with gains averaged within tied-score groups (as sklearn's ndcg_score does)."""
-    order = np.argsort(-scores, kind="stable")
+    order = stable_argsort(-scores)
     s, g = scores[order], gains[order]
     _, starts, counts = np.unique(-s, return_index=True, return_counts=True)
     discount = 1.0 / np.log2(np.arange(2, s.size + 2))
