@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core.arrays import KeySet, first_occurrence, pair_keys, stable_argsort
+from ._core.arrays import KeySet, SortedSearch, first_occurrence, pair_keys, stable_argsort
 from ._core.units import DAY
 from .events import EventKind, EventLog
 from .population import active_on, fan_impressions, link_impressions
@@ -48,6 +48,9 @@ class _ItemSampler:
         self.start = np.searchsorted(topic[self.order], np.arange(self.n_topics + 1))
         self.t_key = topic[self.order] * self._span() + created[self.order]
         self.tcum = np.cumsum(w[self.order])
+        # millions of random queries: bucketed searches, numpy's answers ~10x faster
+        self._cum, self._tkey, self._tcum = (SortedSearch(a) for a in (self.cum, self.t_key,
+                                                                       self.tcum))
 
     def _span(self) -> float:
         return float(self.created.max() - min(self.created.min(), 0.0)) + 2.0 * DAY
@@ -59,19 +62,19 @@ class _ItemSampler:
         """Items by weight among those posted by ``t`` (-1 where none is)."""
         n = self.n_live(t)
         target = u * self.cum[np.maximum(n, 1) - 1]
-        out = np.minimum(np.searchsorted(self.cum, target, side="right"), np.maximum(n, 1) - 1)
+        out = np.minimum(self._cum.right(target), np.maximum(n, 1) - 1)
         return np.where(n > 0, out, -1)
 
     def topic_draw(self, topic: np.ndarray, t: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Items by weight within ``topic`` among those posted by ``t`` (-1 where none is)."""
         topic = np.asarray(topic, np.int64)
         lo = self.start[np.clip(topic, 0, self.n_topics)]
-        hi = np.searchsorted(self.t_key, topic * self._span() + t, side="right")
+        hi = self._tkey.right(topic * self._span() + t)
         ok = (topic >= 0) & (topic < self.n_topics) & (hi > lo)
         base = np.where(lo > 0, self.tcum[np.maximum(lo, 1) - 1], 0.0)
         top = self.tcum[np.maximum(hi, 1) - 1]
         target = base + u * (top - base)
-        pos = np.clip(np.searchsorted(self.tcum, target, side="right"), lo, np.maximum(hi - 1, lo))
+        pos = np.clip(self._tcum.right(target), lo, np.maximum(hi - 1, lo))
         return np.where(ok, self.order[np.minimum(pos, self.n - 1)], -1)
 
     def uniform_draw(self, t: np.ndarray, u: np.ndarray) -> np.ndarray:

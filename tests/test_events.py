@@ -145,6 +145,15 @@ def test_kind_mask_is_the_kind_tables_gather(kind, kinds):
     np.testing.assert_array_equal(kind_mask(kind, table), table[kind])
 
 
+@given(arrays(np.float64, st.integers(0, 60), elements=st.floats(-1e6, 1e6)),
+       arrays(np.float64, st.integers(0, 60), elements=st.floats(allow_nan=False)))
+def test_sorted_search_is_numpys_searchsorted_right(a, x):
+    from boostbench._core.arrays import SortedSearch
+    a = np.sort(a)
+    x = np.concatenate([x, a, a + 1e-9, a - 1e-9])      # on and around every value
+    np.testing.assert_array_equal(SortedSearch(a).right(x), np.searchsorted(a, x, side="right"))
+
+
 @pytest.mark.parametrize("high", [1, 2**11, 2**40, 2**62])
 def test_large_sorts_take_the_radix_path_and_agree_with_numpy(high):
     from boostbench._core.arrays import _RADIX_MIN, distinct

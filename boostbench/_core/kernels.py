@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["walk_pools", "radix_sort"]
+__all__ = ["walk_pools", "radix_sort", "bucket_search"]
 
 
 @njit(cache=True, inline="always")
@@ -139,3 +139,34 @@ def radix_sort(a, bits):
             c[d] += 1
         src, dst = dst, src
     return src
+
+
+@njit(cache=True)
+def bucket_search(a, start_of, lo, scale, x):
+    """``np.searchsorted(a, x, side="right")`` for a sorted float64 array ``a``.
+
+    ``start_of[b]`` is where a value in bucket ``b`` (``floor((v - lo) * scale)``, clipped
+    to the table) usually lands; from there the answer is found by stepping back past
+    values above ``v`` and forward past values at or below it, so it is exact whatever
+    the bucket arithmetic rounds to — the buckets only make the steps few (one or two
+    for a table as long as ``a``), instead of a binary search's ~16 cache misses.
+    """
+    n = a.size
+    nb = start_of.size - 1
+    out = np.empty(x.size, np.int64)
+    for j in range(x.size):
+        v = x[j]
+        f = (v - lo) * scale
+        if f >= nb:
+            b = nb
+        elif f > 0:
+            b = int(f)
+        else:
+            b = 0
+        i = start_of[b]
+        while i > 0 and a[i - 1] > v:
+            i -= 1
+        while i < n and a[i] <= v:
+            i += 1
+        out[j] = i
+    return out
