@@ -629,9 +629,10 @@ def _cmd_run(a, out) -> int:
             print(f"not available on this log (it does not record "
                   f"{', '.join(sorted(log.unknown))}): {', '.join(left)}", file=head)
     else:
-        print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}{_world_note(sc)}, budget "
-              f"${spec.budget:g} per campaign over {sc.n_targets} low-quality targets, "
-              f"k={sc.k}, mode {spec.mode}, {len(seeds)} seeds ({elapsed:.1f} s)", file=head)
+        print(f"boostbench run: scenario {sc.name!r} v{sc.version}, size {sc.size}"
+              f"{_world_note(sc)}, budget ${spec.budget:g} per campaign over {sc.n_targets} "
+              f"low-quality targets, k={sc.k}, mode {spec.mode}, {len(seeds)} seeds "
+              f"({elapsed:.1f} s)", file=head)
     cols = chosen or [c for c in table_columns(spec.mode) if c not in left]
     if a.format == "csv":
         print(summary_csv(rows, cols), file=out)
@@ -728,8 +729,9 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
         queries=getattr(a, "queries", 0) if adaptive else 0)
     rows = summarize_cost(records)
     sc = spec.scenario
-    print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}{_world_note(sc)}, "
-          f"k={sc.k}, mode {spec.mode}, budgets {', '.join(f'${b:g}' for b in budgets)}, "
+    print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}"
+          f"{_world_note(sc)}, k={sc.k}, mode {spec.mode}, "
+          f"budgets {', '.join(f'${b:g}' for b in budgets)}, "
           f"{len(spec.seeds)} seeds, attacker knowledge: "
           f"{_knowledge(spec, adaptive, getattr(a, 'queries', 0))} "
           f"({time.perf_counter() - started:.1f} s)", file=out)
@@ -806,9 +808,9 @@ def _cmd_baseline(a, out) -> int:
         for r in records:
             r["scenario"] = sc.name
         gated = gated_metrics(spec.mode)
-        print(f"boostbench baseline: scenario {sc.name!r} v{sc.version}, size {sc.size}{_world_note(sc)}, budget "
-              f"${spec.budget:g}, k={sc.k}, mode {spec.mode}, {len(spec.seeds)} seeds "
-              f"({time.perf_counter() - started:.1f} s)", file=out)
+        print(f"boostbench baseline: scenario {sc.name!r} v{sc.version}, size {sc.size}"
+              f"{_world_note(sc)}, budget ${spec.budget:g}, k={sc.k}, mode {spec.mode}, "
+              f"{len(spec.seeds)} seeds ({time.perf_counter() - started:.1f} s)", file=out)
         print(format_table(summarize(records, gated), gated), file=out)
         power = power_report(records, gated)
         print("What a check can catch:", file=out)

@@ -19,7 +19,8 @@ from functools import partial
 from .errors import UsageError
 from .progress import bar
 
-__all__ = ["pool", "map_seeds", "seed_parts", "mapper", "dask_client", "dask_versions", "unpicklable"]
+__all__ = ["pool", "map_seeds", "seed_parts", "mapper", "dask_client", "dask_versions",
+           "unpicklable"]
 
 _NEED_DASK = 'distributed runs need dask: pip install "boostbench[dask]"'
 #: How long to try reaching a scheduler before giving up (distributed's timeout string).

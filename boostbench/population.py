@@ -169,9 +169,9 @@ _S_LINK_OPEN, _S_LINK_DELAY = STREAMS.claim_block("world", "population.link", 30
                                                   ("open", "delay"))
 _S_FAN_OPEN, _S_FAN_DELAY = STREAMS.claim_block("world", "population.fan", 303,
                                                 ("open", "delay"))
-#: Posts this long before a window can still notify into it (delays are exponential with
-#: a mean of minutes: the chance of a longer one is e^-96 at 15 minutes).
-_FAN_LOOKBACK = DAY
+#: Posts this many mean delays before a window can still notify into it (a longer delay
+#: has probability e^-40).
+_FAN_LOOKBACK_MEANS = 40.0
 
 
 def circle_members(circle: np.ndarray, size: int) -> np.ndarray:
@@ -227,7 +227,8 @@ def fan_impressions(world, start: float, end: float):
     if not (fan_of >= 0).any():
         return z, z, np.zeros(0)
     created = world.items.created_at
-    lo, hi = np.searchsorted(created, [start - _FAN_LOOKBACK, end], side="left")
+    lookback = _FAN_LOOKBACK_MEANS * c.fan_minutes * 60.0
+    lo, hi = np.searchsorted(created, [start - lookback, end], side="left")
     posts = np.arange(lo, hi)
     fans = np.flatnonzero(fan_of >= 0)
     fans = fans[stable_argsort(fan_of[fans])]                     # grouped by creator
