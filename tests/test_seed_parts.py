@@ -54,3 +54,19 @@ def test_a_split_seed_gives_the_records_of_the_whole_seed(tmp_path):
         (r, a) for r in ("like_count", "engagement_depth", "like_count+require_view")
         for a in ("bot_farm", "top_up")]
     assert out["1"] == out["2"]
+
+
+def _threads(_):
+    import os
+    return os.environ.get("BOOSTBENCH_THREADS")
+
+
+def test_workers_share_the_cpus_as_the_loops_thread_budget(monkeypatch):
+    from boostbench._core.machine import usable_cpus
+    from boostbench.executors import pool
+    monkeypatch.delenv("BOOSTBENCH_THREADS", raising=False)
+    with pool(2) as ex:
+        assert set(ex.map(_threads, range(2))) == {str(max(1, usable_cpus() // 2))}
+    monkeypatch.setenv("BOOSTBENCH_THREADS", "7")        # the user's setting stands
+    with pool(2) as ex:
+        assert set(ex.map(_threads, range(2))) == {"7"}

@@ -27,6 +27,7 @@ from functools import partial
 import numpy as np
 
 from .._core.arrays import pair_keys, stable_argsort
+from .._core.machine import usable_cpus
 from .._core.random import STREAMS, ImpressionUniforms
 from .._core.units import DAY
 from ..attacks.base import Campaign
@@ -57,10 +58,7 @@ def _n_cpus() -> int:
         except ValueError:
             raise InvalidParameter(f"BOOSTBENCH_THREADS must be a positive integer. Got {env!r}.",
                                    name="BOOSTBENCH_THREADS") from None
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return usable_cpus()
 
 
 _SPLIT_MIN = 20_000  # impressions worth answering in two halves on two threads
