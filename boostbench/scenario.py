@@ -79,9 +79,11 @@ class Scenario:
     world: tuple = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "world", tuple(sorted(
-            (str(k), v) for k, v in (self.world.items() if isinstance(self.world, dict)
-                                     else self.world))))
+        if not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in self.world):
+            raise InvalidParameter(f"The 'world' parameter of Scenario must be a tuple of "
+                                   f"(name, value) pairs. Got {self.world!r} instead.",
+                                   name="world")
+        object.__setattr__(self, "world", tuple(sorted((str(k), v) for k, v in self.world)))
         world_overrides(self.world)      # unknown names and non-numbers fail here
         Interval(int, self.attack_hours, 24 * 365).check("horizon_hours", self.horizon_hours,
                                                           "Scenario")

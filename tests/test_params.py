@@ -158,3 +158,14 @@ def test_an_invalid_option_exits_2_with_one_line_naming_it(cmd, option, text, tm
     err = capsys.readouterr().err.strip()
     assert f"{option} must be" in err and "\n" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scenario_world_settings_are_pairs_with_known_names():
+    for bad in ((("fan_share",),), (("nope", 1),), (("fan_share", "x"),), (("fan_share", True),)):
+        with pytest.raises(InvalidParameter) as e:
+            Scenario(world=bad)
+        assert e.value.name == "world", bad
+    # pairs as lists (a manifest read back) are taken, stored sorted by name
+    got = Scenario(world=(("fan_share", 0.1), ["circle_share", 0.2])).world
+    assert got == (("circle_share", 0.2), ("fan_share", 0.1))
+    assert Scenario(world=(("fan_share", 0.1),)).world_config().fan_share == 0.1
