@@ -108,6 +108,11 @@ GIVEN_AWAY = {
                           "targets: new_item_share 0.83, item_age_mean 0.81, "
                           "view_per_impression 0.77, comment_per_impression 0.76; on small "
                           "also topic 0.90 (all recruits share the targets' topics).",
+    "task_crowd": "AUC 0.919 (tiny seeds 0-2: 0.923/0.914/0.921; default: 0.893 in "
+                  "docs/results.md). Crowd workers come for the task: they act on fresh "
+                  "posts (new_item_share 0.83-0.85, item_age_mean 0.73-0.84) and like more "
+                  "of what they see (like_per_impression 0.75-0.79). Found failing on "
+                  "2026-12-01 at the commit that started the day, so not a regression of it.",
 }
 
 
