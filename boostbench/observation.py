@@ -16,7 +16,7 @@ import numpy as np
 from .errors import InvalidParameter
 
 from ._core.params import check_real
-from ._core.arrays import packed_sort, run_starts
+from ._core.arrays import distinct_inverse, packed_sort, run_starts
 from ._core.units import HOUR
 from .events import N_KINDS, EventKind, EventLog
 from .world import Accounts, Items
@@ -346,11 +346,12 @@ def accumulate(aggs: dict, item, kind, value, vb, weight=None) -> dict:
     bincount over the touched bins only (each bin still adds its events in log order,
     as :func:`aggregate` does) and go onto a copy, instead of a dense pass over every
     bin per aggregate. The touched bins are found by marking them in a dense mask and
-    numbering the marks (O(events + bins), no sort).
+    numbering the marks (:func:`~boostbench._core.arrays.distinct_inverse` with a
+    universe: O(events + bins), no sort).
     """
     if not aggs:
         return {}
-    bins = _touched_bins(aggregate_index(item, kind), next(iter(aggs.values())).size)
+    bins = distinct_inverse(aggregate_index(item, kind), next(iter(aggs.values())).size)
     out = {}
     for name, old in aggs.items():
         new = old.copy()
@@ -363,17 +364,6 @@ def _add_chunk(agg: np.ndarray, bins: tuple, w) -> None:
     """Add a chunk's events (their ``(touched, slot)`` bins and weights) to ``agg`` in place."""
     touched, slot = bins
     agg.reshape(-1)[touched] += np.bincount(slot, weights=w, minlength=touched.size)
-
-
-def _touched_bins(index: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(touched, slot)``: the sorted distinct bins of ``index`` and each event's place
-    among them (``touched[slot] == index``), as ``np.unique(index, return_inverse=True)``."""
-    mark = np.zeros(n_bins, bool)
-    mark[index] = True
-    touched = np.flatnonzero(mark)
-    number = np.empty(n_bins, np.int32 if touched.size < 2**31 else np.int64)
-    number[touched] = np.arange(touched.size, dtype=number.dtype)
-    return touched, number[index]
 
 
 class Aggregates:
@@ -429,7 +419,7 @@ class Aggregates:
             for chunk in self._chunks[at:c]:
                 item, kind, value, vb, weight, bins = chunk
                 if bins is None:
-                    bins = chunk[5] = _touched_bins(aggregate_index(item, kind), size)
+                    bins = chunk[5] = distinct_inverse(aggregate_index(item, kind), size)
                 _add_chunk(arr, bins, _event_weights(name, value, vb, weight))
             arr.flags.writeable = False
         if c >= self._have.get(name, (None, -1))[1]:

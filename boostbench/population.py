@@ -203,12 +203,21 @@ def link_impressions(world, t, sharer, item, *, exists_at=None):
     keep = rec != sharer[:, None]
     rec, itm = rec[keep], itm[keep]
     tt = np.broadcast_to(t[:, None], keep.shape)[keep]
-    opens = hash_uniforms(world.seed, _S_LINK_OPEN, rec, itm) < c.link_open
-    rec, itm, tt = rec[opens], itm[opens], tt[opens]
-    delay = -np.log1p(-hash_uniforms(world.seed, _S_LINK_DELAY, rec, itm)) * c.link_minutes * 60
-    tt = tt + delay
-    ok = world.accounts.created_at[rec] <= tt
-    return rec[ok].astype(np.int64), itm[ok].astype(np.int64), tt[ok]
+    return _opened(world, (_S_LINK_OPEN, _S_LINK_DELAY), rec, itm, tt, c.link_open,
+                   c.link_minutes)
+
+
+def _opened(world, streams, acc, item, t, p_open: float, minutes: float):
+    """``(account, item, t)`` of the offers ``(acc, item)`` made at ``t`` (a friend's link, a
+    notification) that are taken: each with probability ``p_open``, after an exponential
+    delay of mean ``minutes``, by an account that exists by then. Counter-based draws on
+    ``streams`` (open, delay) keyed by the world's seed and (account, item)."""
+    s_open, s_delay = streams
+    opens = hash_uniforms(world.seed, s_open, acc, item) < p_open
+    acc, item, t = acc[opens], item[opens], t[opens]
+    t = t - np.log1p(-hash_uniforms(world.seed, s_delay, acc, item)) * minutes * 60
+    ok = world.accounts.created_at[acc] <= t
+    return acc[ok].astype(np.int64), item[ok].astype(np.int64), t[ok]
 
 
 def fan_impressions(world, start: float, end: float):
@@ -236,12 +245,9 @@ def fan_impressions(world, start: float, end: float):
     n_fans = np.searchsorted(fan_of[fans], world.items.creator[posts], side="right") - first
     item = np.repeat(posts, n_fans)
     acc = fans[np.repeat(first, n_fans) + rank_within_runs(item)]   # item ascends
-    opens = hash_uniforms(world.seed, _S_FAN_OPEN, acc, item) < c.fan_open
-    acc, item = acc[opens], item[opens]
-    t = created[item] - np.log1p(-hash_uniforms(world.seed, _S_FAN_DELAY, acc, item)) * (
-        c.fan_minutes * 60.0)
-    ok = (t >= start) & (t < end) & (world.accounts.created_at[acc] <= t)
-    acc, item, t = acc[ok], item[ok], t[ok]
-    order = stable_argsort(t)
-    return acc[order].astype(np.int64), item[order].astype(np.int64), t[order]
+    acc, item, t = _opened(world, (_S_FAN_OPEN, _S_FAN_DELAY), acc, item, created[item],
+                           c.fan_open, c.fan_minutes)
+    ok = (t >= start) & (t < end)
+    order = stable_argsort(t[ok])
+    return acc[ok][order], item[ok][order], t[ok][order]
 

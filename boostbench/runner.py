@@ -372,7 +372,7 @@ def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, atta
     the cap does not reach; its tie-breaks are the hours in the top k and the impressions at
     that budget (at the cap when none reaches). ``simulations`` says how many it ran.
     """
-    from .metrics.rise import HIT_HOURS, hours_in_top_k
+    from .metrics.rise import hours_in_top_k, reached
     if seed not in memo:
         memo[seed] = _seed_setup(spec, seed)
     _, base, buy, kw = memo[seed]
@@ -381,7 +381,7 @@ def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, atta
         tr = simulate(spec.mode, base, ranker, buy(attack, b), seed=seed, **kw)
         hours = hours_in_top_k(tr)
         return (float(tr.exposure[:, tr.targets].sum(axis=0).mean()), float(np.mean(hours)),
-                float(np.mean(hours >= HIT_HOURS * (1 - 1e-9))) >= 0.5)
+                float(np.mean(reached(hours))) >= 0.5)
     if objective != "cheapest_budget":
         impressions, hours, _ = run(budget)
         if objective == "impressions":

@@ -450,11 +450,20 @@ def distinct(values) -> np.ndarray:
     return _drop_repeats(np.sort(v))
 
 
-def distinct_inverse(values) -> tuple[np.ndarray, np.ndarray]:
+def distinct_inverse(values, universe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)`` of a 1-d integer array: the sorted distinct
-    values and each value's index among them, by one stable sort (a radix sort for large
-    arrays) instead of numpy's comparison sort."""
+    values and each value's index among them (an int array), by one stable sort (a radix
+    sort for large arrays) instead of numpy's comparison sort — or, with ``universe`` (all
+    values in ``[0, universe)``), by marking them in a dense mask and numbering the marks
+    (O(values + universe), no sort: a round's few thousand (item, kind) bins)."""
     v = np.asarray(values).reshape(-1)
+    if universe is not None:
+        mark = np.zeros(universe, bool)
+        mark[v] = True
+        out = np.flatnonzero(mark)
+        number = np.empty(universe, np.int32 if out.size < 2**31 else np.int64)
+        number[out] = np.arange(out.size, dtype=number.dtype)
+        return out, number[v]
     if v.size == 0:
         return v.copy(), np.zeros(0, np.intp)
     order = stable_argsort(v)

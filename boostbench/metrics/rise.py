@@ -8,7 +8,7 @@ from .._core.units import HOUR
 from .base import Margin, metric
 from .feed import topk_membership, topk_membership_of
 
-__all__ = ["target_ranks", "hours_in_top_k", "HIT_HOURS"]
+__all__ = ["target_ranks", "hours_in_top_k", "reached", "HIT_HOURS"]
 
 #: Hours in all a target must spend in the top k, at any time in the horizon, for the
 #: campaign to count as a success (``reached_top_k``, ``cost_to_top_k``, sweeps).
@@ -79,6 +79,12 @@ def hours_in_top_k(traj) -> np.ndarray:
     return length @ topk_membership_of(traj.ranks, traj.targets, traj.k)
 
 
+def reached(hours: np.ndarray) -> np.ndarray:
+    """bool per target: its :func:`hours_in_top_k` make a success (``HIT_HOURS``, with a
+    relative tolerance of 1e-9 for the float sum of round lengths)."""
+    return hours >= HIT_HOURS * (1 - 1e-9)
+
+
 @metric("reached_top_k", greater_is_better=False, column=21,
         margin=Margin(0.10, 0.05), tables=("closed", "replay"),
         definition=f"attacked run, whole horizon: share of targets that spent at least "
@@ -86,7 +92,7 @@ def hours_in_top_k(traj) -> np.ndarray:
                    "tie-breaking), whenever that was: a campaign that paid off before a ban "
                    "still succeeded. The success of cost_to_top_k and sweeps")
 def reached_top_k(attacked, clean, truth) -> float:
-    return float(np.mean(hours_in_top_k(attacked) >= HIT_HOURS * (1 - 1e-9)))
+    return float(np.mean(reached(hours_in_top_k(attacked))))
 
 
 def _target_sum(arr, targets, rounds: slice) -> np.ndarray:

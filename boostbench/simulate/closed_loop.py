@@ -193,26 +193,28 @@ def _links(world, helper, beh, resp, r, seen, n_items, likes, ref):
     share = resp.kind == EventKind.SHARE
     if not share.any():
         return None
-    la, li, lt = link_impressions(world, resp.t[share], resp.account[share], resp.item[share])
-    if la.size == 0:
-        return None
-    ok = seen.add_new(pair_keys(la, li, n_items))   # a friend's link to an item you saw: skip
-    if not ok.any():
-        return None
-    la, li, lt = la[ok], li[ok], lt[ok]
-    return helper.respond(beh, la, li, lt, _S_LINK, r, likes[li], ref, social=True)
+    opened = link_impressions(world, resp.t[share], resp.account[share], resp.item[share])
+    return _answer_unseen(opened, helper, beh, _S_LINK, r, seen, n_items, likes, ref)
 
 
 def _fans(world, helper, beh, start, end, r, seen, n_items, likes, ref):
     """Fans opening their creator's posts in the round, answered (none without fan groups)."""
-    fa, fi, ft = fan_impressions(world, start, end)
-    if fa.size == 0:
+    return _answer_unseen(fan_impressions(world, start, end), helper, beh, _S_FAN, r, seen,
+                          n_items, likes, ref, fan=True)
+
+
+def _answer_unseen(opened, helper, beh, stream, r, seen, n_items, likes, ref, fan=False):
+    """Impressions ``(account, item, t)`` that reached an account outside the feed (a
+    friend's link, a notification), answered — but for items the account has seen, which it
+    skips (nobody is shown an item twice); None when none is left."""
+    a, i, t = opened
+    if a.size == 0:
         return None
-    ok = seen.add_new(pair_keys(fa, fi, n_items))   # a post the fan saw in the feed: skip
+    ok = seen.add_new(pair_keys(a, i, n_items))
     if not ok.any():
         return None
-    fa, fi, ft = fa[ok], fi[ok], ft[ok]
-    return helper.respond(beh, fa, fi, ft, _S_FAN, r, likes[fi], ref, social=True, fan=True)
+    a, i, t = a[ok], i[ok], t[ok]
+    return helper.respond(beh, a, i, t, stream, r, likes[i], ref, social=True, fan=fan)
 
 
 def _fresh_scores(ranker, obs) -> np.ndarray:
