@@ -134,7 +134,7 @@ def test_distinct_inverse_is_numpys_unique_with_inverse(x):
     want_values, want_inverse = np.unique(x, return_inverse=True)
     np.testing.assert_array_equal(values, want_values)
     np.testing.assert_array_equal(inverse, want_inverse.reshape(-1))
-    if x.size and x.min() >= 0:                  # the dense path, values in [0, universe)
+    if x.size and x.min() >= 0 and x.max() < 10_000:   # the dense path, in [0, universe)
         values, inverse = distinct_inverse(x, int(x.max()) + 3)
         np.testing.assert_array_equal(values, want_values)
         np.testing.assert_array_equal(inverse, want_inverse.reshape(-1))
