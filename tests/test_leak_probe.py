@@ -97,11 +97,6 @@ def test_inactive_accounts(obs):
 SEEDS = (0, 1, 2)
 MIMICS = ("aged_bots", "task_crowd", "engagement_service", "mutual_like_ring")
 GIVEN_AWAY = {
-    "aged_bots": "AUC 1.000 (tiny seeds 0-2; small: 0.999); single-feature AUCs in parentheses. "
-                 "The camouflage is not organic: "
-                 "Poisson-even acts (gap_std 0.95) at fixed rates (like/impression 0.018 vs "
-                 "organic ~0.065, n_impression 0.94), on old popular items (new_item_share "
-                 "0.98), view completion 0.3+0.7u (0.95), every day (acts_before_t0 0.94).",
     "engagement_service": "AUC 0.931 (tiny seeds 0-2: 0.923/0.911/0.959; small: 0.949). "
                           "Recruits (single-feature AUCs) are users active the day before "
                           "t0 and act on fresh "

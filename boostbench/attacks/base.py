@@ -87,6 +87,11 @@ class Campaign:
     ``(t, account, item, kind, value)`` inside ``[start, end)`` and their itemised
     cost. The loop checks that the total spend stays within the budget.
 
+    ``life`` (optional, an :class:`~boostbench.attacks.mimic.EverydayLife`): the established
+    accounts the new accounts mirror (aged bots' everyday life): the campaign's events hold
+    the copies before the window; inside it the simulator makes them from the organic
+    events as they happen (``life.templates``, ``life.on_day`` and ``life.copies``).
+
     ``account_price`` and ``account_uses``: what an own farm paid per new account
     and over how many campaigns it amortises it (price 0 for services), so the
     cost of replacing banned accounts can be reported.
@@ -106,6 +111,7 @@ class Campaign:
     new_device: np.ndarray = field(default_factory=lambda: _empty(np.int32))
     new_topic: np.ndarray = field(default_factory=lambda: _empty(np.int16))
     new_origin: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    life: object = None
     recruited: np.ndarray = field(default_factory=lambda: _empty(np.int64))
     recruited_origin: int = 0
     t: np.ndarray = field(default_factory=lambda: _empty(np.float64))

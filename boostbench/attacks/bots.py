@@ -12,11 +12,11 @@ __all__ = ["FRESH_BOTS", "AGED_BOTS", "API_CLIENT", "bot_farm", "aged_bots", "ap
 
 FRESH_BOTS = Supplier("fresh_bots", Origin.BOT, accounts="new", pricing="bot_service",
                       age_days=(0.0, 3.0), accounts_per_device=20)
-# a farm that raises accounts to pass as users (养号): months old, one phone per account, and a
-# user's everyday viewing as camouflage (270 impressions a day, the organic median) [?]
+# a farm that raises accounts to pass as users (养号): months old, one phone per account, and an
+# established user's everyday life as camouflage (each account mirrors one, attacks.mimic)
 AGED_BOTS = Supplier("aged_bots", Origin.AGED_BOT, accounts="new", pricing="own_farm",
                      age_days=(90.0, 365.0), accounts_per_device=1, account_price="account_aged",
-                     camouflage_per_day=270.0)
+                     camouflage=True)
 API_CLIENT = Supplier("api_client", Origin.API, accounts="new", pricing="bot_service",
                       age_days=(0.0, 30.0), accounts_per_device=50)
 
@@ -34,7 +34,7 @@ def bot_farm() -> Recipe:
 
 @ATTACKS.register("aged_bots")
 def aged_bots() -> Recipe:
-    """Own farm of aged accounts (养号): months old, camouflage likes on popular items, real views."""
+    """Own farm of aged accounts (养号): months old, living a user's everyday life, real views."""
     return Recipe("aged_bots", AGED_BOTS, SignalMix(view="real"), Even())
 
 

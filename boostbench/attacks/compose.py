@@ -26,6 +26,7 @@ from ..errors import InvalidParameter
 from ..events import EventKind as K
 from ..observation import Observation
 from .base import Campaign, CostModel, check_attack_args, empty_campaign
+from .mimic import Candidates, EverydayLife, choose_templates, mirror
 from .pacing import Burst, Pacing
 from .supply import Supplier
 
@@ -47,8 +48,6 @@ _S_ACTS = STREAMS.claim_block(_C, "acts", 40, [name for name, _ in _ACTIONS])
 _S_COMMENT_LENGTH = STREAMS.claim(_C, "comment_length", 50)
 _S_NEW_AGE, _S_NEW_TOPIC = STREAMS.claim_block(_C, "new_account", 60, ("age", "topic"))
 _S_RECIPROCITY = STREAMS.claim(_C, "reciprocity_delay", 70)
-_S_CAMO_TIME, _S_CAMO_ITEM, _S_CAMO_COMPLETION, _S_CAMO_VIEW = STREAMS.claim_block(
-    _C, "camouflage", 80, ("time", "item", "act", "completion"))
 # a bundle starts at least this long before the window ends (its view and actions fit)
 _LAST_SECONDS = 600.0
 # seconds after the view at which each action happens (plus the dwell)
@@ -220,20 +219,24 @@ class Recipe:
                                     p.acts, cost)
         if s.own_farm:
             spend = {f"{s.account_price} (amortised)": float(p.cost.sum())}
-        extra = self._extras(obs, targets, window, key, p)
-        for k_, v in extra.items():
-            cols[k_].append(v)
         new_ids = distinct(p.new_index[p.new_index >= 0])
         n_new = int(new_ids.max()) + 1 if new_ids.size else 0
         created, device, topic = new_accounts(obs, key, n_new, window[0], s.age_days,
                                               s.accounts_per_device)
+        life = None
+        if s.camouflage and n_new:
+            templates, topic = camouflage(obs, window[0], key, obs.n_accounts + np.arange(n_new),
+                                          created, topic, cols)
+            life = EverydayLife(templates)
+        if self.reciprocity:
+            _reciprocity(obs, window, key, p, cols)
         recruited = distinct(p.account[p.new_index < 0]) if not s.source.new else \
             np.empty(0, np.int64)
         if s.source.recruits_creators:
             recruited = np.union1d(recruited, distinct(obs.items.creator[targets]))
         return Campaign(attack=self.name, budget=budget, targets=targets, new_created_at=created,
                         new_device=device, new_topic=topic,
-                        new_origin=np.full(n_new, s.origin, np.int8),
+                        new_origin=np.full(n_new, s.origin, np.int8), life=life,
                         recruited=recruited.astype(np.int64), recruited_origin=int(s.origin),
                         **{c: np.concatenate(cols[c]) for c in ("t", "account", "item", "kind",
                                                                  "value")},
@@ -241,30 +244,23 @@ class Recipe:
                         **(dict(account_price=getattr(cost, s.account_price), account_uses=s.uses)
                            if s.own_farm else {}))
 
-    def _extras(self, obs, targets, window, key, p: _Plan) -> dict:
-        """Unpaid events: ring reciprocity and aged bots' camouflage."""
-        out = {"t": [], "account": [], "item": [], "kind": [], "value": []}
-        items = obs.items
-        start, end = window
-        if self.reciprocity:
-            posted = np.flatnonzero(items.created_at <= start)
-            newest = np.full(obs.n_accounts, -1, np.int64)
-            newest[items.creator[posted]] = posted  # items are time-sorted: last is newest
-            back_item = newest[p.account]
-            ok = back_item >= 0
-            # the creator likes back one to two hours later, inside the window
-            delay = 3600.0 * (1 + hash_uniforms(key, _S_RECIPROCITY, np.flatnonzero(ok)))
-            t = np.minimum(p.t[ok] + delay, np.maximum(p.t[ok], end - 60.0))
-            acc = items.creator[p.target[ok]].astype(np.int64)
-            _push(out, t, acc, back_item[ok], K.IMPRESSION, 0.0)
-            _push(out, t + 1.0, acc, back_item[ok], K.VIEW, 0.8)
-            _push(out, t + 20.0, acc, back_item[ok], K.LIKE, 0.0)
-        if self.supplier.camouflage_per_day and (p.new_index >= 0).any():
-            camouflage(obs, window, key, distinct(p.account[p.new_index >= 0]),
-                       self.supplier.camouflage_per_day, out)
-        dtypes = {"t": np.float64, "account": np.int64, "item": np.int64, "kind": np.int8,
-                  "value": np.float64}
-        return {k: (np.concatenate(v) if v else np.empty(0, dtypes[k])) for k, v in out.items()}
+
+def _reciprocity(obs, window, key: int, p: _Plan, out) -> None:
+    """Ring reciprocity (unpaid): each target's creator likes back the recruited member's
+    newest post one to two hours later, inside the window."""
+    items = obs.items
+    start, end = window
+    posted = np.flatnonzero(items.created_at <= start)
+    newest = np.full(obs.n_accounts, -1, np.int64)
+    newest[items.creator[posted]] = posted  # items are time-sorted: last is newest
+    back_item = newest[p.account]
+    ok = back_item >= 0
+    delay = 3600.0 * (1 + hash_uniforms(key, _S_RECIPROCITY, np.flatnonzero(ok)))
+    t = np.minimum(p.t[ok] + delay, np.maximum(p.t[ok], end - 60.0))
+    acc = items.creator[p.target[ok]].astype(np.int64)
+    _push(out, t, acc, back_item[ok], K.IMPRESSION, 0.0)
+    _push(out, t + 1.0, acc, back_item[ok], K.VIEW, 0.8)
+    _push(out, t + 20.0, acc, back_item[ok], K.LIKE, 0.0)
 
 
 def bundle_acts(mix: SignalMix, key: int, bundle) -> np.ndarray:
@@ -330,32 +326,23 @@ def bundle_events(obs, supplier: Supplier, mix: SignalMix, key: int, bundle, t, 
 
 
 
-def camouflage(obs, window, key: int, accs, per_day: float, out) -> None:
-    """Aged bots' (养号) everyday activity, from the start of the visible history (or the
-    account's creation) to the window's end: ``per_day`` impressions a day on
-    popular items, viewed and liked at the organic rates per impression (view 0.38, like
-    0.018; KuaiRand [D]), so their history reads like a user's."""
-    start, end = window
-    t_obs = obs.events[0]
-    first = float(t_obs[0]) if t_obs.size else start
-    popular = _popular_items(obs, 200)
-    if popular.size == 0:
-        return
-    per = int(np.ceil(per_day * (end - first) / DAY))
-    a = np.repeat(accs, per)
-    k = np.tile(np.arange(per), accs.size)
-    u = hash_uniforms(key, _S_CAMO_TIME, a, k)
-    itm = popular[(hash_uniforms(key, _S_CAMO_ITEM, a, k) * popular.size).astype(np.int64)
-                  % popular.size]
-    posted = np.maximum(obs.items.created_at[itm], first)   # not before the item exists
-    t = posted + u * np.maximum(end - 60.0 - posted, 0.0)
-    act = hash_uniforms(key, _S_CAMO_COMPLETION, a, k)
-    view = act < 0.38
-    like = act < 0.018
-    comp = 0.3 + 0.7 * hash_uniforms(key, _S_CAMO_VIEW, a, k)
-    _push(out, t, a, itm, K.IMPRESSION, 0.0)
-    _push(out, t[view] + 1.0, a[view], itm[view], K.VIEW, comp[view])
-    _push(out, t[like] + 15.0, a[like], itm[like], K.LIKE, 0.0)
+def camouflage(obs, start: float, key: int, accounts, created, topic, out):
+    """Aged bots' (养号) everyday life before the window: each of ``accounts`` (created at
+    ``created``, drawn with ``topic``) mirrors an established account's public events since
+    the visible history began (:mod:`.mimic`). Appends the events to ``out``'s column lists
+    and returns ``(templates, topics)``: the mirrored accounts and the topics the new
+    accounts take (their template's; ``topic`` where none qualifies)."""
+    templates = choose_templates(obs, key, len(accounts), start)
+    t, acc, item, kind, value = obs.events
+    before = t < start
+    cols = tuple(c[before] for c in (t, acc, item, kind, value))
+    topics, posted = obs.accounts.topic, obs.items.created_at
+    cand = Candidates.of(cols[0], cols[1], cols[2], cols[3], topics, posted)
+    mt, ma, mi, mk, mv = mirror(cols, accounts, templates, created, topics, posted, cand, key)
+    for c, v in zip(("t", "account", "item", "kind", "value"), (mt, ma, mi, mk, mv)):
+        out[c].append(v)
+    return templates, np.where(templates >= 0, topics[np.maximum(templates, 0)],
+                               topic).astype(np.int16)
 
 
 def new_accounts(obs, key: int, n: int, start: float, age_days, accounts_per_device: int):
@@ -392,10 +379,3 @@ def _organic_comment_lengths(obs) -> np.ndarray:
     _, _, _, kind, value = obs.events
     lengths = value[kind == K.COMMENT].astype(np.float64)
     return lengths if lengths.size else np.array([30.0])
-
-
-def _popular_items(obs, n) -> np.ndarray:
-    """The ``n`` most-liked eligible items (public counts)."""
-    elig = np.flatnonzero(obs.eligible)
-    likes = obs.count(K.LIKE)[elig]
-    return elig[np.argsort(-likes, kind="stable")[:n]]

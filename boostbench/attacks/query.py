@@ -46,6 +46,7 @@ from ..plugins import ATTACKS, SUPPLIERS
 from ..world import Origin
 from .base import Campaign, CostModel, check_attack_args, empty_campaign
 from .compose import bundle_acts, bundle_events, bundle_prices, camouflage, new_accounts
+from .mimic import EverydayLife
 from .adaptive import MIXES
 
 __all__ = ["Query", "what_if", "QUERY_BUDGET"]
@@ -171,6 +172,7 @@ class Query:
         S, m = len(names), max(sizes)
         created, device, topic, origin = (np.empty((m, S), dt) for dt in (
             np.float64, np.int32, np.int16, np.int8))
+        templates = np.full((m, S), -1, np.int64)
         out = {"t": [], "account": [], "item": [], "kind": [], "value": []}
         first, dev0, pools = obs.n_accounts, 0, {}   # new accounts: first, first + 1, ...
         for i, (s, n) in enumerate(zip(names, sizes)):
@@ -182,9 +184,10 @@ class Query:
             dev0 += int(d.max()) + 1
             origin[:, i] = sup.origin
             pools[s] = (i, n)        # accounts past n stay idle (no campaign of this budget)
-            if sup.camouflage_per_day and n:
-                camouflage(obs, (start, end), sub, first + i + S * np.arange(n),
-                           sup.camouflage_per_day, out)
+            if sup.camouflage and n:
+                templates[:n, i], topic[:n, i] = camouflage(
+                    obs, start, sub, first + i + S * np.arange(n), created[:n, i],
+                    topic[:n, i], out)
         dtypes = {"t": np.float64, "account": np.int64, "item": np.int64, "kind": np.int8,
                   "value": np.float64}
         cols = {k_: (np.concatenate(v) if v else np.empty(0, dtypes[k_])) for k_, v in out.items()}
@@ -192,6 +195,7 @@ class Query:
         return Campaign(attack=self.name, budget=budget, targets=targets,
                         new_created_at=created.ravel(), new_device=device.ravel(),
                         new_topic=topic.ravel(), new_origin=origin.ravel(),
+                        life=EverydayLife(templates.ravel()) if (templates >= 0).any() else None,
                         recruited_origin=int(Origin.BOT), policy=policy, goal=self.goal, **cols)
 
 

@@ -21,7 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._core.arrays import distinct
-from .._core.params import InstanceOf, Interval, Options, SequenceOf, declare
+from .._core.params import Boolean, InstanceOf, Interval, Options, SequenceOf, declare
 from .._core.random import STREAMS, hash_uniforms
 from .._core.units import DAY
 from ..errors import InvalidParameter
@@ -194,7 +194,7 @@ PRICINGS = {"bot_service": BotService(), "human_service": HumanService(),
          age_days=SequenceOf(Interval(float, 0.0, None), min_len=2, max_len=2, increasing=True),
          accounts_per_device=Interval(int, 1, None),
          account_price=Options("account_fresh", "account_aged"),
-         uses=Interval(float, 1.0, None), camouflage_per_day=Interval(float, 0.0, None))
+         uses=Interval(float, 1.0, None), camouflage=Boolean())
 class Supplier:
     """Where the accounts come from and how they are paid for.
 
@@ -217,10 +217,10 @@ class Supplier:
         CostModel field an own farm pays per account (``account_fresh`` / ``account_aged``).
     uses : float
         Campaigns an own-farm account is amortised over (≈ 50 [?]: no published figure).
-    camouflage_per_day : float
-        Organic-looking impressions per account per day on popular items, viewed and liked
-        at the organic rates (aged bots, 养号), from the start of the visible history —
-        before the window — to its end.
+    camouflage : bool
+        Each new account lives an established account's everyday life (aged bots, 养号):
+        it mirrors a template account's activity on other posts of the same kind, from
+        the start of the visible history to the end of the run (:mod:`.mimic`).
     """
 
     name: str
@@ -231,7 +231,7 @@ class Supplier:
     accounts_per_device: int = 20
     account_price: str = "account_fresh"
     uses: float = 50.0
-    camouflage_per_day: float = 0.0
+    camouflage: bool = False
 
     def __post_init__(self):
         if self.own_farm and not self.source.new:

@@ -26,12 +26,12 @@ from functools import partial
 
 import numpy as np
 
-from .._core.arrays import pair_keys, stable_argsort
+from .._core.arrays import distinct, pair_keys, stable_argsort
 from .._core.machine import usable_cpus
 from .._core.random import STREAMS, ImpressionUniforms
 from .._core.units import DAY
 from ..attacks.base import Campaign
-from ..behaviour import concat_responses, drop_repeat_likes
+from ..behaviour import Response, concat_responses, drop_repeat_likes
 from ..errors import InvalidParameter
 from ..events import EventKind, EventLog
 from ..feed import (FeedConfig, draw_feeds, global_hits, personal_pools, plan_sessions,
@@ -40,6 +40,7 @@ from ..observation import viewed_before
 from ..population import active_on, fan_impressions, link_impressions
 from ..rankers.base import rank_items, score_items, score_pairs, with_oracle
 from .state import (RunBase, Trajectory, _campaign_log, _n_actions, _organic_counts, _State,
+                    Mirroring, history_tail, mirrors,
                     _trajectory, fake_accounts)
 
 __all__ = ["closed_loop", "closed_loop_rounds", "RoundInfo", "feed_for"]
@@ -251,6 +252,10 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     c_t = clog.t
     c_cols = clog.columns()
     policy = None if campaign is None else campaign.policy
+    mirroring = Mirroring(world, campaign, key) if mirrors(campaign) else None
+    # substitutes of the first round's first hour come from the history's last
+    mirrored_before = history_tail(world, campaign.life.candidate_hours) if mirroring else None
+    mirrored_items = []
     extra_spend, extra_actions, extra_aimed = {}, 0, 0
     pending = None
     ranks = np.empty((plan.n_rounds, n_items), np.float32)
@@ -297,6 +302,18 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
         parts = [(resp.t, resp.account, resp.item, resp.kind, resp.value,
                   np.zeros(resp.t.size, bool)),
                  (*(c[lo:hi] for c in c_cols), np.ones(hi - lo, bool))]
+        if mirroring:     # aged bots live their templates' lives as these unfold
+            cols_m = mirroring.events(resp_cols := (
+                resp.t, resp.account, resp.item, resp.kind, resp.value), mirrored_before)
+            mirrored_before = resp_cols
+            m = drop_repeat_likes(Response(*cols_m), n_items, liked)  # met in an earlier round
+            cols_m = (m.t, m.account, m.item, m.kind, m.value)
+            n_all, n_aimed = _n_actions(cols_m[3], cols_m[0], base.end, cols_m[2],
+                                        campaign.targets)
+            extra_actions += n_all
+            extra_aimed += n_aimed
+            mirrored_items.append(distinct(cols_m[2]))
+            parts.append((*cols_m, np.ones(cols_m[0].size, bool)))
         if policy is not None:
             # a query attacker (``queries_ranker``) may also score what-if copies of ``obs``
             # with a fresh copy of the ranker (``scores``: what it says of ``obs`` already)
@@ -355,7 +372,8 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     helper.close()
     if on_traffic is not None:
         on_traffic(state.traffic())
-    touched = np.zeros(0, np.int64) if campaign is None else campaign.item
+    touched = np.zeros(0, np.int64) if campaign is None else np.concatenate(
+        [campaign.item, *mirrored_items])
     return _trajectory(base, ranker, campaign, ranks, exposure, engagement, "closed", seed,
                        reactive=(extra_spend, extra_actions, extra_aimed),
                        queries=(policy.queries_used(obs) if hasattr(policy, "queries_used")

@@ -12,7 +12,7 @@ from ..events import merge_logs
 from ..observation import viewed_before
 from ..rankers.base import rank_items, score_items, with_oracle
 from .state import (_ENGAGEMENT_KINDS, _IMPRESSION_KINDS, RunBase, Trajectory, _campaign_log,
-                    _per_round, _State, _trajectory, fake_accounts)
+                    _per_round, _State, _trajectory, fake_accounts, with_mirrored)
 
 __all__ = ["replay"]
 
@@ -28,7 +28,7 @@ def replay(base: RunBase, ranker, campaign: Campaign | None = None, *, seed: int
         raise InvalidParameter("A reactive campaign (with a policy) needs the closed loop "
                                "(mode='closed').", name="mode")
     n_items = base.n_items
-    campaign = base.place(campaign)
+    campaign = with_mirrored(base, base.place(campaign))
     window, from_campaign = merge_logs(base.window, _campaign_log(campaign, base.world.t0))
     w_t, w_acc, w_itm, w_kind, w_val = window.columns()
     keys = pair_keys(w_acc, w_itm, n_items)

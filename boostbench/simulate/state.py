@@ -12,13 +12,14 @@ from functools import cached_property
 import numpy as np
 
 from .._core.arrays import KeySet, append_grown, distinct, pair_keys, pair_set
-from .._core.units import HOUR
+from .._core.units import DAY, HOUR
 from ..attacks.base import Campaign
 from ..errors import InvalidParameter
 from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_mask, kind_table, merge_logs
 from ..observation import (AGGREGATES, Aggregates, Observation, aggregate, aggregate_index,
                            viewed_before)
 from ..history import organic_events
+from ..population import active_on
 from ..world import World
 
 __all__ = ["RunPlan", "Trajectory", "DefenceRecord", "RunBase", "fake_accounts"]
@@ -446,6 +447,66 @@ def _campaign_log(c: Campaign | None, t0: float) -> EventLog:
         return EventLog()
     m = c.t >= t0
     return EventLog.from_arrays(c.t[m], c.account[m], c.item[m], c.kind[m], c.value[m])
+
+
+def mirrors(c: Campaign | None) -> bool:
+    """The campaign has accounts that mirror established ones (aged bots' everyday life)."""
+    return c is not None and c.life is not None and bool((c.life.templates >= 0).any())
+
+
+class Mirroring:
+    """A placed campaign's :attr:`~boostbench.attacks.base.Campaign.life` in a run: whom its
+    accounts mirror each day — on a day with paid work, an established account active that
+    day (the loop's activity draws, keyed by ``key``) — and their copies of organic events."""
+
+    def __init__(self, world: World, c: Campaign, key: int):
+        self.world, self.c, self.key = world, c, int(key)
+        w = world
+        self._established = np.flatnonzero(
+            w.truth.organic & (w.accounts.created_at <= w.t0 - c.life.established_days * DAY))
+        paid = np.isin(c.item, c.targets) & (c.t >= w.t0)
+        self._paid_account = c.account[paid]
+        self._paid_day = np.floor(c.t[paid] / DAY).astype(np.int64)
+        self._days = {}
+
+    def templates(self, day: int) -> np.ndarray:
+        """Whom each new account mirrors on ``day`` (days since the epoch)."""
+        if day not in self._days:
+            w, c = self.world, self.c
+            busy = np.isin(c.new_rows, self._paid_account[self._paid_day == day])
+            est = self._established
+            active = est[active_on(w.config, self.key, w.accounts, w.truth.keeper, est, day)]
+            self._days[day] = c.life.on_day(busy, active, w.accounts.topic, self.key, day)
+        return self._days[day]
+
+    def events(self, cols, before=None):
+        """The copies of organic events ``cols`` (``(t, account, item, kind, value)``, every
+        pair's events complete); substitutes come from the impressions among ``cols`` and
+        ``before`` (the same columns of the hour before)."""
+        t = np.asarray(cols[0])
+        d0, d1 = (int(np.floor(x / DAY)) for x in (t.min(), t.max())) if t.size else (0, 0)
+        tpl = np.stack([self.templates(d) for d in range(d0, d1 + 1)], axis=1)
+        w, c = self.world, self.c
+        return c.life.copies(cols, before, c.new_rows, c.new_created_at, tpl, w.accounts.topic,
+                             w.items.created_at, self.key, d0)
+
+
+def history_tail(world: World, hours: float) -> list:
+    """The history's columns in the ``hours`` before ``t0``."""
+    h = world.history.columns()
+    return [x[int(np.searchsorted(h[0], world.t0 - hours * HOUR, side="left")):] for x in h]
+
+
+def with_mirrored(base: "RunBase", c: Campaign | None) -> Campaign | None:
+    """The placed campaign with its mirroring accounts' copies of the whole open-loop window
+    (replay: the organic events are known in advance)."""
+    if not mirrors(c):
+        return c
+    w = base.world
+    m = Mirroring(w, c, w.seed).events(base.window.columns(),
+                                       history_tail(w, c.life.candidate_hours))
+    return replace(c, **{f: np.concatenate([getattr(c, f), x]) for f, x in
+                         zip(("t", "account", "item", "kind", "value"), m)})
 
 
 def _pre_window(c: Campaign | None, t0: float) -> EventLog:
