@@ -2,14 +2,15 @@
 
 A farm that raises accounts to pass as users has its phones scroll the feed the way a
 person does. Here each such account copies the activity of one *template*, an established
-account (created at least :data:`ESTABLISHED_DAYS` before the window) that was active in
-the public log's last day. Whenever the template acts, the bot does the same thing at the
-same moment — an impression, a view with the same completion, a like, a comment of the
-same length, ... — on a *substitute* post: one the feed showed another account of the
-template's topic in the :data:`CANDIDATE_HOURS` before the template first met its own post.
-So the bot's activity days, counts, rates, gaps and history are an honest account's, its
-posts are of the kind the feed serves at that moment, and it never acts on its template's
-post (no post-and-minute in common by construction).
+account of the public table (created at least :data:`ESTABLISHED_DAYS` before the window).
+Whenever the template acts, the bot does the same thing at the same moment — an impression,
+a view with the same completion, a like, a comment of the same length, ... — on a
+*substitute* post: one the feed showed another account of the template's topic in the
+:data:`CANDIDATE_HOURS` before the template first met its own post, while as old as that
+post was then (:data:`AGE_BANDS_HOURS`). So the bot's activity days, counts, rates, gaps,
+post ages and history are an honest account's, its posts are of the kind the feed serves at
+that moment, and it never acts on its template's post (no post-and-minute in common by
+construction).
 
 Before the window the attacker writes the history from the public log at buy time
 (:func:`mirror` over ``obs.events``); inside the window the simulator plays the campaign's
