@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.arrays import first_occurrence, is_sorted, pair_keys, stable_argsort
+from .._core.arrays import KeySet, first_occurrence, is_sorted, pair_keys, stable_argsort
 from .._core.random import STREAMS, hash_uniforms
 from .._core.units import DAY, HOUR
 from ..events import EventKind as K
@@ -180,9 +180,16 @@ def mirror(cols, bots, templates, bots_created, account_topic, item_created,
     jb, kb = np.nonzero(templates >= 0)               # (bot, day column) that mirror someone
     if jb.size == 0 or t.size == 0:
         return empty
+    # only the events of accounts someone mirrors
+    mine = np.zeros(max(int(acc.max()), int(templates.max())) + 1, bool)
+    mine[templates[jb, kb]] = True
+    m = mine[acc]
+    t, acc, item, kind, value = (c[m] for c in (t, acc, item, kind, value))
     # each event's day column: the day its (account, post) pair began
-    _, pair_in, first_t = _pairs(acc, item, t, n_items)
-    day = np.clip(np.floor(first_t[pair_in] / DAY).astype(np.int64) - day0, 0, n_days - 1)
+    day = np.zeros(t.size, np.int64)
+    if n_days > 1:
+        _, pair_in, first_t = _pairs(acc, item, t, n_items)
+        day = np.clip(np.floor(first_t[pair_in] / DAY).astype(np.int64) - day0, 0, n_days - 1)
     # events of a template account on a day it is mirrored, one copy per bot mirroring it
     tk = templates[jb, kb] * n_days + kb
     order = np.argsort(tk, kind="stable")
@@ -202,7 +209,8 @@ def mirror(cols, bots, templates, bots_created, account_topic, item_created,
     head = np.flatnonzero(head_mask)                  # in time order
     hb, hi_ = j[head], item[ev[head]].astype(np.int64)
     ht, hq = t[ev[head]], np.asarray(account_topic)[acc[ev[head]]]
-    sub = _substitutes(candidates, key, bots[hb], hi_, hq, ht, ht - created[hi_], n_items)
+    sub = _substitutes(candidates, key, bots[hb], hb, bots.size, hi_, hq, ht, ht - created[hi_],
+                       n_items)
     sub_of_pair = np.full(head.size, -1, np.int64)
     sub_of_pair[pair[head]] = sub
     s = sub_of_pair[pair]
@@ -250,24 +258,25 @@ def day_templates(standing, busy, active, account_topic, key: int, day: int) -> 
     return out
 
 
-def _substitutes(candidates, key, bots, own, topic, t, age, n_items) -> np.ndarray:
-    """One substitute per pair (bot ``bots[i]`` meeting template post ``own[i]`` of
-    ``topic``, then ``age`` seconds old, at ``t``; pairs in time order), -1 where :data:`TRIES` draws found none: a
-    draw is taken unless it is the template's own post or one the bot already met (in an
-    earlier try, or earlier in this one)."""
+def _substitutes(candidates, key, bots, pos, n_bots, own, topic, t, age, n_items) -> np.ndarray:
+    """One substitute per pair (bot ``bots[i]``, at position ``pos[i]`` of ``n_bots``,
+    meeting template post ``own[i]`` of ``topic``, then ``age`` seconds old, at ``t``; pairs in
+    time order), -1 where :data:`TRIES` draws found none: a draw is taken unless it is the
+    template's own post or one the bot already met (in an earlier try, or earlier in this
+    one)."""
     sub = np.full(own.size, -1, np.int64)
-    taken = np.empty(0, np.int64)
+    taken = KeySet(universe=n_bots * n_items)      # (bot position, post) pairs met
     todo = np.arange(own.size)
     for r in range(TRIES):
         if todo.size == 0:
             break
         d = candidates.draw(topic[todo], t[todo], age[todo], hash_uniforms(
             key, _S_SUBSTITUTE, bots[todo], own[todo], np.full(todo.size, r)))
-        k = pair_keys(bots[todo], np.maximum(d, 0), n_items)
-        ok = (d >= 0) & (d != own[todo]) & ~np.isin(k, taken)
+        k = pair_keys(pos[todo], np.maximum(d, 0), n_items)
+        ok = (d >= 0) & (d != own[todo]) & ~taken.contains(k)
         ok[ok] = first_occurrence(k[ok])
         sub[todo[ok]] = d[ok]
-        taken = np.concatenate([taken, k[ok]])
+        taken.add(k[ok])
         todo = todo[~ok & (d >= 0)]     # no candidate at all: another try finds none either
     return sub
 
