@@ -175,3 +175,31 @@ def test_exposure_inequality_verdict_reads_the_tenrec_band():
 def test_validate_cli_rejects_unknown_experiment(tmp_path, capsys):
     assert cli.main(["validate", "--experiments", "astrology"]) == 2
     assert "--experiments must name some of" in capsys.readouterr().err
+
+
+def test_rates_count_each_kind_per_impression_inside_the_span():
+    from boostbench.events import EventKind as K
+    from boostbench.validate import _rates
+    t = np.array([0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 9.0])
+    kind = np.array([K.IMPRESSION, K.IMPRESSION, K.LIKE, K.IMPRESSION, K.VIEW, K.SHARE,
+                     K.IMPRESSION])
+    r = _rates(t, kind, 1.0, 9.0)            # [1, 9): impressions at 1 and 2
+    assert r["impressions"] == 2
+    assert r == {"impressions": 2, "view": 0.5, "like": 0.5, "comment": 0.0, "share": 0.5,
+                 "not_interested": 0.0}
+    assert _rates(t, kind, 4.0, 5.0)["like"] == 0.0   # no impression: no division by zero
+
+
+def test_engagement_rates_history_returns_the_calibration_and_the_verdict_reads_the_band():
+    e = EXPERIMENTS["engagement_rates"](quick=True)
+    m, p = e.measured, BehaviourParams()
+    # the history is the fitting regime: its rates are the inputs (a few % of sampling noise)
+    assert m["history"]["like"] == pytest.approx(p.like_rate, rel=0.1)
+    assert m["history"]["view"] == pytest.approx(p.view_rate, rel=0.05)
+    inside = [lo <= m[n][r] <= hi for n in validate.RATE_RANKERS for r in ("like", "share")
+              for lo, hi in [validate.FEED_RATES[r]]]
+    assert e.band_ok == all(inside)
+    assert e.verdict == ("in band" if all(inside) else "differs")
+    for n in validate.RATE_RANKERS:
+        assert m[n]["impressions"] > 0 and 0 < m[n]["like"] < m[n]["view"] < 1
+        assert m["like_ratio_to_kuairand"][n] == pytest.approx(m[n]["like"] / 0.0156)
