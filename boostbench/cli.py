@@ -299,6 +299,9 @@ def _build_parser() -> argparse.ArgumentParser:
          "of them halves (the whole space when it fits; --candidates is then unused), then "
          "one dimension at a time is changed while that improves",
          shown="none: the halving of --candidates alone")
+    _opt(c, "--screen", Interval(int, 0, 1_000_000), 0, "with --evaluations: first screen this "
+         "many random points of the space, one simulation of the attack window each on the "
+         "first search seed, and halve the best of them (not counted in --evaluations)")
     _opt(c, "--objective", Options("impressions", "hours_in_top_k", "cheapest_budget"),
          "impressions", "with --adaptive: what the search maximises, the targets' mean organic "
          "impressions, their mean expected hours in the top k at --cap (ties broken by "
@@ -726,7 +729,8 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
         n_candidates=getattr(a, "candidates", 16), n_search_seeds=getattr(a, "search_seeds", 3),
         progress=_progress(a), scheduler=_client(a), evaluations=getattr(a, "evaluations", None),
         objective=getattr(a, "objective", "impressions"),
-        queries=getattr(a, "queries", 0) if adaptive else 0)
+        queries=getattr(a, "queries", 0) if adaptive else 0,
+        screen=getattr(a, "screen", 0) if adaptive else 0)
     rows = summarize_cost(records)
     sc = spec.scenario
     print(f"boostbench {a.command}: scenario {sc.name!r} v{sc.version}, size {sc.size}"
@@ -739,7 +743,9 @@ def _grid_run(a, out, budgets, *, fmt) -> int:
     for res in searches:
         show = _objective_units(res.objective)
         print(f"{res.knowledge} search vs {res.ranker}: best {res.best.label} after "
-              f"{res.evaluations} evaluations — {show[0]} {show[1](res.heldout_score)} on "
+              f"{res.evaluations} evaluations"
+              + (f" and {res.screened} screened" if res.screened else "")
+              + f" — {show[0]} {show[1](res.heldout_score)} on "
               f"held-out seeds (search {show[1](res.search_score)}); best fixed "
               f"{res.best_fixed} {show[1](res.best_fixed_score)}"
               + (f"; random {res.random_label} {show[1](res.random_score)}"
@@ -772,9 +778,12 @@ def _cmd_cost(a, out) -> int:
     from .metrics.cost import budget_grid
     from .report import format_cost_table
     if not a.adaptive and (a.evaluations is not None or a.objective != "impressions"
-                           or a.queries != QUERY_BUDGET):
-        raise UsageError("--evaluations, --objective and --queries set how the adaptive "
-                         "search runs: give --adaptive too.")
+                           or a.queries != QUERY_BUDGET or a.screen):
+        raise UsageError("--evaluations, --objective, --queries and --screen set how the "
+                         "adaptive search runs: give --adaptive too.")
+    if a.screen and a.evaluations is None:
+        raise UsageError(f"--screen fills the pool --evaluations sizes: give --evaluations "
+                         f"with --screen {a.screen}.")
     if a.evaluations is not None and a.evaluations < a.search_seeds:
         raise UsageError(f"--evaluations must be at least --search-seeds ({a.search_seeds}): "
                          f"the winner is scored on every search seed. Got {a.evaluations}.")

@@ -167,23 +167,25 @@ def _trace_rows(att, clean, truth) -> list[dict]:
     return rows
 
 
-def _seed_setup(spec: RunSpec, seed: int):
+def _seed_setup(spec: RunSpec, seed: int, world_scenario: Scenario | None = None):
     """:func:`seed_setup` of a spec's scenario, mode, cost model and feed."""
     return seed_setup(spec.scenario, seed, mode=spec.mode, cost=spec.cost, feed=spec.feed,
-                      log=spec.log)
+                      log=spec.log, world_scenario=world_scenario)
 
 
 def seed_setup(sc: Scenario, seed: int, *, mode: str = "closed", cost: CostModel = CostModel(),
-               feed: FeedConfig = FeedConfig(), log=None):
+               feed: FeedConfig = FeedConfig(), log=None, world_scenario: Scenario | None = None):
     """World, shared run base, a ``buy(attack, budget)`` for fixed campaigns, simulate kwargs:
     everything one seed of a scenario shares across rankers and attacks. ``log``: a
     :class:`~boostbench.recorded.RecordedLog` is the world instead of a drawn one (the seed
-    then moves the campaigns only)."""
+    then moves the campaigns only). ``world_scenario``: draw the world of this scenario
+    instead (a longer horizon's world, run over ``sc``'s shorter one)."""
     world_rng, organic_rng = seed_streams(seed)
+    wsc = sc if world_scenario is None else world_scenario
     if log is not None:
-        world = recorded_world(log, horizon_hours=sc.horizon_hours, seed=seed)
+        world = recorded_world(log, horizon_hours=wsc.horizon_hours, seed=seed)
     else:
-        world = make_world(sc.world_config(), world_rng)
+        world = make_world(wsc.world_config(), world_rng)
     base = sc.run_base(world, organic_rng)
     obs0 = base.observation_at_start()
     window = (world.t0, world.t0 + sc.attack_hours * HOUR)
@@ -360,6 +362,21 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
     return [r for recs in out for r in recs]
 
 
+def _screen_objective(spec: RunSpec, ranker, budget: float, attack, seed: int, *, memo: dict):
+    """The search's cheap screen on one seed: the targets' mean hours in the top k and
+    their mean organic impressions (a tie-break) at ``budget``, over the attack window
+    only (the seed's world, a plan whose horizon ends with the campaign)."""
+    from .metrics.rise import hours_in_top_k
+    if seed not in memo:
+        short = replace(spec, scenario=spec.scenario.with_(
+            horizon_hours=spec.scenario.attack_hours))
+        memo[seed] = _seed_setup(short, seed, world_scenario=spec.scenario)
+    _, base, buy, kw = memo[seed]
+    tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
+    return (float(np.mean(hours_in_top_k(tr))),
+            float(tr.exposure[:, tr.targets].sum(axis=0).mean()))
+
+
 def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, attack, seed: int,
                       *, memo: dict, grid: tuple = ()):
     """The attacker's objective on one seed: mean organic impressions of its targets (with
@@ -416,7 +433,7 @@ def _evaluators(spec: RunSpec, ranker, budget: float, objective: str, tick, jobs
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
                     rng=0, knowledge: str = "adaptive", include=(), tick=None,
                     evaluations: int | None = None, objective: str = "impressions",
-                    jobs: int = 1, scheduler=None, grid=None):
+                    jobs: int = 1, scheduler=None, grid=None, screen: int = 0):
     """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
 
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
@@ -431,7 +448,11 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     at which half the targets reach the top k, by bisection: see :func:`_search_objective`;
     each evaluation is then up to ``ceil(log2(len(grid) + 1))`` simulations). ``jobs`` > 1
     runs each batch of independent evaluations in a process pool, ``scheduler`` as Dask
-    tasks (the result is the same; see :func:`boostbench.executors.mapper`).
+    tasks (the result is the same; see :func:`boostbench.executors.mapper`). ``screen``
+    (with ``evaluations``): first screen that many random points of the space by
+    :func:`_screen_objective` on the first search seed — one simulation of the attack
+    window each, at the grid's middle budget for ``cheapest_budget`` (else at ``budget``)
+    — and halve the best of them (see :func:`boostbench.attacks.adaptive.search`).
     """
     from .attacks.adaptive import search
     from .metrics.cost import budget_grid
@@ -445,13 +466,18 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     # each ranker gets its own draw of the space (seeded by its name and ``rng``), never
     # one shared draw for every ranker
     rng = np.random.default_rng([zlib.crc32(ranker.name.encode()), int(rng)])
+    at = grid[len(grid) // 2] if objective == "cheapest_budget" else budget
+    screen_fn = partial(_screen_objective, replace(spec, rankers=(ranker,)), ranker, at)
     with _evaluators(spec, ranker, budget, objective, tick, jobs, scheduler,
-                     f"the search's evaluations vs {ranker.name}", grid) as (one, many):
+                     f"the search's evaluations vs {ranker.name}", grid) as (one, many), \
+            mapper(screen_fn, jobs=jobs, scheduler=scheduler,
+                   what=f"the search's screen vs {ranker.name}") as screen_many:
         return search(one, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
                       fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
                       knowledge=knowledge, defences=getattr(ranker, "defences", ()),
                       include=include, evaluations=evaluations, objective=objective,
-                      evaluate_many=many)
+                      evaluate_many=many, screen=screen,
+                      screen_many=partial(screen_many, tick=tick) if screen else None)
 
 
 def query_search(spec: RunSpec, ranker, knowledge: str, below, *, queries: int = QUERY_BUDGET,
@@ -473,7 +499,7 @@ def query_search(spec: RunSpec, ranker, knowledge: str, below, *, queries: int =
 def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
              n_candidates: int = 16, n_search_seeds: int = 3, progress: bool = False,
              scheduler=None, evaluations: int | None = None, objective: str = "impressions",
-             queries: int = 0):
+             queries: int = 0, screen: int = 0):
     """The budget grid of every ranker x attack, and with ``adaptive`` a search per ranker.
 
     The adaptive attacker searches the attack space against each ranker on search
@@ -494,8 +520,8 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
     ``progress`` draws the grid's cells and each search's evaluations on standard error.
     ``jobs`` and ``scheduler`` (Dask tasks) run the grids' seeds and each search's batches
     of independent evaluations (see :func:`adaptive_search`). ``evaluations`` and
-    ``objective`` go to every search (see :func:`adaptive_search`); both are checked before
-    the grid runs.
+    ``objective`` go to every search (see :func:`adaptive_search`), and ``screen`` to every
+    adaptive and defence-aware one; all are checked before the grid runs.
     """
     from ._core.params import check_choice, check_int
     from .attacks.adaptive import OBJECTIVES, aware_variants, knowledge_flags
@@ -505,6 +531,10 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
         check_choice("objective", objective, OBJECTIVES, where="run_cost")
         if evaluations is not None:
             check_int("evaluations", evaluations, low=n_search_seeds, where="run_cost")
+        check_int("screen", screen, low=0, where="run_cost")
+        if screen and evaluations is None:
+            raise InvalidParameter("run_cost: screen > 0 needs evaluations (the screen fills "
+                                   "the pool an evaluation budget sizes).", name="screen")
     records = run_sweep(spec, budgets, jobs=jobs, progress=progress, scheduler=scheduler)
     searches, flags = [], []
     if not adaptive:
@@ -523,7 +553,8 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
                                       search_seeds=search_seeds, n_candidates=n_candidates,
                                       knowledge=knowledge, include=warm, tick=tick,
                                       evaluations=evaluations, objective=objective,
-                                      jobs=jobs, scheduler=scheduler, grid=budgets)
+                                      jobs=jobs, scheduler=scheduler, grid=budgets,
+                                      screen=screen)
             found.append(res)
             one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
             records += run_sweep(one, budgets, jobs=jobs, progress=progress,

@@ -535,3 +535,77 @@ def _reaches(spec, rk, grid, memo):
         tr = simulate(spec.mode, base, rk, buy(spec.attacks[0], b), seed=3, **kw)
         out.append(float(np.mean(hours_in_top_k(tr) >= HIT_HOURS * (1 - 1e-9))) >= 0.5)
     return out
+
+
+# --- the screening rung: a cheap objective chooses which random points are halved ----------
+
+def test_a_screen_fills_the_random_part_of_the_pool_with_its_best_points():
+    """With a screen, the pool's random part is the best of the screened points by the
+    cheap objective (here the true one on one seed), not the first drawn: the same pool
+    size, a better start for the halving, the screening reported apart."""
+    kw = dict(budget=1.0, search_seeds=(1, 2), heldout_seeds=(9,), fixed={}, rng=4,
+              evaluations=60)
+    calls, screened = [], []
+
+    def screen_many(batch):
+        screened.extend(batch)
+        return [(_separable(a, s), 0.0) for a, s in batch]
+    plain = search(_counting(_separable, calls), **kw)
+    r = search(_separable, screen=300, screen_many=screen_many, **kw)
+    assert r.screened == 300 == len(screened) and {s for _, s in screened} == {1}
+    assert r.pool_size == plain.pool_size and r.evaluations <= 60
+    random_part = [lab for lab in r.rungs[0]["scores"] if lab in r.screen["passed"]]
+    assert random_part and set(random_part) == set(r.screen["passed"])
+    # the points passed on are the screen's best: none left out scored higher
+    by_label = {a.name.split(":", 1)[-1]: _separable(a, 1) for a, _ in screened}
+    worst_in = min(by_label[lab] for lab in r.screen["passed"])
+    left_out = [v for lab, v in by_label.items() if lab not in r.rungs[0]["scores"]]
+    assert max(left_out) <= worst_in
+    assert r.screen["best"][0][1][0] == max(by_label.values())
+    # a better start: the screened pool's best first-rung score beats the plain draw's
+    assert max(r.rungs[0]["scores"].values()) >= max(plain.rungs[0]["scores"].values())
+    assert r.search_score >= plain.search_score
+    # reproducible, and no screen is the plain search
+    again = search(_separable, screen=300, screen_many=screen_many, **kw)
+    assert again.best == r.best and again.rungs == r.rungs
+    assert search(_separable, screen=0, **kw).rungs == plain.rungs
+
+
+def test_a_screen_needs_an_evaluation_budget_and_its_objective():
+    kw = dict(budget=1.0, search_seeds=(1, 2), heldout_seeds=(9,), fixed={})
+    with pytest.raises(InvalidParameter, match="screen"):
+        search(_separable, screen=10, screen_many=lambda b: [0.0] * len(b), **kw)
+    with pytest.raises(InvalidParameter, match="screen"):
+        search(_separable, screen=10, evaluations=20, **kw)
+    with pytest.raises(InvalidParameter, match="screen"):
+        search(_separable, screen=-1, evaluations=20, **kw)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--screen", "5"], "give --adaptive too"),
+    (["--adaptive", "--screen", "5"], "--screen fills the pool --evaluations sizes"),
+    (["--adaptive", "--evaluations", "8", "--screen", "-2"], "--screen must be an int in [0,"),
+])
+def test_cost_screen_is_checked_before_any_work(argv, needle, capsys):
+    from boostbench import cli
+    assert cli.main(["cost", "--scenario", "tiny", "--seeds", "1", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err
+
+
+def test_the_screen_runs_the_attack_window_on_the_full_horizons_world(tiny_scenario):
+    """The screen's simulation: the seed's world (drawn for the full horizon), a plan that
+    ends with the campaign, one budget; reproducible."""
+    from boostbench.runner import _screen_objective, _seed_setup
+    spec = RunSpec(scenario=tiny_scenario, rankers=(RANKERS.create("like_count"),),
+                   attacks=(ATTACKS.create("bot_farm"),), seeds=(0,), budget=2.0)
+    memo = {}
+    v = _screen_objective(spec, spec.rankers[0], 2.0, spec.attacks[0], 10_000, memo=memo)
+    world, base, _, _ = memo[10_000]
+    full_world = _seed_setup(spec, 10_000)[0]
+    assert world.items.created_at.tolist() == full_world.items.created_at.tolist()
+    assert base.plan.round_times[-1] == pytest.approx(
+        world.t0 + tiny_scenario.attack_hours * 3600)
+    assert 0 < v[0] <= tiny_scenario.attack_hours and v[1] > 0
+    assert _screen_objective(spec, spec.rankers[0], 2.0, spec.attacks[0], 10_000,
+                             memo={}) == v

@@ -387,6 +387,8 @@ class SearchResult:
     (scored on every search seed) through each refinement move to the end (each rung's
     scores are in ``rungs``). ``heldout_scores``, ``fixed_heldout`` and ``random_scores``
     are per held-out seed; ``tests`` holds the paired tests behind the flags.
+    ``screened``: points scored by the cheap screening rung before the halving (not
+    counted in ``evaluations``); ``screen`` its seed and the pool it passed on.
     """
 
     ranker: str
@@ -414,6 +416,8 @@ class SearchResult:
     fixed_heldout: dict = field(default_factory=dict)
     random_scores: list = field(default_factory=list)
     tests: dict = field(default_factory=dict)
+    screened: int = 0
+    screen: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -445,7 +449,8 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
            n_candidates: int = 16, eta: int = 2, rng=0, ranker: str = "",
            knowledge: str = "adaptive", defences=(), include=(),
            warm: bool = True, evaluations: int | None = None,
-           objective: str = "impressions", evaluate_many=None) -> SearchResult:
+           objective: str = "impressions", evaluate_many=None, screen: int = 0,
+           screen_many=None) -> SearchResult:
     """Random search with successive halving, chosen on search seeds, reported on held-out ones.
 
     Parameters
@@ -489,6 +494,17 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
         halving rung's unscored (candidate, seed) pairs, one refinement move's search seeds
         (moves are tried one at a time) and the whole held-out scoring; the result is the
         same whatever runs them, given ``evaluate_fn``'s results.
+    screen : int
+        With ``evaluations``: first score this many points of the random draw (after the
+        must-haves) with ``screen_many`` — a cheaper, lower-fidelity objective (one search
+        seed, say, a shorter horizon and one budget), higher is better, a number or a
+        tuple compared in order — and fill the halving pool's random part with the best
+        of them (ties in draw order) instead of the first drawn. Multi-fidelity racing,
+        as Hyperband's low rungs: the pool's size and everything after it are unchanged,
+        and screening simulations are reported apart (``screened``), not counted in
+        ``evaluations``. 0: no screening.
+    screen_many : callable ``(list of (attack, seed)) -> list``
+        The screening objective over a batch (required when ``screen`` > 0).
 
     The sanity flags compare the winner with the best fixed recipe and with one random
     configuration on the held-out seeds by :func:`paired_test` (one-sided, alpha
@@ -501,7 +517,13 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
     if evaluations is not None:
         evaluations = check_int("evaluations", evaluations, low=max(1, len(search_seeds)),
                                 where="search")
+    screen = check_int("screen", screen, low=0, where="search")
+    if screen and (evaluations is None or screen_many is None or not search_seeds):
+        raise InvalidParameter("search: screen > 0 needs evaluations, screen_many and a "
+                               f"search seed. Got screen={screen}, evaluations={evaluations}.",
+                               name="screen")
     rng = np.random.default_rng(rng)
+    screen_info: dict = {}
     fixed_points: dict = {}
     if evaluations is None:
         pool = candidates(n_candidates, rng, knowledge, defences)
@@ -518,6 +540,9 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
         space_ = space(knowledge, defences)
         drawn = [space_[i] for i in rng.permutation(len(space_))]   # as candidates() draws
         rest = [c for c in drawn if c not in must]
+        if screen:
+            rest, screen_info = _screened(rest, screen, screen_many, search_seeds[0])
+            head = set(rest[:screen])
         sizes = range(1, len(rest) + len(must) + 1)
         n = max((m for m in sizes if halving_cost(m, len(search_seeds), eta) <= evaluations / 2),
                 default=0)
@@ -618,7 +643,24 @@ def search(evaluate_fn, *, budget: float, search_seeds, heldout_seeds, fixed: di
         fixed_points={k: (v.label if v is not None else None) for k, v in fixed_points.items()},
         refinement=refinement, heldout_scores=[r[0] for r in held_rows],
         fixed_heldout={k: [r[0] for r in rows] for k, rows in fixed_rows.items()},
-        random_scores=[r[0] for r in rand_rows], tests=tests)
+        random_scores=[r[0] for r in rand_rows], tests=tests,
+        screened=screen_info.get("screened", 0),
+        screen={**screen_info, "passed": [c.label for c in pool if c in head]}
+        if screen_info else {})
+
+
+def _screened(rest: list, n: int, screen_many, seed) -> tuple[list, dict]:
+    """``rest`` with its first ``n`` points reordered best first by the screening objective
+    on ``seed`` (ties in draw order), and what the screen did."""
+    head = rest[:n]
+    values = screen_many([(c.recipe(), seed) for c in head])
+    keys = [tuple(float(x) for x in (v if isinstance(v, (tuple, list)) else (v,)))
+            for v in values]
+    order = sorted(range(len(head)), key=lambda i: tuple(-x for x in keys[i]))
+    best = [head[i] for i in order]
+    return best + rest[n:], {"screened": len(head), "seed": int(seed),
+                             "best": [[c.label, list(keys[i])] for c, i in
+                                      zip(best[:5], order[:5])]}
 
 
 def _why(t: dict) -> str:
