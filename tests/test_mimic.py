@@ -225,3 +225,28 @@ def test_bots_live_their_templates_lives_inside_the_window(tiny_base, mode):
                 busy_day += 1
                 assert (organic & (oa == per_day[j, k]) & (ot // DAY == d)).any()
     assert busy_day > 0
+
+
+@pytest.mark.parametrize("mode", ["closed", "replay"])
+def test_the_campaigns_items_include_the_posts_its_bots_met_inside_the_window(tiny_base, mode):
+    """``campaign_items`` (and with it ``side_items``) counts the substitutes the bots met in
+    the window in both modes: the closed loop's copies are made as it runs, replay's before."""
+    from boostbench.simulate import simulate
+    from boostbench.simulate.state import with_mirrored
+    w = tiny_base.world
+    c = tiny_base.place(ATTACKS.get("aged_bots")()(
+        tiny_base.observation_at_start(), tiny_base.targets, 4.0,
+        (w.t0, w.t0 + 24 * H), 3))
+    tr = simulate(mode, tiny_base, build_ranker("like_count"), c, seed=3)
+    placed = set(c.item.tolist())
+    got = set(tr.campaign_items.tolist())
+    assert placed < got                                   # more than the bought events' posts
+    if mode == "closed":
+        for info in closed_loop_rounds(tiny_base, build_ranker("like_count"), c):
+            log = info.log
+        t, acc, item, _, _ = log.columns()
+        fake = fake_accounts(max(len(w.accounts), int(acc.max()) + 1), c)
+        met = set(item[(t >= w.t0) & fake[acc]].tolist())
+    else:
+        met = set(with_mirrored(tiny_base, c).item.tolist())
+    assert got == placed | met

@@ -26,7 +26,7 @@ from ..errors import InvalidParameter
 from ..events import EventKind as K
 from ..observation import Observation
 from .base import Campaign, CostModel, check_attack_args, empty_campaign
-from .mimic import Candidates, EverydayLife, choose_templates, mirror
+from .mimic import EverydayLife, choose_templates
 from .pacing import Burst, Pacing
 from .supply import Supplier
 
@@ -337,8 +337,8 @@ def camouflage(obs, start: float, key: int, accounts, created, topic, out):
     before = t < start
     cols = tuple(c[before] for c in (t, acc, item, kind, value))
     topics, posted = obs.accounts.topic, obs.items.created_at
-    cand = Candidates.of(cols[0], cols[1], cols[2], cols[3], topics, posted)
-    mt, ma, mi, mk, mv = mirror(cols, accounts, templates, created, topics, posted, cand, key)
+    mt, ma, mi, mk, mv = EverydayLife(templates).copies(cols, None, accounts, created, templates,
+                                                        topics, posted, key, day0=0)
     for c, v in zip(("t", "account", "item", "kind", "value"), (mt, ma, mi, mk, mv)):
         out[c].append(v)
     return templates, np.where(templates >= 0, topics[np.maximum(templates, 0)],

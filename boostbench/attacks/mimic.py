@@ -158,6 +158,7 @@ def mirror(cols, bots, templates, bots_created, account_topic, item_created,
     key : int
         Key of the substitute draws (keyed by bot, template post and try).
     day0 : int
+        The day (whole days since the epoch) of ``templates``' first column.
 
     Returns
     -------
@@ -285,11 +286,11 @@ def _substitutes(candidates, key, bots, pos, n_bots, own, topic, t, age, n_items
 class EverydayLife:
     """What a campaign asks the simulator to play inside the window
     (:attr:`~boostbench.attacks.base.Campaign.life`): its new accounts living the lives of
-    ``templates`` (one per new account, -1 for none) as these unfold."""
+    ``templates`` (one per new account, -1 for none) as these unfold. Established accounts
+    and candidate hours are this module's :data:`ESTABLISHED_DAYS` and
+    :data:`CANDIDATE_HOURS`."""
 
     templates: np.ndarray
-    established_days: float = ESTABLISHED_DAYS
-    candidate_hours: float = CANDIDATE_HOURS
 
     def on_day(self, busy, active, account_topic, key: int, day: int) -> np.ndarray:
         """Whom each new account mirrors on ``day`` (:func:`day_templates`)."""

@@ -14,6 +14,7 @@ import numpy as np
 from .._core.arrays import KeySet, append_grown, distinct, pair_keys, pair_set
 from .._core.units import DAY, HOUR
 from ..attacks.base import Campaign
+from ..attacks.mimic import CANDIDATE_HOURS, ESTABLISHED_DAYS
 from ..errors import InvalidParameter
 from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_mask, kind_table, merge_logs
 from ..observation import (AGGREGATES, Aggregates, Observation, aggregate, aggregate_index,
@@ -463,7 +464,7 @@ class Mirroring:
         self.world, self.c, self.key = world, c, int(key)
         w = world
         self._established = np.flatnonzero(
-            w.truth.organic & (w.accounts.created_at <= w.t0 - c.life.established_days * DAY))
+            w.truth.organic & (w.accounts.created_at <= w.t0 - ESTABLISHED_DAYS * DAY))
         paid = np.isin(c.item, c.targets) & (c.t >= w.t0)
         self._paid_account = c.account[paid]
         self._paid_day = np.floor(c.t[paid] / DAY).astype(np.int64)
@@ -504,7 +505,7 @@ def with_mirrored(base: "RunBase", c: Campaign | None) -> Campaign | None:
         return c
     w = base.world
     m = Mirroring(w, c, w.seed).events(base.window.columns(),
-                                       history_tail(w, c.life.candidate_hours))
+                                       history_tail(w, CANDIDATE_HOURS))
     return replace(c, **{f: np.concatenate([getattr(c, f), x]) for f, x in
                          zip(("t", "account", "item", "kind", "value"), m)})
 
@@ -556,9 +557,10 @@ def _n_actions(kind, t, end, item, targets) -> tuple[int, int]:
 
 def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
                 reactive=None, defence=None, reach=None, personal_hits=None,
-                queries: int = 0) -> Trajectory:
+                queries: int = 0, touched=None) -> Trajectory:
     """Assemble a Trajectory; ``reactive`` = (extra spend dict, extra fake actions, of them
-    aimed at the targets) of a policy; ``queries``: what-if queries it spent."""
+    aimed at the targets) of a policy; ``queries``: what-if queries it spent; ``touched``:
+    the items the campaign acted on, when more than its events' (copies made in the loop)."""
     plan = base.plan
     fake, aimed = (0, 0) if campaign is None else _n_actions(
         campaign.kind, campaign.t, base.end, campaign.item, campaign.targets)
@@ -582,7 +584,8 @@ def _trajectory(base, ranker, campaign, ranks, exposure, engagement, mode, seed,
         **(reach or {}),
         **({} if personal_hits is None else dict(personal_hits=personal_hits)),
         **({} if campaign is None else dict(
-            campaign_items=distinct(campaign.item), new_rows=_rows(campaign),
+            campaign_items=distinct(campaign.item if touched is None else touched),
+            new_rows=_rows(campaign),
             account_price=campaign.account_price, account_uses=campaign.account_uses)))
 
 
