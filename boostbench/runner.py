@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from functools import partial
 
@@ -468,10 +468,11 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     rng = np.random.default_rng([zlib.crc32(ranker.name.encode()), int(rng)])
     at = grid[len(grid) // 2] if objective == "cheapest_budget" else budget
     screen_fn = partial(_screen_objective, replace(spec, rankers=(ranker,)), ranker, at)
+    screener = (mapper(screen_fn, jobs=jobs, scheduler=scheduler,
+                       what=f"the search's screen vs {ranker.name}") if screen else nullcontext())
     with _evaluators(spec, ranker, budget, objective, tick, jobs, scheduler,
                      f"the search's evaluations vs {ranker.name}", grid) as (one, many), \
-            mapper(screen_fn, jobs=jobs, scheduler=scheduler,
-                   what=f"the search's screen vs {ranker.name}") as screen_many:
+            screener as screen_many:
         return search(one, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
                       fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
                       knowledge=knowledge, defences=getattr(ranker, "defences", ()),
