@@ -23,6 +23,7 @@ account active that day (:func:`day_templates`), so no bot comes online only for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -286,11 +287,13 @@ def _substitutes(candidates, key, bots, pos, n_bots, own, topic, t, age, n_items
 class EverydayLife:
     """What a campaign asks the simulator to play inside the window
     (:attr:`~boostbench.attacks.base.Campaign.life`): its new accounts living the lives of
-    ``templates`` (one per new account, -1 for none) as these unfold. Established accounts
-    and candidate hours are this module's :data:`ESTABLISHED_DAYS` and
-    :data:`CANDIDATE_HOURS`."""
+    ``templates`` (one per new account, -1 for none) as these unfold. The simulator reads
+    the module's :data:`ESTABLISHED_DAYS` and :data:`CANDIDATE_HOURS` through it (class
+    constants: the draws use them too, so no instance may differ)."""
 
     templates: np.ndarray
+    established_days: ClassVar[float] = ESTABLISHED_DAYS
+    candidate_hours: ClassVar[float] = CANDIDATE_HOURS
 
     def on_day(self, busy, active, account_topic, key: int, day: int) -> np.ndarray:
         """Whom each new account mirrors on ``day`` (:func:`day_templates`)."""

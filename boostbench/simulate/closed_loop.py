@@ -31,7 +31,6 @@ from .._core.machine import usable_cpus
 from .._core.random import STREAMS, ImpressionUniforms
 from .._core.units import DAY
 from ..attacks.base import Campaign
-from ..attacks.mimic import CANDIDATE_HOURS
 from ..behaviour import Response, concat_responses, drop_repeat_likes
 from ..errors import InvalidParameter
 from ..events import EventKind, EventLog
@@ -255,7 +254,7 @@ def closed_loop_rounds(base: RunBase, ranker, campaign: Campaign | None = None, 
     policy = None if campaign is None else campaign.policy
     mirroring = Mirroring(world, campaign, key) if mirrors(campaign) else None
     # substitutes of the first round's first hour come from the history's last
-    mirrored_before = history_tail(world, CANDIDATE_HOURS) if mirroring else None
+    mirrored_before = history_tail(world, campaign.life.candidate_hours) if mirroring else None
     mirrored_items = []
     extra_spend, extra_actions, extra_aimed = {}, 0, 0
     pending = None

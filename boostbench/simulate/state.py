@@ -14,7 +14,6 @@ import numpy as np
 from .._core.arrays import KeySet, append_grown, distinct, pair_keys, pair_set
 from .._core.units import DAY, HOUR
 from ..attacks.base import Campaign
-from ..attacks.mimic import CANDIDATE_HOURS, ESTABLISHED_DAYS
 from ..errors import InvalidParameter
 from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_mask, kind_table, merge_logs
 from ..observation import (AGGREGATES, Aggregates, Observation, aggregate, aggregate_index,
@@ -464,7 +463,7 @@ class Mirroring:
         self.world, self.c, self.key = world, c, int(key)
         w = world
         self._established = np.flatnonzero(
-            w.truth.organic & (w.accounts.created_at <= w.t0 - ESTABLISHED_DAYS * DAY))
+            w.truth.organic & (w.accounts.created_at <= w.t0 - c.life.established_days * DAY))
         paid = np.isin(c.item, c.targets) & (c.t >= w.t0)
         self._paid_account = c.account[paid]
         self._paid_day = np.floor(c.t[paid] / DAY).astype(np.int64)
@@ -505,7 +504,7 @@ def with_mirrored(base: "RunBase", c: Campaign | None) -> Campaign | None:
         return c
     w = base.world
     m = Mirroring(w, c, w.seed).events(base.window.columns(),
-                                       history_tail(w, CANDIDATE_HOURS))
+                                       history_tail(w, c.life.candidate_hours))
     return replace(c, **{f: np.concatenate([getattr(c, f), x]) for f, x in
                          zip(("t", "account", "item", "kind", "value"), m)})
 
