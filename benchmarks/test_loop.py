@@ -53,17 +53,19 @@ _round_min_s: dict[tuple, float] = {}
 _round_events: dict[tuple, int] = {}
 
 
-_bases: dict[int, RunBase] = {}
+@pytest.fixture(scope="module")
+def long_base(scenario):
+    """``long_base(rounds)``: the default scenario over ``rounds`` one-hour rounds, on a world
+    drawn as ``run_seed`` draws it (each kept for the module's later tests)."""
+    bases: dict[int, RunBase] = {}
 
-
-def _long_base(scenario, rounds: int) -> RunBase:
-    """The default scenario over ``rounds`` one-hour rounds, on a world drawn as ``run_seed``
-    draws it (kept for the module's other tests)."""
-    if rounds not in _bases:
-        sc = scenario.with_(name=f"default-{rounds}h", horizon_hours=rounds)
-        world_rng, organic_rng = seed_streams(SEED)
-        _bases[rounds] = sc.run_base(make_world(sc.world_config(), world_rng), organic_rng)
-    return _bases[rounds]
+    def get(rounds: int) -> RunBase:
+        if rounds not in bases:
+            sc = scenario.with_(name=f"default-{rounds}h", horizon_hours=rounds)
+            world_rng, organic_rng = seed_streams(SEED)
+            bases[rounds] = sc.run_base(make_world(sc.world_config(), world_rng), organic_rng)
+        return bases[rounds]
+    return get
 
 
 def _advanced(base, ranker, r: int):
@@ -76,14 +78,14 @@ def _advanced(base, ranker, r: int):
 
 @pytest.mark.parametrize("pair, r", [(p, r) for p, (_, rounds, _) in ROUND_PAIRS.items()
                                      for r in rounds])
-def test_closed_loop_round_time(benchmark, scenario, pair, r):
+def test_closed_loop_round_time(benchmark, long_base, pair, r):
     spec, (first, _), n_rounds = ROUND_PAIRS[pair]
-    long_base = _long_base(scenario, n_rounds)
+    base = long_base(n_rounds)
     ranker = build_ranker(spec)
     box = {}
 
     def setup():
-        box["run"] = run = _advanced(long_base, ranker, r)
+        box["run"] = run = _advanced(base, ranker, r)
         return (run,), {}
 
     info = benchmark.pedantic(next, setup=setup, rounds=5, warmup_rounds=0, iterations=1)
@@ -91,7 +93,7 @@ def test_closed_loop_round_time(benchmark, scenario, pair, r):
     assert info.round == r and info.n_events > 0
     extra = benchmark.extra_info
     extra.update(round=r, n_rounds=n_rounds, ranker=spec, n_events_round=info.n_events,
-                 n_log_events=len(info.log), n_history_events=len(long_base.world.history))
+                 n_log_events=len(info.log), n_history_events=len(base.world.history))
     if benchmark.stats is None:
         return
     s = benchmark.stats.stats
@@ -102,7 +104,7 @@ def test_closed_loop_round_time(benchmark, scenario, pair, r):
     if r != first:
         if (pair, first) not in _round_min_s:  # run alone: time the early round (min of 5)
             def one():
-                run = _advanced(long_base, ranker, first)
+                run = _advanced(base, ranker, first)
                 t = timeit.default_timer()
                 done = next(run)
                 elapsed = timeit.default_timer() - t

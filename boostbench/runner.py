@@ -362,19 +362,25 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
     return [r for recs in out for r in recs]
 
 
+def _targets_outcome(spec: RunSpec, setup, ranker, attack, budget: float, seed: int):
+    """One simulation of ``attack`` at ``budget`` on a seed's ``setup``: the targets' mean
+    organic impressions and each target's expected hours in the top k."""
+    from .metrics.rise import hours_in_top_k
+    _, base, buy, kw = setup
+    tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
+    return float(tr.exposure[:, tr.targets].sum(axis=0).mean()), hours_in_top_k(tr)
+
+
 def _screen_objective(spec: RunSpec, ranker, budget: float, attack, seed: int, *, memo: dict):
     """The search's cheap screen on one seed: the targets' mean hours in the top k and
     their mean organic impressions (a tie-break) at ``budget``, over the attack window
     only (the seed's world, a plan whose horizon ends with the campaign)."""
-    from .metrics.rise import hours_in_top_k
     if seed not in memo:
         short = replace(spec, scenario=spec.scenario.with_(
             horizon_hours=spec.scenario.attack_hours))
         memo[seed] = _seed_setup(short, seed, world_scenario=spec.scenario)
-    _, base, buy, kw = memo[seed]
-    tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
-    return (float(np.mean(hours_in_top_k(tr))),
-            float(tr.exposure[:, tr.targets].sum(axis=0).mean()))
+    impressions, hours = _targets_outcome(spec, memo[seed], ranker, attack, budget, seed)
+    return float(np.mean(hours)), impressions
 
 
 def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, attack, seed: int,
@@ -389,16 +395,13 @@ def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, atta
     the cap does not reach; its tie-breaks are the hours in the top k and the impressions at
     that budget (at the cap when none reaches). ``simulations`` says how many it ran.
     """
-    from .metrics.rise import hours_in_top_k, reached
+    from .metrics.rise import reached
     if seed not in memo:
         memo[seed] = _seed_setup(spec, seed)
-    _, base, buy, kw = memo[seed]
 
     def run(b):
-        tr = simulate(spec.mode, base, ranker, buy(attack, b), seed=seed, **kw)
-        hours = hours_in_top_k(tr)
-        return (float(tr.exposure[:, tr.targets].sum(axis=0).mean()), float(np.mean(hours)),
-                float(np.mean(reached(hours))) >= 0.5)
+        impressions, hours = _targets_outcome(spec, memo[seed], ranker, attack, b, seed)
+        return impressions, float(np.mean(hours)), float(np.mean(reached(hours))) >= 0.5
     if objective != "cheapest_budget":
         impressions, hours, _ = run(budget)
         if objective == "impressions":

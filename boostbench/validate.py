@@ -40,7 +40,7 @@ from scipy.stats import spearmanr
 from ._core.random import STREAMS, CounterUniforms, hash_uniforms
 from .behaviour import Behaviour, BehaviourParams
 from ._core.params import check_choice
-from .events import EventKind
+from .events import N_KINDS, EventKind
 from .feed import examination_curve
 
 __all__ = ["Experiment", "gini", "unpredictability", "EXPERIMENTS", "run_experiments",
@@ -548,7 +548,7 @@ RATE_RANKERS = ("random", "like_count", "engagement_depth", "real_interaction")
 def _rates(t, kind, lo: float, hi: float) -> dict:
     """Events of each rated kind per impression over ``lo <= t < hi``."""
     k = kind[(t >= lo) & (t < hi)]
-    n = np.bincount(k, minlength=int(max(EventKind)) + 1)
+    n = np.bincount(k, minlength=N_KINDS)
     imp = max(int(n[EventKind.IMPRESSION]), 1)
     return {"impressions": int(n[EventKind.IMPRESSION]),
             **{name: float(n[x] / imp) for name, x in _RATE_KINDS.items()}}

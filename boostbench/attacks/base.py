@@ -131,11 +131,13 @@ class Campaign:
         if self.spend_total > self.budget * (1 + 1e-12) + 1e-12:
             raise InvalidParameter(f"Campaign {self.attack!r} spent {self.spend_total} > budget "
                                    f"{self.budget}.", name="budget")
-        n_life = None if self.life is None else np.size(getattr(self.life, "templates", None))
-        if n_life is not None and n_life != self.n_new_accounts:
+        templates = None if self.life is None else getattr(self.life, "templates", None)
+        if self.life is not None and (templates is None
+                                      or np.size(templates) != self.n_new_accounts):
             raise InvalidParameter(f"Campaign {self.attack!r}: life.templates must hold one "
                                    f"template per new account ({self.n_new_accounts}); got "
-                                   f"{n_life}.", name="life")
+                                   f"{'none' if templates is None else np.size(templates)}.",
+                                   name="life")
 
     @property
     def spend_total(self) -> float:
