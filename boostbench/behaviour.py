@@ -237,8 +237,8 @@ class Behaviour:
     intercepts: dict = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, params, quality, appeal, duration, item_topic, account_topic, sample, rng
-            ) -> "Behaviour":
+    def fit(cls, params, quality, appeal, duration, item_topic, account_topic, sample, rng,
+            herd=None) -> "Behaviour":
         """Solve the intercepts on a sample of impressions.
 
         Parameters
@@ -249,6 +249,9 @@ class Behaviour:
             are actually shown rather than for a uniform draw of items.
         rng : numpy.random.Generator
             Uniforms for the watch model of the sample.
+        herd : float array, optional
+            ``log1p(displayed likes) - reference`` each sampled impression was answered
+            at (:meth:`respond`'s herding term); None: no counts displayed.
         """
         b = cls(params, quality, appeal, duration, item_topic, account_topic, {})
         acc, itm = (np.asarray(x, np.int64) for x in sample)
@@ -278,7 +281,8 @@ class Behaviour:
             lo, hi = (c["skip"], hi) if mean > params.mean_completion else (lo, c["skip"])
         comp = b._completion(itm, u[0], u[1])
         for name, rate, eta in (
-            ("like", params.like_rate, b._eta_like(acc, itm, comp)),
+            ("like", params.like_rate, b._eta_like(acc, itm, comp) + (
+                0.0 if herd is None else params.herding * np.asarray(herd, np.float64))),
             ("comment", params.comment_rate, b._eta_comment(acc, itm, comp)),
             ("share", params.share_rate, b._eta_share(itm, comp)),
             ("follow", params.follow_rate, b._eta_comment(acc, itm, comp)),

@@ -142,23 +142,28 @@ def _note_broken(registry, what: str) -> None:
 
 def _world_note(sc) -> str:
     """`` (world fan_share=0.05, ...)`` for a scenario with world settings, else ''."""
-    return (" (world " + ",".join(f"{k}={v:g}" for k, v in sc.world) + ")") if sc.world else ""
+    return (" (world " + ",".join(f"{k}={v}" if isinstance(v, str) else f"{k}={v:g}"
+                                  for k, v in sc.world) + ")") if sc.world else ""
 
 
 def _world_settings(text: str | None):
-    """``--world NAME=VALUE,...`` as ``(name, number)`` pairs (None: not given)."""
+    """``--world NAME=VALUE,...`` as ``(name, number or name)`` pairs (None: not given)."""
     if text is None:
         return None
     pairs = []
     for part in (p.strip() for p in text.split(",")):
         name, eq, value = part.partition("=")
+        value = value.strip()
         try:
             number = float(value)
         except ValueError:
             number = None
-        if not eq or not name.strip() or number is None:
-            raise UsageError(f"--world must be NAME=VALUE,... with numbers (fan_share=0.05). "
-                             f"Got {part!r}.")
+        if not eq or not name.strip() or not value:
+            raise UsageError(f"--world must be NAME=VALUE,... (fan_share=0.05, "
+                             f"history_feed=ranked). Got {part!r}.")
+        if number is None:            # a choice (history_feed=ranked); the config checks it
+            pairs.append((name.strip(), value))
+            continue
         pairs.append((name.strip(), int(number) if number.is_integer() and "." not in value
                       and "e" not in value.lower() else number))
     if len({n for n, _ in pairs}) != len(pairs):
@@ -322,6 +327,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _opt(v, "--experiments", None, None, "comma list of herding, musiclab, position_bias, "
          "exposure_inequality", shown="all")
     _opt(v, "--seed", SEED, 0, "seed")
+    _opt(v, "--world", None, None, "world settings for exposure_inequality and "
+         "engagement_rates, NAME=VALUE,... (history_feed=ranked)", shown="none")
     _opt(v, "--json", None, None, "write published and measured values here")
     _quiet(v)
     rp = cmd("report", "one shareable page: leaderboard, full table, figures and manifest, "
@@ -877,7 +884,8 @@ def _cmd_check(a, out) -> int:
 
 
 def _cmd_validate(a, out) -> int:
-    from .validate import EXPERIMENTS, run_experiments
+    from .validate import EXPERIMENTS, WORLD_EXPERIMENTS, run_experiments
+    from .world import world_config, world_overrides
     names = list(EXPERIMENTS)
     if a.experiments:
         names = [n.strip() for n in a.experiments.split(",") if n.strip()]
@@ -886,8 +894,16 @@ def _cmd_validate(a, out) -> int:
             raise UsageError(f"--experiments must name some of {', '.join(EXPERIMENTS)}, each "
                              f"once. Got {a.experiments!r}.")
     path = _out_path("--json", a.json)
+    world = _world_settings(a.world) or ()
+    try:
+        world_config(**world_overrides(world))           # checked before any work
+    except InvalidParameter as e:
+        raise UsageError(f"--world: {e}") from None
+    if world and not set(names) & set(WORLD_EXPERIMENTS):
+        raise UsageError(f"--world applies to {', '.join(WORLD_EXPERIMENTS)}; --experiments "
+                         "selects neither.")
     with progress.bar(len(names), "experiments", enabled=_progress(a)) as tick:
-        exps = run_experiments(names, quick=a.quick, seed=a.seed, tick=tick)
+        exps = run_experiments(names, quick=a.quick, seed=a.seed, tick=tick, world=world)
     for e in exps:
         print(f"{e.name}: {e.verdict.upper()} — {e.source}", file=out)
         print(f"  published: {_short(e.published)}", file=out)
@@ -896,7 +912,7 @@ def _cmd_validate(a, out) -> int:
             print(f"  note: {e.notes}", file=out)
     if path is not None:
         write_json_atomic(path, {"manifest": manifest(command="validate", quick=a.quick,
-                                                      seed=a.seed),
+                                                      seed=a.seed, world=dict(world)),
                                  "experiments": [e.to_dict() for e in exps]})
         print(f"wrote {path}", file=out)
     return 0

@@ -44,9 +44,9 @@ from ._core.kernels import walk_pools
 from ._core.random import STREAMS, derive, hash_uniforms, hash_words
 from .errors import InvalidParameter
 
-__all__ = ["CTR_BY_POSITION", "FeedConfig", "examination_curve", "poisson_inverse", "draw_feeds",
-           "plan_sessions", "Sessions", "Feeds", "POOLS", "PersonalPools", "personal_pools",
-           "global_hits", "ranked_order"]
+__all__ = ["CTR_BY_POSITION", "FeedConfig", "feed_for", "examination_curve", "poisson_inverse",
+           "draw_feeds", "plan_sessions", "Sessions", "Feeds", "POOLS", "PersonalPools",
+           "personal_pools", "global_hits", "ranked_order"]
 
 # Organic click-through rate by position 1..10 (Sistrix 2020 [I]).
 CTR_BY_POSITION = (0.285, 0.157, 0.110, 0.080, 0.072, 0.051, 0.040, 0.032, 0.028, 0.025)
@@ -179,6 +179,16 @@ class FeedConfig:
             return quota, self.fresh_share
         need = new_items_per_day * quota / max(impressions_per_day, 1.0)
         return quota, float(min(0.5, need, 1.0 - self.explore_share))
+
+
+def feed_for(feed: FeedConfig, world) -> tuple[int, float]:
+    """``(cold-start quota, fresh share)`` of ``feed`` in ``world`` (:meth:`FeedConfig.resolve`),
+    from the world's posting rate and expected organic impressions per day."""
+    c = world.config
+    per_day = len(world.items) / ((c.history_hours + c.future_hours) / 24.0)
+    organic = world.truth.organic & (world.accounts.created_at <= world.t0)
+    impressions = float(world.truth.activity[organic].sum()) * c.stickiness
+    return feed.resolve(per_day, impressions)
 
 
 @dataclass(frozen=True)

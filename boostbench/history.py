@@ -1,19 +1,29 @@
-"""Open-loop organic traffic: the history before the window, and replay's window.
+"""Organic traffic outside the closed loop: the history before the window, and replay's window.
 
-Impressions do not react to any ranking. Each active day (the draws of
-:func:`boostbench.population.active_on`, the same days the closed loop uses) an
-account gets Poisson(activity x the share of the day it exists) impressions at
-uniform times. Each impression picks a live item with probability proportional to
-``reach * exp(-age / decay_hours)``, from the viewer's own topic with probability
-``topic_pool_share``, else from all topics. Because the decay factor of every live
-item shrinks by the same ``exp(-dt / decay)``, the relative weights at any time are
-``reach * exp(created / decay)`` over the items posted so far: one cumulative sum
-serves every impression, whatever its time (no loop over hours).
+No campaign, no ranker under test. Two ways to draw the impressions
+(``WorldConfig.history_feed``):
 
-Nobody is shown an item twice: a draw of a pair already shown (in ``seen`` or
-earlier in the batch) is drawn again, up to ``_DRAWS`` times (the last two from all
-live items uniformly: a viewer who has seen the popular items gets the long tail),
-then dropped. Shares by circle members bring their friends the item within minutes
+- ``open`` (:func:`open_impressions`; replay's window too): impressions that react to
+  nothing. Each active day (the
+  draws of :func:`boostbench.population.active_on`, the same days the closed loop uses)
+  an account gets Poisson(activity x the share of the day it exists) impressions at
+  uniform times. Each impression picks a live item with probability proportional to
+  ``reach * exp(-age / decay_hours)``, from the viewer's own topic with probability
+  ``topic_pool_share``, else from all topics. Because the decay factor of every live
+  item shrinks by the same ``exp(-dt / decay)``, the relative weights at any time are
+  ``reach * exp(created / decay)`` over the items posted so far: one cumulative sum
+  serves every impression, whatever its time (no loop over hours). Nobody is shown an
+  item twice: a draw of a pair already shown (in ``seen`` or earlier in the batch) is
+  drawn again, up to ``_DRAWS`` times (the last two from all live items uniformly: a
+  viewer who has seen the popular items gets the long tail), then dropped.
+- ``ranked`` (:func:`ranked_history`). Hour by hour, the window's feed
+  (:func:`boostbench.feed.draw_feeds`: the same sessions, pools, cold-start quota and
+  walk past seen items) over the platform's incumbent ranking — like counts so far —
+  answered with those counts displayed (herding), from an empty platform at ``t = 0``.
+  Exposure follows an engagement ranking, as it did in the logs the behaviour is
+  calibrated on, and the window's ``like_count`` continues the history's process.
+
+Shares by circle members bring their friends the item within minutes
 (:func:`boostbench.population.link_impressions`), and a creator's posts its fans
 (:func:`boostbench.population.fan_impressions`, when the world has fan groups).
 """
@@ -22,14 +32,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core.arrays import KeySet, SortedSearch, first_occurrence, pair_keys, stable_argsort
-from ._core.units import DAY
+from ._core.arrays import (KeySet, SortedSearch, first_occurrence, pair_keys, pair_set,
+                           stable_argsort)
+from ._core.random import STREAMS, ImpressionUniforms, hash_words
+from ._core.units import DAY, HOUR
+from .behaviour import concat_responses
 from .events import EventKind, EventLog
+from .feed import FeedConfig, draw_feeds, feed_for, plan_sessions
 from .population import active_on, fan_impressions, link_impressions
 
-__all__ = ["impressions", "respond", "organic_events"]
+__all__ = ["open_impressions", "ranked_history", "respond", "organic_events"]
 
 _DRAWS = 5
+_S_HISTORY_KEY = STREAMS.claim("world", "history.key", 340)
+_S_FEED, _S_LINK, _S_FAN = STREAMS.claim_block("world", "history.impression", 341,
+                                               ("feed", "link", "fan"))
+#: Hours an item stays in the incumbent's ranking (the default scenario's eligibility).
+ELIGIBLE_HOURS = 72.0
 
 
 class _ItemSampler:
@@ -105,7 +124,83 @@ def _account_days(world, start: float, end: float, rng):
     return acc, lo, hi, n
 
 
-def impressions(world, start: float, end: float, rng, seen: KeySet | None = None):
+def history_key(world) -> int:
+    """The key of the ranked history's counter-based draws: its own, so the history's hours
+    and the window's rounds (both numbered from 0) draw apart."""
+    return int(hash_words(world.seed, _S_HISTORY_KEY, np.zeros(1, np.int64))[0] >> np.uint64(2))
+
+
+def _herding_ref(likes, served, eligible) -> float:
+    """A typical displayed like count now: the impression-weighted mean of ``log1p(likes)``
+    over the eligible items (the closed loop's reference, taken at ``t0``)."""
+    w = served[eligible]
+    return float(np.average(np.log1p(likes[eligible]), weights=w)) if w.sum() else 0.0
+
+
+def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfig()):
+    """The organic history in ``[start, end)`` under the incumbent ranking, hour by hour.
+
+    Each hour: the window's feed (:func:`boostbench.feed.draw_feeds`) over the items
+    eligible for ``ELIGIBLE_HOURS``, in order of their like counts so far (the
+    ``like_count`` ranking, the platform's incumbent [?]); the impressions are answered
+    with those counts displayed (herding, around :func:`_herding_ref`), then the circle
+    links the hour's shares cause and the fans' openings, as in the closed loop. Counter-
+    based (:func:`history_key`); the likes an hour adds move the next hour's ranking.
+
+    Returns
+    -------
+    (EventLog, (account, item, herd))
+        The history, and its feed impressions with ``log1p(displayed likes) - reference``
+        each was answered at (the sample :meth:`Behaviour.fit` calibrates on).
+    """
+    c, beh = world.config, world.behaviour
+    key = history_key(world)
+    n_items = len(world.items)
+    created = world.items.created_at
+    quota, fresh = feed_for(feed, world)
+    rows_all = np.flatnonzero(world.truth.activity > 0)
+    seen = pair_set(np.zeros(0, np.int64), n_rows=len(world.accounts), n_items=n_items)
+    served, likes = np.zeros(n_items), np.zeros(n_items)
+    n_topics = int(world.items.topic.max()) + 1 if n_items else 1
+    cols, sample = [], []
+    for r, t in enumerate(np.arange(start, end, HOUR)):
+        rows = rows_all[world.accounts.created_at[rows_all] <= t]
+        rows = rows[active_on(c, world.seed, world.accounts, world.truth.keeper, rows,
+                              int(np.floor(t / DAY)))]
+        sessions = plan_sessions(feed, key=key, round_index=r, start=t,
+                                 length=min(HOUR, end - t), accounts=rows,
+                                 activity=world.truth.activity[rows], fresh_share=fresh)
+        eligible = (created <= t) & (created > t - ELIGIBLE_HOURS * HOUR)
+        ref = _herding_ref(likes, served, eligible)
+        f = draw_feeds(feed, sessions, scores=likes, eligible=eligible, impressions=served,
+                       item_topic=world.items.topic, account_topic=world.accounts.topic,
+                       seen=seen, n_topics=n_topics, quota=quota)
+        resp = [beh.respond(f.account, f.item, f.t,
+                            ImpressionUniforms(key, _S_FEED, f.account, f.item, r),
+                            displayed_likes=likes[f.item], herding_ref=ref)]
+        sample.append((f.account, f.item, np.log1p(likes[f.item]) - ref))
+        share = resp[0].kind == EventKind.SHARE
+        for (a, i, ti), stream, fan in (
+                (link_impressions(world, resp[0].t[share], resp[0].account[share],
+                                  resp[0].item[share]), _S_LINK, False),
+                (fan_impressions(world, t, min(t + HOUR, end)), _S_FAN, True)):
+            ok = seen.add_new(pair_keys(a, i, n_items))
+            if ok.any():
+                a, i, ti = a[ok], i[ok], ti[ok]
+                resp.append(beh.respond(a, i, ti, ImpressionUniforms(key, stream, a, i, r),
+                                        displayed_likes=likes[i], herding_ref=ref,
+                                        social=True, fan=fan))
+        resp = concat_responses(resp)
+        served += np.bincount(f.item, minlength=n_items)
+        likes += np.bincount(resp.item[resp.kind == EventKind.LIKE], minlength=n_items)
+        keep = resp.t < end
+        cols.append(tuple(x[keep] for x in (resp.t, resp.account, resp.item, resp.kind,
+                                            resp.value)))
+    log = EventLog.from_arrays(*(np.concatenate(x) for x in zip(*cols)))
+    return log, tuple(np.concatenate(x) for x in zip(*sample))
+
+
+def open_impressions(world, start: float, end: float, rng, seen: KeySet | None = None):
     """Open-loop impressions ``(account, item, t)`` in ``[start, end)`` (see the module).
 
     ``seen`` holds (account, item) pair keys shown before; it is not modified.
@@ -189,5 +284,5 @@ def organic_events(world, start: float, end: float, rng, *, seen: KeySet | None 
                    ) -> EventLog:
     """Open-loop organic events in ``[start, end)`` (replay's window)."""
     rng = np.random.default_rng(rng)
-    acc, itm, t = impressions(world, start, end, rng, seen)
+    acc, itm, t = open_impressions(world, start, end, rng, seen)
     return respond(world, acc, itm, t, end, rng, seen, start=start)

@@ -40,6 +40,7 @@ from scipy.stats import spearmanr
 from ._core.random import STREAMS, CounterUniforms, hash_uniforms
 from .behaviour import Behaviour, BehaviourParams
 from ._core.params import check_choice
+from .errors import InvalidParameter
 from .events import N_KINDS, EventKind
 from .feed import examination_curve
 
@@ -489,7 +490,7 @@ def position_bias(quick: bool = False, seed: int = 0, examination: str = "ctr") 
 TENREC_GINI = (0.93, 0.95)
 
 
-def exposure_inequality(quick: bool = False, seed: int = 0) -> Experiment:
+def exposure_inequality(quick: bool = False, seed: int = 0, world: tuple = ()) -> Experiment:
     """Gini of organic exposure over the items posted in the window (clean closed loop,
     ``like_count``) on the ``platform`` world, next to the bound the feed design puts on
     it and the Tenrec band.
@@ -501,10 +502,9 @@ def exposure_inequality(quick: bool = False, seed: int = 0) -> Experiment:
     from .rankers.likes import LikeCount
     from .scenario import get_scenario
     from .simulate import closed_loop
-    from .simulate.closed_loop import feed_for
-    from .feed import FeedConfig
+    from .feed import FeedConfig, feed_for
     from .world import make_world
-    sc = get_scenario("tiny" if quick else "platform")
+    sc = get_scenario("tiny" if quick else "platform").with_(world=world)
     world = make_world(sc.world_config(), np.random.default_rng(seed))
     base = sc.run_base(world, seed)
     tr = closed_loop(base, LikeCount())
@@ -543,6 +543,9 @@ _RATE_KINDS = {"view": EventKind.VIEW, "like": EventKind.LIKE, "comment": EventK
                "share": EventKind.SHARE, "not_interested": EventKind.NOT_INTERESTED}
 #: The feeds compared: the three ranker families and the uniform reference.
 RATE_RANKERS = ("random", "like_count", "engagement_depth", "real_interaction")
+#: The feeds judged against the datasets (production feeds rank by engagement; ``random``
+#: is reported beside them as what no ranking gives).
+RATE_JUDGED = RATE_RANKERS[1:]
 
 
 def _rates(t, kind, lo: float, hi: float) -> dict:
@@ -554,23 +557,25 @@ def _rates(t, kind, lo: float, hi: float) -> dict:
             **{name: float(n[x] / imp) for name, x in _RATE_KINDS.items()}}
 
 
-def engagement_rates(quick: bool = False, seed: int = 0) -> Experiment:
+def engagement_rates(quick: bool = False, seed: int = 0, world: tuple = ()) -> Experiment:
     """Per-impression rates of organic views, likes, comments, shares and hides in the
     clean closed loop of each ranker family (and ``random``), against the rates of
     KuaiRand's and Tenrec's ranked feeds.
 
-    The behaviour's intercepts are fitted on the open-loop exposure of the history
-    (:meth:`~boostbench.behaviour.Behaviour.fit`), so the history's rates are the
-    calibration input coming back (reported, a self-check). The window's are an
-    outcome: a ranked feed shows what engages and displays counts that herd, and the
-    datasets are logs of a ranked feed, so the window is what must match. In band when
-    every ranker's like and share rates lie between the two datasets' figures.
+    The behaviour's intercepts are fitted on the history's impressions
+    (:meth:`~boostbench.behaviour.Behaviour.fit`; open-loop or ranked exposure, by the
+    world's ``history_feed``), so the history's rates are the calibration input coming
+    back (reported, a self-check). The window's are an outcome: a ranked feed shows what
+    engages and displays counts that herd, and the datasets are logs of a ranked feed,
+    so the window is what must match. In band when every ranker family's like and share
+    rates lie between the two datasets' figures (``random`` is reported, not judged: no
+    production feed is uniform).
     """
     from .rankers import build_ranker
     from .scenario import get_scenario
     from .simulate import closed_loop_rounds
     from .world import make_world
-    sc = get_scenario("tiny" if quick else "default")
+    sc = get_scenario("tiny" if quick else "default").with_(world=world)
     world = make_world(sc.world_config(), np.random.default_rng(seed))
     base = sc.run_base(world, seed)
     t, _, _, kind, _ = world.history.columns()
@@ -585,8 +590,8 @@ def engagement_rates(quick: bool = False, seed: int = 0) -> Experiment:
     def inside(name, x):
         lo, hi = FEED_RATES[name]
         return lo <= x <= hi
-    band_ok = all(inside(r, measured[n][r]) for n in RATE_RANKERS for r in ("like", "share"))
-    like = [measured[n]["like"] for n in RATE_RANKERS]
+    band_ok = all(inside(r, measured[n][r]) for n in RATE_JUDGED for r in ("like", "share"))
+    like = [measured[n]["like"] for n in RATE_JUDGED]
     measured["like_ratio_to_kuairand"] = {n: measured[n]["like"] / FEED_RATES["like"][0]
                                           for n in ("history",) + RATE_RANKERS}
     return Experiment(
@@ -594,29 +599,45 @@ def engagement_rates(quick: bool = False, seed: int = 0) -> Experiment:
         "KuaiRand (Gao et al., CIKM 2022) [D]; Tenrec QK-video (Yuan et al., NeurIPS 2022) [D]",
         {k: list(v) if isinstance(v, tuple) else v for k, v in FEED_RATES.items()},
         measured, band_ok, band_ok=band_ok,
-        notes=f"Organic events per impression in the window of each ranker's clean closed "
-              f"loop (likes {min(like):.4f}-{max(like):.4f}) and in the open-loop history, "
-              "whose exposure the intercepts are fitted on (its rates are the input coming "
-              "back: a self-check). The datasets log a ranked feed, so the window must "
+        notes=f"Organic events per impression in the window of each ranker family's clean "
+              f"closed loop (likes {min(like):.4f}-{max(like):.4f}; random, reported and not "
+              f"judged, {measured['random']['like']:.4f}) and in the "
+              f"{world.config.history_feed} history, whose impressions the intercepts are "
+              "fitted on (its rates are the input coming back: a self-check). The datasets "
+              "log a ranked feed, so the window must "
               "match; a like rate above the band means the loop's selection and herding "
               "add engagement the calibration does not account for.",
-        params={"scenario": sc.name, "size": sc.size, "rankers": list(RATE_RANKERS)})
+        params={"scenario": sc.name, "size": sc.size, "rankers": list(RATE_RANKERS),
+                "history_feed": world.config.history_feed})
 
 
 EXPERIMENTS = {"herding": herding, "musiclab": musiclab, "position_bias": position_bias,
                "exposure_inequality": exposure_inequality, "engagement_rates": engagement_rates}
 
 
+#: Experiments run on a drawn world (the others simulate a market of their own).
+WORLD_EXPERIMENTS = ("exposure_inequality", "engagement_rates")
+
+
 def run_experiments(names=None, *, quick: bool = False, seed: int = 0,
-                    tick=None) -> list[Experiment]:
+                    tick=None, world: tuple = ()) -> list[Experiment]:
     """Run the named experiments (default: all) in order; ``tick`` (progress), if given, is
-    called after each."""
+    called after each. ``world``: settings that differ from the world's size preset
+    (:func:`boostbench.world.world_overrides` pairs), for the :data:`WORLD_EXPERIMENTS`."""
     names = list(EXPERIMENTS) if names is None else list(names)
     for n in names:
         check_choice("experiment", n, tuple(EXPERIMENTS))
+    from .world import world_config, world_overrides
+    world = tuple(world)
+    world_config(**world_overrides(world))       # unknown names and bad values fail here
+    if world and not set(names) & set(WORLD_EXPERIMENTS):
+        raise InvalidParameter("run_experiments: world settings apply only to "
+                               f"{', '.join(WORLD_EXPERIMENTS)}; none of them is selected.",
+                               name="world")
     out = []
     for n in names:
-        out.append(EXPERIMENTS[n](quick=quick, seed=seed))
+        kw = {"world": world} if n in WORLD_EXPERIMENTS else {}
+        out.append(EXPERIMENTS[n](quick=quick, seed=seed, **kw))
         if tick is not None:
             tick(1)
     return out

@@ -27,7 +27,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from ._core.params import InstanceOf, Interval, SequenceOf, check_choice, declare
+from ._core.params import InstanceOf, Interval, Options, SequenceOf, check_choice, declare
 from ._core.random import STREAMS, hash_uniforms
 from ._core.units import DAY, HOUR
 from .behaviour import Behaviour, BehaviourParams
@@ -187,6 +187,8 @@ class Truth:
 
 
 _POSITIVE = Interval(float, 0.0, None, closed="neither")
+#: How the history's impressions are drawn (:mod:`boostbench.history`).
+HISTORY_FEEDS = ("open", "ranked")
 _SHARE = Interval(float, 0.0, 1.0)
 
 
@@ -208,7 +210,8 @@ _SHARE = Interval(float, 0.0, 1.0)
          device_shares=SequenceOf(Interval(float, 0.0, 1.0), min_len=1),
          circle_share=_SHARE, circle_size=Interval(int, 2, 1000), link_open=_SHARE,
          link_minutes=_POSITIVE, fan_share=_SHARE, fan_group_size=Interval(int, 2, 100_000),
-         fan_open=_SHARE, fan_minutes=_POSITIVE, behaviour=InstanceOf(BehaviourParams))
+         fan_open=_SHARE, fan_minutes=_POSITIVE, history_feed=Options(*HISTORY_FEEDS),
+         behaviour=InstanceOf(BehaviourParams))
 class WorldConfig:
     """Size and calibration of a world.
 
@@ -242,6 +245,15 @@ class WorldConfig:
         posting rates (2.05 makes the top 25% of accounts post ≈ 98%, Pew [I]).
     topic_pool_share : float
         Share of open-loop impressions drawn from the viewer's own topic [?].
+    history_feed : {"open", "ranked"}
+        How the history's impressions are drawn, and so what exposure the behaviour's
+        intercepts are fitted on. ``open``: by weight (``reach``, ``decay_hours``,
+        ``topic_pool_share``), redrawing pairs already shown. ``ranked``: the window's
+        feed (:mod:`boostbench.feed`, default :class:`~boostbench.feed.FeedConfig`) walking
+        the platform's incumbent ranking — items by ``reach x exp(-age / decay_hours)``,
+        its noisy estimate of popularity [?] — so the calibrated rates hold for ranked
+        exposure, as the datasets' logs were (KuaiRand, Tenrec: logged under production
+        recommenders [D]).
     age_median_days, age_sigma : float
         Age of the established accounts (older than 30 days) at the start of the
         history, lognormal (months [?]).
@@ -317,6 +329,7 @@ class WorldConfig:
     fan_group_size: int = 20
     fan_open: float = 0.6
     fan_minutes: float = 15.0
+    history_feed: str = "open"
     duration_median: float = 14.0
     duration_sigma: float = 0.87
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
@@ -389,19 +402,19 @@ SIZES = {
 }
 
 
-def _numeric_fields(cls) -> dict:
-    """``{name: int or float}`` of a config dataclass's numeric fields."""
+def _settable_fields(cls) -> dict:
+    """``{name: int, float or str}`` of a config dataclass's numeric and choice fields."""
     return {f.name: type(f.default) for f in fields(cls)
-            if type(f.default) in (int, float) and f.name != "future_hours"}
+            if type(f.default) in (int, float, str) and f.name != "future_hours"}
 
 
 def world_overrides(pairs) -> dict:
-    """:func:`world_config` keyword arguments from ``(name, value)`` pairs: a numeric field
-    of :class:`WorldConfig` by its name (``fan_share``), one of
+    """:func:`world_config` keyword arguments from ``(name, value)`` pairs: a numeric or
+    choice field of :class:`WorldConfig` by its name (``fan_share``, ``history_feed``), one of
     :class:`~boostbench.behaviour.BehaviourParams` as ``behaviour.<name>``
     (``behaviour.beta_fan``). ``future_hours`` is the scenario's. Values are checked by the
     configs themselves when the world is configured."""
-    world, beh = _numeric_fields(WorldConfig), _numeric_fields(BehaviourParams)
+    world, beh = _settable_fields(WorldConfig), _settable_fields(BehaviourParams)
     out, b = {}, {}
     for name, value in pairs:
         sub = name.startswith("behaviour.")
@@ -410,6 +423,12 @@ def world_overrides(pairs) -> dict:
             allowed = sorted(world) + [f"behaviour.{k}" for k in sorted(beh)]
             raise InvalidParameter(f"The 'world' parameter has no setting {name!r}; allowed: "
                                    f"{', '.join(allowed)}.", name="world")
+        if table[key] is str:
+            if not isinstance(value, str):
+                raise InvalidParameter(f"The 'world' setting {name!r} must be a name. Got "
+                                       f"{value!r}.", name="world")
+            (b if sub else out)[key] = value
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidParameter(f"The 'world' setting {name!r} must be a number. Got "
                                    f"{value!r}.", name="world")
@@ -526,9 +545,20 @@ def make_world(config: WorldConfig, rng=None, *, seed: int | None = None) -> Wor
     if seed is None:
         seed = int(rng.integers(0, 2**62))
     world = World(c, items, pop.accounts, truth, EventLog(), None, int(seed))
-    acc, itm, t = history.impressions(world, 0.0, c.t0, rng)
-    fit = rng.choice(acc.size, size=min(acc.size, 50_000), replace=False)
-    behaviour = Behaviour.fit(c.behaviour, quality, appeal, duration, item_topic,
-                              pop.accounts.topic, (acc[fit], itm[fit]), rng)
-    world = replace(world, behaviour=behaviour)
-    return replace(world, history=history.respond(world, acc, itm, t, c.t0, rng))
+
+    def fitted(acc, itm, herd=None):
+        fit = rng.choice(acc.size, size=min(acc.size, 50_000), replace=False)
+        return replace(world, behaviour=Behaviour.fit(
+            c.behaviour, quality, appeal, duration, item_topic, pop.accounts.topic,
+            (acc[fit], itm[fit]), rng, herd=None if herd is None else herd[fit]))
+
+    acc, itm, t = history.open_impressions(world, 0.0, c.t0, rng)
+    world = fitted(acc, itm)
+    if c.history_feed == "open":
+        return replace(world, history=history.respond(world, acc, itm, t, c.t0, rng))
+    # ranked: the intercepts are refitted on the ranked history's own feed impressions
+    # (drawn with the open-loop fit), and the history drawn again with them
+    _, sample = history.ranked_history(world, 0.0, c.t0)
+    world = fitted(*sample)
+    log, _ = history.ranked_history(world, 0.0, c.t0)
+    return replace(world, history=log)

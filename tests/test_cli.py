@@ -58,8 +58,11 @@ def test_options_are_applied(tmp_path):
     (["--mode", "loop"], "--mode must be one of 'closed', 'replay'"),
     (["--mode", "replay", "--attacks", "top_up"], "top_up react to the feed and need --mode closed"),
     (["--trace", "/no/such/dir/t.csv"], "--trace: folder"),
-    (["--world", "fan_share"], "--world must be NAME=VALUE,... with numbers"),
-    (["--world", "fan_share=lots"], "--world must be NAME=VALUE,... with numbers"),
+    (["--world", "fan_share"], "--world must be NAME=VALUE,... (fan_share=0.05"),
+    (["--world", "fan_share="], "--world must be NAME=VALUE,... (fan_share=0.05"),
+    (["--world", "fan_share=lots"], "--world: The 'world' setting 'fan_share' must be a number"),
+    (["--world", "history_feed=sorted"], "The 'history_feed' parameter of WorldConfig must be "
+                                         "one of 'open', 'ranked'"),
     (["--world", "fan_share=0.1,fan_share=0.2"], "--world names a setting twice"),
     (["--world", "fans=0.1"], "--world: The 'world' parameter has no setting 'fans'; allowed:"),
     (["--world", "future_hours=5"], "has no setting 'future_hours'"),

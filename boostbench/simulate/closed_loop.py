@@ -34,8 +34,8 @@ from ..attacks.base import Campaign
 from ..behaviour import Response, concat_responses, drop_repeat_likes
 from ..errors import InvalidParameter
 from ..events import EventKind, EventLog
-from ..feed import (FeedConfig, draw_feeds, global_hits, personal_pools, plan_sessions,
-                    ranked_order)
+from ..feed import (FeedConfig, draw_feeds, feed_for, global_hits, personal_pools,
+                    plan_sessions, ranked_order)
 from ..observation import viewed_before
 from ..population import active_on, fan_impressions, link_impressions
 from ..rankers.base import rank_items, score_items, score_pairs, with_oracle
@@ -43,7 +43,7 @@ from .state import (RunBase, Trajectory, _campaign_log, _n_actions, _organic_cou
                     Mirroring, history_tail, mirrors,
                     _trajectory, fake_accounts)
 
-__all__ = ["closed_loop", "closed_loop_rounds", "RoundInfo", "feed_for"]
+__all__ = ["closed_loop", "closed_loop_rounds", "RoundInfo"]
 
 _S_IMPRESSION, _S_LINK, _S_FAN = STREAMS.claim_block("world", "impression", 400,
                                                      ("feed", "link", "fan"))
@@ -63,16 +63,6 @@ def _n_cpus() -> int:
 
 
 _SPLIT_MIN = 20_000  # impressions worth answering in two halves on two threads
-
-
-def feed_for(feed: FeedConfig, world) -> tuple[int, float]:
-    """``(cold-start quota, fresh share)`` of ``feed`` in ``world`` (:meth:`FeedConfig.resolve`),
-    from the world's posting rate and expected organic impressions per day."""
-    c = world.config
-    per_day = len(world.items) / ((c.history_hours + c.future_hours) / 24.0)
-    organic = world.truth.organic & (world.accounts.created_at <= world.t0)
-    impressions = float(world.truth.activity[organic].sum()) * c.stickiness
-    return feed.resolve(per_day, impressions)
 
 
 class _Helper:

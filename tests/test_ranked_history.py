@@ -1,0 +1,145 @@
+"""The ranked history (``WorldConfig.history_feed = "ranked"``) and what it is calibrated on."""
+
+import numpy as np
+import pytest
+
+from boostbench.behaviour import Behaviour, BehaviourParams
+from boostbench.cli import main
+from boostbench.errors import InvalidParameter
+from boostbench.events import EventKind
+from boostbench.history import ELIGIBLE_HOURS, ranked_history
+from boostbench.world import make_world, world_config, world_overrides
+from boostbench._core.arrays import pair_keys
+from boostbench._core.units import HOUR
+
+
+@pytest.fixture(scope="module")
+def ranked_world():
+    return make_world(world_config("tiny", history_feed="ranked"), 5)
+
+
+@pytest.fixture(scope="module")
+def ranked_small():
+    """The default world's size: a pool of live posts larger than anyone's day (the tiny
+    world's few posts reach nearly every account whatever the ranking)."""
+    return make_world(world_config("small", history_feed="ranked"), 0)
+
+
+def test_history_is_drawn_the_chosen_way(ranked_world):
+    """The same world drawn openly and ranked: same accounts and items, other histories."""
+    open_ = make_world(world_config("tiny", history_feed="open"), 5)
+    np.testing.assert_array_equal(open_.truth.quality, ranked_world.truth.quality)
+    np.testing.assert_array_equal(open_.accounts.created_at, ranked_world.accounts.created_at)
+    assert ranked_world.config.history_feed == "ranked"
+    assert ranked_world.history.t.size != open_.history.t.size
+
+
+def test_ranked_history_shape(ranked_world):
+    w = ranked_world
+    h = w.history
+    t, acc, itm, kind = h.t, h.account, h.item, h.kind
+    assert t.max() < w.t0 and np.all(np.diff(t) >= 0)
+    assert np.all(t >= w.items.created_at[itm] - 1e-9)
+    assert np.all(t >= w.accounts.created_at[acc])
+    assert w.truth.organic[acc].all()
+    imp = kind == EventKind.IMPRESSION
+    keys = pair_keys(acc[imp], itm[imp], len(w.items))
+    assert np.unique(keys).size == keys.size          # nobody is shown an item twice
+    # a feed impression shows an item posted before its hour began and within eligibility
+    age = t[imp] - w.items.created_at[itm[imp]]
+    assert age.max() < ELIGIBLE_HOURS * HOUR + HOUR
+    # every like follows a view of the same pair
+    viewed = set(pair_keys(acc[kind == EventKind.VIEW], itm[kind == EventKind.VIEW],
+                           len(w.items)).tolist())
+    liked = pair_keys(acc[kind == EventKind.LIKE], itm[kind == EventKind.LIKE], len(w.items))
+    unlogged = w.behaviour.params.unlogged_view_share
+    assert np.mean([k in viewed for k in liked.tolist()]) > 1.0 - 3 * unlogged
+
+
+def test_ranked_history_is_seeded_and_counter_based(ranked_world):
+    a = ranked_history(ranked_world, 0.0, ranked_world.t0)[0]
+    for x, y in zip(a.columns(), ranked_world.history.columns()):
+        np.testing.assert_array_equal(x, y)
+    b = make_world(world_config("tiny", history_feed="ranked"), 6).history
+    assert b.t.size != a.t.size
+
+
+@pytest.mark.slow          # a default-size world (6 s): the default run's five-minute budget
+def test_exposure_follows_the_like_ranking(ranked_small):
+    """The most liked tenth of the shown posts gets far more impressions than the rest: the
+    incumbent ranks by like counts (the fresh and exploration pools aside)."""
+    h = ranked_small.history
+    n = len(ranked_small.items)
+    imp = np.bincount(h.item[h.kind == EventKind.IMPRESSION], minlength=n)
+    likes = np.bincount(h.item[h.kind == EventKind.LIKE], minlength=n)
+    shown = np.flatnonzero(imp > 0)
+    by_likes = shown[np.argsort(-likes[shown], kind="stable")]
+    top, rest = np.split(by_likes, [by_likes.size // 10])
+    assert imp[top].mean() > 3 * imp[rest].mean()
+
+
+@pytest.mark.slow
+def test_ranked_history_rates_near_calibration(ranked_small):
+    """The intercepts are refitted on the ranked history's feed impressions, so its rates
+    come back near the inputs (not exactly: the second draw's exposure differs a little)."""
+    w = ranked_small
+    k = np.bincount(w.history.kind, minlength=8).astype(float)
+    per_imp = k / k[EventKind.IMPRESSION]
+    p = BehaviourParams()
+    for kind, target in [(EventKind.VIEW, p.view_rate), (EventKind.LIKE, p.like_rate),
+                         (EventKind.SHARE, p.share_rate)]:
+        assert per_imp[kind] == pytest.approx(target, rel=0.15), kind.name
+
+
+def test_fit_with_herding_shifts_only_the_like_intercept(tiny_world):
+    """A constant displayed-likes term h is absorbed by the like intercept exactly:
+    c_like(h) = c_like(0) - herding x h; nothing else moves."""
+    w = tiny_world
+    b = w.behaviour
+    acc = np.arange(200) % 50
+    itm = np.arange(200) % len(w.items)
+
+    def fit(herd):
+        return Behaviour.fit(b.params, b.quality, b.appeal, b.duration, b.item_topic,
+                             b.account_topic, (acc, itm), np.random.default_rng(1), herd=herd)
+    plain, shifted = fit(None), fit(np.full(acc.size, 1.5))
+    for name, c in plain.intercepts.items():
+        want = c - b.params.herding * 1.5 if name == "like" else c
+        assert shifted.intercepts[name] == pytest.approx(want, abs=1e-6), name
+
+
+def test_history_feed_setting_is_checked():
+    assert world_overrides([("history_feed", "ranked")]) == {"history_feed": "ranked"}
+    with pytest.raises(InvalidParameter, match="history_feed"):
+        world_config("tiny", history_feed="sorted")
+    with pytest.raises(InvalidParameter, match="'history_feed' must be a name"):
+        world_overrides([("history_feed", 1)])
+    with pytest.raises(InvalidParameter, match="'fan_share' must be a number"):
+        world_overrides([("fan_share", "lots")])
+
+
+def test_cli_world_takes_a_choice(capsys):
+    assert main(["run", "--scenario", "tiny", "--rankers", "like_count", "--attacks",
+                 "bot_farm", "--seeds", "1", "--world", "history_feed=ranked", "--quiet"]) == 0
+    assert "history_feed=ranked" in capsys.readouterr().out
+
+
+def test_validate_runs_the_rates_on_a_ranked_history(tmp_path, capsys):
+    out = tmp_path / "v.json"
+    assert main(["validate", "--quick", "--experiments", "engagement_rates", "--world",
+                 "history_feed=ranked", "--json", str(out), "--quiet"]) == 0
+    import json
+    data = json.loads(out.read_text())
+    assert data["manifest"]["world"] == {"history_feed": "ranked"}
+    assert data["experiments"][0]["params"]["history_feed"] == "ranked"
+    assert "ranked history" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--experiments", "herding", "--world", "history_feed=ranked"],
+     "--world applies to exposure_inequality, engagement_rates"),
+    (["--world", "history_feed=sorted"], "--world: The 'history_feed' parameter of WorldConfig"),
+])
+def test_validate_refuses_world_settings_it_cannot_use(args, needle, capsys):
+    assert main(["validate", "--quick", *args]) == 2
+    assert needle in capsys.readouterr().err
