@@ -198,10 +198,16 @@ def _below_expit(u: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 def _solve_intercept(target: float, eta: np.ndarray, weight: np.ndarray) -> float:
-    """Intercept c with mean(weight * sigmoid(c + eta)) == target (bisection, monotone in c)."""
+    """Intercept c with mean(weight * sigmoid(c + eta)) == target (bisection, monotone in c).
+
+    Stops once ``lo`` and ``hi`` are neighbouring floats: ``mid`` is then one of them, and
+    whatever the comparison, every later step leaves ``0.5 * (lo + hi)`` equal to it (the
+    same answer as running all 80 steps)."""
     lo, hi = -40.0, 40.0
     for _ in range(80):
         mid = 0.5 * (lo + hi)
+        if mid == lo or mid == hi:
+            return mid
         if np.mean(weight * expit(mid + eta)) < target:
             lo = mid
         else:

@@ -137,7 +137,8 @@ def _herding_ref(likes, served, eligible) -> float:
     return float(np.average(np.log1p(likes[eligible]), weights=w)) if w.sum() else 0.0
 
 
-def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfig()):
+def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfig(), *,
+                   plans: dict | None = None):
     """The organic history in ``[start, end)`` under the incumbent ranking, hour by hour.
 
     Each hour: the window's feed (:func:`boostbench.feed.draw_feeds`) over the items
@@ -147,9 +148,12 @@ def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfi
     links the hour's shares cause and the fans' openings, as in the closed loop. Counter-
     based (:func:`history_key`); the likes an hour adds move the next hour's ranking.
 
+    ``plans``: a dict that keeps each hour's sessions for another draw of the same world
+    (they depend on the key, the hour and who is active, not on the behaviour).
+
     Returns
     -------
-    (EventLog, (account, item, herd))
+    (EventLog, (account, item, t, herd))
         The history, and its feed impressions with ``log1p(displayed likes) - reference``
         each was answered at (the sample :meth:`Behaviour.fit` calibrates on).
     """
@@ -163,13 +167,16 @@ def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfi
     served, likes = np.zeros(n_items), np.zeros(n_items)
     n_topics = int(world.items.topic.max()) + 1 if n_items else 1
     cols, sample = [], []
+    plans = {} if plans is None else plans
     for r, t in enumerate(np.arange(start, end, HOUR)):
-        rows = rows_all[world.accounts.created_at[rows_all] <= t]
-        rows = rows[active_on(c, world.seed, world.accounts, world.truth.keeper, rows,
-                              int(np.floor(t / DAY)))]
-        sessions = plan_sessions(feed, key=key, round_index=r, start=t,
-                                 length=min(HOUR, end - t), accounts=rows,
-                                 activity=world.truth.activity[rows], fresh_share=fresh)
+        if (r, t) not in plans:
+            rows = rows_all[world.accounts.created_at[rows_all] <= t]
+            rows = rows[active_on(c, world.seed, world.accounts, world.truth.keeper, rows,
+                                  int(np.floor(t / DAY)))]
+            plans[r, t] = plan_sessions(feed, key=key, round_index=r, start=t,
+                                        length=min(HOUR, end - t), accounts=rows,
+                                        activity=world.truth.activity[rows], fresh_share=fresh)
+        sessions = plans[r, t]
         eligible = (created <= t) & (created > t - ELIGIBLE_HOURS * HOUR)
         ref = _herding_ref(likes, served, eligible)
         f = draw_feeds(feed, sessions, scores=likes, eligible=eligible, impressions=served,
@@ -178,7 +185,7 @@ def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfi
         resp = [beh.respond(f.account, f.item, f.t,
                             ImpressionUniforms(key, _S_FEED, f.account, f.item, r),
                             displayed_likes=likes[f.item], herding_ref=ref)]
-        sample.append((f.account, f.item, np.log1p(likes[f.item]) - ref))
+        sample.append((f.account, f.item, f.t, np.log1p(likes[f.item]) - ref))
         share = resp[0].kind == EventKind.SHARE
         for (a, i, ti), stream, fan in (
                 (link_impressions(world, resp[0].t[share], resp[0].account[share],

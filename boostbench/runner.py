@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from functools import partial
@@ -173,6 +174,37 @@ def _seed_setup(spec: RunSpec, seed: int, world_scenario: Scenario | None = None
                       log=spec.log, world_scenario=world_scenario)
 
 
+#: Bytes of drawn worlds a process keeps for reuse (:func:`drawn_world`).
+WORLD_CACHE_BYTES = 64 * 2**20
+_WORLDS: "OrderedDict[tuple, object]" = OrderedDict()
+
+
+def _world_bytes(world) -> int:
+    """The bytes of a world's arrays (its history log, items, accounts and truth)."""
+    parts = (world.items, world.accounts, world.truth)
+    return sum(c.nbytes for c in world.history.columns()) + sum(
+        getattr(p, f.name).nbytes for p in parts for f in fields(p)
+        if isinstance(getattr(p, f.name), np.ndarray))
+
+
+def drawn_world(config, seed: int):
+    """``make_world(config, seed_streams(seed)[0])``, kept for the process's later calls:
+    the least recently used worlds are let go past :data:`WORLD_CACHE_BYTES` (a
+    ``default``-size world is ~50 MB, a ``tiny`` one ~2 MB). Worlds are read-only, and a
+    world is a function of its config and seed, so a kept one is the one drawing gives."""
+    key = (config, int(seed))
+    world = _WORLDS.pop(key, None)
+    if world is None:
+        world = make_world(config, seed_streams(seed)[0])
+    _WORLDS[key] = world
+    total = sum(_world_bytes(w) for w in _WORLDS.values())
+    while len(_WORLDS) > 1 and total > WORLD_CACHE_BYTES:
+        total -= _world_bytes(_WORLDS.popitem(last=False)[1])
+    if total > WORLD_CACHE_BYTES:
+        _WORLDS.clear()
+    return world
+
+
 def seed_setup(sc: Scenario, seed: int, *, mode: str = "closed", cost: CostModel = CostModel(),
                feed: FeedConfig = FeedConfig(), log=None, world_scenario: Scenario | None = None):
     """World, shared run base, a ``buy(attack, budget)`` for fixed campaigns, simulate kwargs:
@@ -180,12 +212,12 @@ def seed_setup(sc: Scenario, seed: int, *, mode: str = "closed", cost: CostModel
     :class:`~boostbench.recorded.RecordedLog` is the world instead of a drawn one (the seed
     then moves the campaigns only). ``world_scenario``: draw the world of this scenario
     instead (a longer horizon's world, run over ``sc``'s shorter one)."""
-    world_rng, organic_rng = seed_streams(seed)
+    _, organic_rng = seed_streams(seed)
     wsc = sc if world_scenario is None else world_scenario
     if log is not None:
         world = recorded_world(log, horizon_hours=wsc.horizon_hours, seed=seed)
     else:
-        world = make_world(wsc.world_config(), world_rng)
+        world = drawn_world(wsc.world_config(), seed)
     base = sc.run_base(world, organic_rng)
     obs0 = base.observation_at_start()
     window = (world.t0, world.t0 + sc.attack_hours * HOUR)

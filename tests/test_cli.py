@@ -93,6 +93,7 @@ def test_huge_budgets_are_refused_before_any_work(argv, needle, capsys, monkeypa
         raise AssertionError("a world was built before the budget was checked")
     monkeypatch.setattr(world, "make_world", boom)
     monkeypatch.setattr(runner, "make_world", boom)
+    monkeypatch.setattr(runner, "drawn_world", boom)     # a world kept from an earlier test
     assert cli.main([*argv, "--scenario", "tiny", "--seeds", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err

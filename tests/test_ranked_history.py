@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from boostbench.behaviour import Behaviour, BehaviourParams
 from boostbench.cli import main
@@ -10,7 +11,7 @@ from boostbench.events import EventKind
 from boostbench.history import ELIGIBLE_HOURS, ranked_history
 from boostbench.world import make_world, world_config, world_overrides
 from boostbench._core.arrays import pair_keys
-from boostbench._core.units import HOUR
+from boostbench._core.units import DAY, HOUR
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +81,17 @@ def test_exposure_follows_the_like_ranking(ranked_small):
 
 @pytest.mark.slow
 def test_ranked_history_rates_near_calibration(ranked_small):
-    """The intercepts are refitted on the ranked history's feed impressions, so its rates
-    come back near the inputs (not exactly: the second draw's exposure differs a little)."""
+    """The intercepts are refitted on the ranked history's last day (twice: each refit moves
+    what the incumbent ranks up), so that day's rates come back near the inputs; not
+    exactly: each draw of the history is noisy, and one refit left likes 15% under."""
     w = ranked_small
-    k = np.bincount(w.history.kind, minlength=8).astype(float)
+    last = w.history.t >= w.t0 - DAY
+    k = np.bincount(w.history.kind[last], minlength=8).astype(float)
     per_imp = k / k[EventKind.IMPRESSION]
     p = BehaviourParams()
     for kind, target in [(EventKind.VIEW, p.view_rate), (EventKind.LIKE, p.like_rate),
-                         (EventKind.SHARE, p.share_rate)]:
-        assert per_imp[kind] == pytest.approx(target, rel=0.15), kind.name
+                         (EventKind.COMMENT, p.comment_rate), (EventKind.SHARE, p.share_rate)]:
+        assert per_imp[kind] == pytest.approx(target, rel=0.08), kind.name
 
 
 def test_fit_with_herding_shifts_only_the_like_intercept(tiny_world):
@@ -143,3 +146,20 @@ def test_validate_runs_the_rates_on_a_ranked_history(tmp_path, capsys):
 def test_validate_refuses_world_settings_it_cannot_use(args, needle, capsys):
     assert main(["validate", "--quick", *args]) == 2
     assert needle in capsys.readouterr().err
+
+
+@given(st.lists(st.floats(-8, 8), min_size=1, max_size=300),
+       st.floats(1e-5, 0.95), st.integers(0, 2**32 - 1))
+@settings(max_examples=200, deadline=None)
+def test_the_intercept_bisection_stops_early_with_the_full_answer(eta, share, seed):
+    """Stopping once lo and hi are neighbouring floats gives exactly the 80-step answer."""
+    from scipy.special import expit
+    from boostbench.behaviour import _solve_intercept
+    eta = np.asarray(eta)
+    w = np.random.default_rng(seed).uniform(0.0, 1.0, eta.size)
+    target = share * float(w.mean())
+    lo, hi = -40.0, 40.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.mean(w * expit(mid + eta)) < target else (lo, mid)
+    assert _solve_intercept(target, eta, w) == 0.5 * (lo + hi)

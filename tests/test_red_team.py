@@ -105,12 +105,12 @@ def test_the_red_team_finds_nothing(tmp_path, monkeypatch, capsys):
     (tmp_path / "rt_plugins.py").write_text(textwrap.dedent(PLUGIN))
     monkeypatch.syspath_prepend(str(tmp_path))
     built = []
-    real = runner.make_world
+    real = runner.drawn_world
 
-    def counting(*a, **k):
+    def counting(*a, **k):                  # a world drawn, or kept from an earlier run
         built.append(1)
         return real(*a, **k)
-    monkeypatch.setattr(runner, "make_world", counting)
+    monkeypatch.setattr(runner, "drawn_world", counting)
     real_recorded = recorded.recorded_world
 
     def counting_recorded(*a, **k):         # the world of a --log run, in the run itself

@@ -59,7 +59,7 @@ def test_a_search_counts_the_worlds_its_workers_keep(monkeypatch, capsys):
         4 * BYTES_PER_EVENT * organic_events(config, config.history_hours))
     limit = (plain.peak_bytes + kept.peak_bytes) / 2e9     # the grid fits, the search not
     import boostbench.runner as runner
-    monkeypatch.setattr(runner, "make_world", lambda *a, **k: pytest.fail("a world was built"))
+    monkeypatch.setattr(runner, "drawn_world", lambda *a, **k: pytest.fail("a world was built"))
     argv = ["cost", "--rankers", "like_count", "--attacks", "bot_farm", "--seeds", "3",
             "--cap", "1", "--jobs", "1", "--max-memory", f"{limit:.3f}", "--quiet"]
     assert cli.main([*argv, "--adaptive", "--search-seeds", "2"]) == 2
@@ -79,7 +79,7 @@ def test_a_run_that_does_not_fit_is_refused_before_any_world_is_built(argv, need
 
     def no_world(*a, **k):
         raise AssertionError("a world was built")
-    monkeypatch.setattr(runner, "make_world", no_world)
+    monkeypatch.setattr(runner, "drawn_world", no_world)    # drawn or kept from earlier
     out = tmp_path / "r.json"
     assert cli.main([*argv, "--quiet", "--json", str(out)]) == 2
     err = capsys.readouterr().err.strip()

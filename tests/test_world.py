@@ -153,3 +153,25 @@ def test_hash_uniforms_match_the_definition_on_every_path(shapes):
     pick = rng.choice(flat[0].size, size=min(400, flat[0].size), replace=False)
     want = [_hash_uniform_ref(9, 201, *(f[j] for f in flat)) for j in pick]
     np.testing.assert_array_equal(u.reshape(-1)[pick], want)
+
+
+def test_drawn_worlds_are_kept_within_their_byte_budget(monkeypatch):
+    """A run's world is the one make_world draws from the seed's world stream; a second ask
+    gets the same (read-only) object, and worlds past the byte budget are let go."""
+    from boostbench import runner
+    monkeypatch.setattr(runner, "_WORLDS", type(runner._WORLDS)())
+    c = world_config("tiny")
+    a = runner.drawn_world(c, 3)
+    fresh = make_world(c, runner.seed_streams(3)[0])
+    for x, y in zip(a.history.columns(), fresh.history.columns()):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(a.truth.quality, fresh.truth.quality)
+    assert runner.drawn_world(c, 3) is a
+    assert runner.drawn_world(c, 4) is not a
+    one = runner._world_bytes(a)
+    monkeypatch.setattr(runner, "WORLD_CACHE_BYTES", int(1.5 * one))
+    b = runner.drawn_world(c, 5)                    # 3 and 4 go, oldest first
+    assert list(runner._WORLDS) == [(c, 5)] and runner.drawn_world(c, 5) is b
+    monkeypatch.setattr(runner, "WORLD_CACHE_BYTES", one // 2)
+    runner.drawn_world(c, 6)                        # larger than the budget: not kept
+    assert not runner._WORLDS
