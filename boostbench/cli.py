@@ -325,7 +325,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "boostbench validate --quick")
     v.add_argument("--quick", action="store_true", help="small versions (seconds, noisier)")
     _opt(v, "--experiments", None, None, "comma list of herding, musiclab, position_bias, "
-         "exposure_inequality", shown="all")
+         "exposure_inequality, engagement_rates", shown="all")
     _opt(v, "--seed", SEED, 0, "seed")
     _opt(v, "--world", None, None, "world settings for exposure_inequality and "
          "engagement_rates, NAME=VALUE,... (history_feed=ranked)", shown="none")

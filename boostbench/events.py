@@ -105,7 +105,16 @@ class EventLog:
 
     def __init__(self, capacity: int = 1024):
         self._n = 0
+        self._frozen = False
         self._cols = {name: np.empty(max(int(capacity), 1), dtype) for name, dtype in _COLUMNS}
+
+    def freeze(self) -> "EventLog":
+        """Refuse appends from now on (a world's history, shared by every run that draws
+        the same world); returns the log."""
+        self._frozen = True
+        for c in self._cols.values():
+            c.flags.writeable = False
+        return self
 
     @classmethod
     def from_arrays(cls, t, account, item, kind, value) -> "EventLog":
@@ -122,6 +131,9 @@ class EventLog:
         return self._n
 
     def _write(self, cols) -> None:
+        if self._frozen:
+            raise InvalidParameter("This event log is frozen (a world's history, shared by "
+                                   "every run of the world): append to a copy.", name="log")
         m = cols[0].shape[0]
         need = self._n + m
         cap = self._cols["t"].shape[0]

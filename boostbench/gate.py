@@ -224,8 +224,9 @@ def load_baseline(path) -> dict:
         world = opts.get("world", [])
         need(isinstance(world, list) and all(
             isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
-            and isinstance(p[1], (int, float)) and not isinstance(p[1], bool) for p in world),
-            f"run {i}: option 'world' must be a list of [name, number] pairs")
+            and isinstance(p[1], (int, float, str)) and not isinstance(p[1], bool)
+            for p in world),
+            f"run {i}: option 'world' must be a list of [name, number or name] pairs")
         need(isinstance(man, dict) and isinstance(man.get("scenario"), dict), f"run {i}: no "
              "'manifest' with its scenario")
         seeds = man.get("seeds")

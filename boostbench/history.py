@@ -131,8 +131,11 @@ def history_key(world) -> int:
 
 
 def _herding_ref(likes, served, eligible) -> float:
-    """A typical displayed like count now: the impression-weighted mean of ``log1p(likes)``
-    over the eligible items (the closed loop's reference, taken at ``t0``)."""
+    """A typical displayed like count now: the mean of ``log1p(likes)`` over the eligible
+    items, weighted by their feed impressions so far. The closed loop's reference is the
+    same mean taken once at ``t0`` over all the history's impressions (links and fans too)
+    and the scenario's eligibility: close, not equal (the window continues the history's
+    process up to that)."""
     w = served[eligible]
     return float(np.average(np.log1p(likes[eligible]), weights=w)) if w.sum() else 0.0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
@@ -177,6 +178,7 @@ def _seed_setup(spec: RunSpec, seed: int, world_scenario: Scenario | None = None
 #: Bytes of drawn worlds a process keeps for reuse (:func:`drawn_world`).
 WORLD_CACHE_BYTES = 64 * 2**20
 _WORLDS: "OrderedDict[tuple, object]" = OrderedDict()
+_WORLDS_LOCK = threading.Lock()         # Dask workers run tasks in threads
 
 
 def _world_bytes(world) -> int:
@@ -190,18 +192,23 @@ def _world_bytes(world) -> int:
 def drawn_world(config, seed: int):
     """``make_world(config, seed_streams(seed)[0])``, kept for the process's later calls:
     the least recently used worlds are let go past :data:`WORLD_CACHE_BYTES` (a
-    ``default``-size world is ~50 MB, a ``tiny`` one ~2 MB). Worlds are read-only, and a
-    world is a function of its config and seed, so a kept one is the one drawing gives."""
+    ``default``-size world is ~50 MB, a ``tiny`` one ~2 MB). Worlds are read-only (arrays
+    and history log frozen), and a world is a function of its config and seed, so a kept
+    one is the one drawing gives. Thread-safe (two threads asking for one new world may
+    both draw it; one is kept)."""
     key = (config, int(seed))
-    world = _WORLDS.pop(key, None)
+    with _WORLDS_LOCK:
+        world = _WORLDS.get(key)
     if world is None:
         world = make_world(config, seed_streams(seed)[0])
-    _WORLDS[key] = world
-    total = sum(_world_bytes(w) for w in _WORLDS.values())
-    while len(_WORLDS) > 1 and total > WORLD_CACHE_BYTES:
-        total -= _world_bytes(_WORLDS.popitem(last=False)[1])
-    if total > WORLD_CACHE_BYTES:
-        _WORLDS.clear()
+    with _WORLDS_LOCK:
+        world = _WORLDS.pop(key, world)
+        _WORLDS[key] = world
+        total = sum(_world_bytes(w) for w in _WORLDS.values())
+        while len(_WORLDS) > 1 and total > WORLD_CACHE_BYTES:
+            total -= _world_bytes(_WORLDS.popitem(last=False)[1])
+        if total > WORLD_CACHE_BYTES:
+            _WORLDS.clear()
     return world
 
 

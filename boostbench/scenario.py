@@ -83,8 +83,8 @@ class Scenario:
             raise InvalidParameter(f"The 'world' parameter of Scenario must be a tuple of "
                                    f"(name, value) pairs. Got {self.world!r} instead.",
                                    name="world")
+        world_overrides(self.world)      # unknown names, repeats and wrong types fail here
         object.__setattr__(self, "world", tuple(sorted((str(k), v) for k, v in self.world)))
-        world_overrides(self.world)      # unknown names and non-numbers fail here
         Interval(int, self.attack_hours, 24 * 365).check("horizon_hours", self.horizon_hours,
                                                           "Scenario")
         Interval(int, 1, self.attack_hours).check("round_hours", self.round_hours, "Scenario")

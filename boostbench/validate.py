@@ -38,6 +38,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ._core.random import STREAMS, CounterUniforms, hash_uniforms
+from ._core.units import DAY
 from .behaviour import Behaviour, BehaviourParams
 from ._core.params import check_choice
 from .errors import InvalidParameter
@@ -563,9 +564,9 @@ def engagement_rates(quick: bool = False, seed: int = 0, world: tuple = ()) -> E
     KuaiRand's and Tenrec's ranked feeds.
 
     The behaviour's intercepts are fitted on the history's impressions
-    (:meth:`~boostbench.behaviour.Behaviour.fit`; open-loop or ranked exposure, by the
-    world's ``history_feed``), so the history's rates are the calibration input coming
-    back (reported, a self-check). The window's are an outcome: a ranked feed shows what
+    (:meth:`~boostbench.behaviour.Behaviour.fit`; an open history's, or a ranked history's
+    last day, by the world's ``history_feed``), so those rates are the calibration input
+    coming back (reported, a self-check). The window's are an outcome: a ranked feed shows what
     engages and displays counts that herd, and the datasets are logs of a ranked feed,
     so the window is what must match. In band when every ranker family's like and share
     rates lie between the two datasets' figures (``random`` is reported, not judged: no
@@ -579,7 +580,8 @@ def engagement_rates(quick: bool = False, seed: int = 0, world: tuple = ()) -> E
     world = make_world(sc.world_config(), np.random.default_rng(seed))
     base = sc.run_base(world, seed)
     t, _, _, kind, _ = world.history.columns()
-    measured = {"history": _rates(t, kind, 0.0, world.t0)}
+    measured = {"history": _rates(t, kind, 0.0, world.t0),
+                "history_last_day": _rates(t, kind, max(0.0, world.t0 - DAY), world.t0)}
     for name in RATE_RANKERS:
         rounds = closed_loop_rounds(base, build_ranker(name))
         for info in rounds:
@@ -592,8 +594,9 @@ def engagement_rates(quick: bool = False, seed: int = 0, world: tuple = ()) -> E
         return lo <= x <= hi
     band_ok = all(inside(r, measured[n][r]) for n in RATE_JUDGED for r in ("like", "share"))
     like = [measured[n]["like"] for n in RATE_JUDGED]
+    feeds = ("history", "history_last_day") + RATE_RANKERS
     measured["like_ratio_to_kuairand"] = {n: measured[n]["like"] / FEED_RATES["like"][0]
-                                          for n in ("history",) + RATE_RANKERS}
+                                          for n in feeds}
     return Experiment(
         "engagement_rates",
         "KuaiRand (Gao et al., CIKM 2022) [D]; Tenrec QK-video (Yuan et al., NeurIPS 2022) [D]",
@@ -603,7 +606,8 @@ def engagement_rates(quick: bool = False, seed: int = 0, world: tuple = ()) -> E
               f"closed loop (likes {min(like):.4f}-{max(like):.4f}; random, reported and not "
               f"judged, {measured['random']['like']:.4f}) and in the "
               f"{world.config.history_feed} history, whose impressions the intercepts are "
-              "fitted on (its rates are the input coming back: a self-check). The datasets "
+              "fitted on (all of an open history's, a ranked history's last day: those rates "
+              "are the input coming back, a self-check). The datasets "
               "log a ranked feed, so the window must "
               "match; a like rate above the band means the loop's selection and herding "
               "add engagement the calibration does not account for.",

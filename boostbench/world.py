@@ -178,7 +178,8 @@ class Truth:
                        account_campaign=self.account_campaign, keeper=self.keeper,
                        circle=self.circle, fan_of=self.fan_of)
         _frozen(self.quality, self.appeal, self.reach, self.activity, self.account_origin,
-                self.account_campaign, self.keeper, self.circle, self.fan_of)
+                self.account_campaign, self.keeper, self.circle, self.fan_of,
+                self.reserved_devices)
 
     @property
     def organic(self) -> np.ndarray:
@@ -248,12 +249,13 @@ class WorldConfig:
     history_feed : {"open", "ranked"}
         How the history's impressions are drawn, and so what exposure the behaviour's
         intercepts are fitted on. ``open``: by weight (``reach``, ``decay_hours``,
-        ``topic_pool_share``), redrawing pairs already shown. ``ranked``: the window's
-        feed (:mod:`boostbench.feed`, default :class:`~boostbench.feed.FeedConfig`) walking
-        the platform's incumbent ranking — items by ``reach x exp(-age / decay_hours)``,
-        its noisy estimate of popularity [?] — so the calibrated rates hold for ranked
+        ``topic_pool_share``), redrawing pairs already shown. ``ranked``: hour by hour,
+        the window's feed (:mod:`boostbench.feed`, default
+        :class:`~boostbench.feed.FeedConfig`) walking the platform's incumbent ranking —
+        like counts so far, displayed (herding) [?] — with the intercepts refitted on the
+        history's last day (:func:`make_world`), so the calibrated rates hold for ranked
         exposure, as the datasets' logs were (KuaiRand, Tenrec: logged under production
-        recommenders [D]).
+        recommenders [D]). Needs posts shown in the history's last day.
     age_median_days, age_sigma : float
         Age of the established accounts (older than 30 days) at the start of the
         history, lognormal (months [?]).
@@ -416,6 +418,11 @@ def world_overrides(pairs) -> dict:
     configs themselves when the world is configured."""
     world, beh = _settable_fields(WorldConfig), _settable_fields(BehaviourParams)
     out, b = {}, {}
+    pairs = list(pairs)
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise InvalidParameter(f"The 'world' parameter names a setting twice: {names!r}.",
+                               name="world")
     for name, value in pairs:
         sub = name.startswith("behaviour.")
         table, key = (beh, name[len("behaviour."):]) if sub else (world, name)
@@ -465,6 +472,9 @@ class World:
     behaviour: Behaviour
     seed: int
     recorded: "object | None" = None
+
+    def __post_init__(self):
+        self.history.freeze()     # shared by every run of this world (runner.drawn_world)
 
     @property
     def t0(self) -> float:
@@ -572,6 +582,12 @@ def make_world(config: WorldConfig, rng=None, *, seed: int | None = None) -> Wor
     for _ in range(RANKED_REFITS):
         _, (acc, itm, t, herd) = history.ranked_history(world, 0.0, c.t0, plans=plans)
         late = t >= last_day
+        if not late.any():
+            raise InvalidParameter(
+                f"history_feed='ranked' needs posts shown in the history's last day to fit "
+                f"the behaviour on; a history of history_hours={c.history_hours} shows none "
+                "(posts become eligible the hour after they go up). Lengthen history_hours.",
+                name="history_hours")
         world = fitted(acc[late], itm[late], herd[late], n=200_000)
     log, _ = history.ranked_history(world, 0.0, c.t0, plans=plans)
     return replace(world, history=log)

@@ -264,11 +264,16 @@ def test_world_settings_reach_the_world_the_manifest_and_the_headline(tmp_path, 
     assert recs[0]["extra_organic_impressions"] != recs[1]["extra_organic_impressions"]
 
 
-def test_a_baseline_with_world_settings_checks_against_the_same_world(tmp_path, capsys):
+@pytest.mark.parametrize("setting, stored", [
+    ("fan_share=0.2", [["fan_share", 0.2]]),
+    ("history_feed=ranked,fan_share=0.2", [["fan_share", 0.2], ["history_feed", "ranked"]]),
+])
+def test_a_baseline_with_world_settings_checks_against_the_same_world(setting, stored, tmp_path,
+                                                                       capsys):
     b = tmp_path / "b.json"
     argv = ["--scenario", "tiny", "--seeds", "2", "--rankers", "like_count", "--attacks",
             "bot_farm", "--quiet"]
-    assert cli.main(["baseline", *argv, "--world", "fan_share=0.2", "--out", str(b)]) == 0
-    assert json.loads(b.read_text())["runs"][0]["options"]["world"] == [["fan_share", 0.2]]
+    assert cli.main(["baseline", *argv, "--world", setting, "--out", str(b)]) == 0
+    assert json.loads(b.read_text())["runs"][0]["options"]["world"] == stored
     assert cli.main(["check", "--baseline", str(b), "--quiet"]) == 0
     assert "PASS" in capsys.readouterr().out

@@ -97,7 +97,8 @@ def test_inactive_accounts(obs):
 SEEDS = (0, 1, 2)
 MIMICS = ("aged_bots", "task_crowd", "engagement_service", "mutual_like_ring")
 GIVEN_AWAY = {
-    "engagement_service": "AUC 0.931 (tiny seeds 0-2: 0.923/0.911/0.959; small: 0.949). "
+    "engagement_service": "AUC 0.951 (tiny seeds 0-2: 0.943/0.939/0.972, re-measured "
+                          "2026-12-02 on scenario v3; small: 0.949). "
                           "Recruits (single-feature AUCs) are users active the day before "
                           "t0 and act on fresh "
                           "targets: new_item_share 0.83, item_age_mean 0.81, "

@@ -46,15 +46,30 @@ def test_ranked_history_shape(ranked_world):
     imp = kind == EventKind.IMPRESSION
     keys = pair_keys(acc[imp], itm[imp], len(w.items))
     assert np.unique(keys).size == keys.size          # nobody is shown an item twice
-    # a feed impression shows an item posted before its hour began and within eligibility
-    age = t[imp] - w.items.created_at[itm[imp]]
-    assert age.max() < ELIGIBLE_HOURS * HOUR + HOUR
     # every like follows a view of the same pair
     viewed = set(pair_keys(acc[kind == EventKind.VIEW], itm[kind == EventKind.VIEW],
                            len(w.items)).tolist())
     liked = pair_keys(acc[kind == EventKind.LIKE], itm[kind == EventKind.LIKE], len(w.items))
     unlogged = w.behaviour.params.unlogged_view_share
     assert np.mean([k in viewed for k in liked.tolist()]) > 1.0 - 3 * unlogged
+
+
+def test_the_feed_shows_posts_up_before_its_hour_and_within_eligibility():
+    """A history longer than the eligibility (tiny's own, 48 h, is not): every feed
+    impression's post went up before the hour began and at most ELIGIBLE_HOURS before it
+    (a session's positions run up to 90 s past its hour)."""
+    w = make_world(world_config("tiny", history_hours=96, history_feed="ranked"), 0)
+    _, (_, itm, t, _) = ranked_history(w, 0.0, w.t0)
+    created = w.items.created_at[itm]
+    assert np.all(created <= np.floor(t / HOUR) * HOUR)
+    age = t - created
+    assert age.max() < ELIGIBLE_HOURS * HOUR + HOUR + 90.0
+    assert age.max() > (ELIGIBLE_HOURS - 1) * HOUR      # old posts are still shown
+
+
+def test_a_ranked_history_with_nothing_shown_in_its_last_day_is_refused():
+    with pytest.raises(InvalidParameter, match="history_hours"):
+        make_world(world_config("tiny", history_hours=1, history_feed="ranked"), 0)
 
 
 def test_ranked_history_is_seeded_and_counter_based(ranked_world):
@@ -65,18 +80,24 @@ def test_ranked_history_is_seeded_and_counter_based(ranked_world):
     assert b.t.size != a.t.size
 
 
-@pytest.mark.slow          # a default-size world (6 s): the default run's five-minute budget
-def test_exposure_follows_the_like_ranking(ranked_small):
-    """The most liked tenth of the shown posts gets far more impressions than the rest: the
-    incumbent ranks by like counts (the fresh and exploration pools aside)."""
-    h = ranked_small.history
-    n = len(ranked_small.items)
+def _top_tenth_ratio(world) -> float:
+    """Mean impressions of the most liked tenth of the shown posts over the rest's."""
+    h, n = world.history, len(world.items)
     imp = np.bincount(h.item[h.kind == EventKind.IMPRESSION], minlength=n)
     likes = np.bincount(h.item[h.kind == EventKind.LIKE], minlength=n)
     shown = np.flatnonzero(imp > 0)
     by_likes = shown[np.argsort(-likes[shown], kind="stable")]
     top, rest = np.split(by_likes, [by_likes.size // 10])
-    assert imp[top].mean() > 3 * imp[rest].mean()
+    return imp[top].mean() / imp[rest].mean()
+
+
+@pytest.mark.slow          # default-size worlds (10 s): the default run's five-minute budget
+def test_exposure_follows_the_like_ranking(ranked_small):
+    """Likes follow impressions in any feed (the open history's most liked tenth gets ~8x
+    the rest's impressions); ranking by likes concentrates exposure on them far more (~24x
+    on default seeds 0-1): at least twice the open history's ratio, same world."""
+    open_ = make_world(world_config("small", history_feed="open"), 0)
+    assert _top_tenth_ratio(ranked_small) > 2 * _top_tenth_ratio(open_)
 
 
 @pytest.mark.slow
@@ -113,6 +134,11 @@ def test_fit_with_herding_shifts_only_the_like_intercept(tiny_world):
 
 def test_history_feed_setting_is_checked():
     assert world_overrides([("history_feed", "ranked")]) == {"history_feed": "ranked"}
+    with pytest.raises(InvalidParameter, match="names a setting twice"):
+        world_overrides([("history_feed", "ranked"), ("history_feed", 2.0)])
+    from boostbench.scenario import get_scenario
+    with pytest.raises(InvalidParameter, match="names a setting twice"):
+        get_scenario("tiny").with_(world=(("fan_share", 0.1), ("fan_share", 0.2)))
     with pytest.raises(InvalidParameter, match="history_feed"):
         world_config("tiny", history_feed="sorted")
     with pytest.raises(InvalidParameter, match="'history_feed' must be a name"):
@@ -163,3 +189,28 @@ def test_the_intercept_bisection_stops_early_with_the_full_answer(eta, share, se
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if np.mean(w * expit(mid + eta)) < target else (lo, mid)
     assert _solve_intercept(target, eta, w) == 0.5 * (lo + hi)
+
+
+def test_a_worlds_history_refuses_appends(ranked_world):
+    """Worlds are shared by every run that draws them (runner.drawn_world): frozen."""
+    h = ranked_world.history
+    with pytest.raises(InvalidParameter, match="frozen"):
+        h.append([h.t[-1] + 1.0], [0], [0], [EventKind.LIKE], [0.0])
+    with pytest.raises(ValueError):
+        h.columns()[0][:1] = 0.0
+    assert not ranked_world.truth.reserved_devices.flags.writeable
+    copy = h.copy()                                   # a copy is the caller's to extend
+    copy.append([h.t[-1] + 1.0], [0], [0], [EventKind.LIKE], [0.0])
+    assert len(copy) == len(h) + 1
+
+
+def test_drawn_worlds_are_shared_safely_across_threads(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+    from boostbench import runner
+    monkeypatch.setattr(runner, "_WORLDS", type(runner._WORLDS)())
+    c = world_config("tiny")
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda s: runner.drawn_world(c, s % 3), range(12)))
+    for s in range(3):          # threads that drew one world at once all get the kept one
+        kept = runner.drawn_world(c, s)
+        assert all(g is kept for g in got[s::3])
