@@ -83,7 +83,7 @@ class Candidates:
         topic = np.asarray(account_topic)[account].astype(np.int64)
         band = age_band(t - np.asarray(item_created)[item])
         k, kb = _key(topic, t), _key(topic * _N_BANDS + band, t)
-        o, ob = np.argsort(k, kind="stable"), np.argsort(kb, kind="stable")
+        o, ob = stable_argsort(k), stable_argsort(kb)
         item = item.astype(np.int64)
         return cls(k[o], item[o], kb[ob], item[ob])
 
@@ -194,7 +194,7 @@ def mirror(cols, bots, templates, bots_created, account_topic, item_created,
         day = np.clip(np.floor(first_t[pair_in] / DAY).astype(np.int64) - day0, 0, n_days - 1)
     # events of a template account on a day it is mirrored, one copy per bot mirroring it
     tk = templates[jb, kb] * n_days + kb
-    order = np.argsort(tk, kind="stable")
+    order = stable_argsort(tk)
     tk = tk[order]
     ek = acc.astype(np.int64) * n_days + day
     lo = np.searchsorted(tk, ek, side="left")
