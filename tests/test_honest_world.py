@@ -150,8 +150,14 @@ def test_require_view_has_an_honest_cost_only_when_views_go_unlogged(tiny_scenar
 
 # --- 3. honest co-activity ------------------------------------------------------------------
 
-def test_link_impressions_reach_the_sharers_circle_within_minutes(big_config):
-    world = make_world(world_config("tiny", n_accounts=2000), np.random.default_rng(4))
+@pytest.fixture(scope="module")
+def big_tiny():
+    """tiny's shape with 2,000 accounts (enough circles and fans to count), drawn once."""
+    return make_world(world_config("tiny", n_accounts=2000), np.random.default_rng(4))
+
+
+def test_link_impressions_reach_the_sharers_circle_within_minutes(big_config, big_tiny):
+    world = big_tiny
     c = world.config
     circle = world.truth.circle
     sharers = np.flatnonzero((circle >= 0) & (world.accounts.created_at < 0))
@@ -181,8 +187,8 @@ def _close_friend_pairs(t, acc, itm, circle):
     return int(np.count_nonzero(close & (c[1:] == c[:-1]) & (c[1:] >= 0)))
 
 
-def test_circle_friends_like_the_same_items_within_minutes():
-    world = make_world(world_config("tiny", n_accounts=2000), np.random.default_rng(4))
+def test_circle_friends_like_the_same_items_within_minutes(big_tiny):
+    world = big_tiny
     t, acc, itm, kind, _ = world.history.columns()
     like = kind == K.LIKE
     t, acc, itm = t[like], acc[like], itm[like]
@@ -205,7 +211,7 @@ def _fan_world(seed=4, **settings):
     return make_world(cfg, np.random.default_rng(seed))
 
 
-def test_fans_open_their_creators_posts_within_minutes():
+def test_fans_open_their_creators_posts_within_minutes(big_tiny):
     world = _fan_world()
     c, fan_of = world.config, world.truth.fan_of
     fans = np.flatnonzero(fan_of >= 0)
@@ -230,7 +236,7 @@ def test_fans_open_their_creators_posts_within_minutes():
     assert abs(opened / possible - c.fan_open) < 5 * np.sqrt(0.25 / possible), (opened, possible)
     # the same draws again (counter-based), and none in a world without fans
     np.testing.assert_array_equal(fan_impressions(world, start, end)[2], t)
-    plain = make_world(world_config("tiny", n_accounts=2000), np.random.default_rng(4))
+    plain = big_tiny
     assert fan_impressions(plain, start, end)[0].size == 0 and (plain.truth.fan_of < 0).all()
 
 
