@@ -38,10 +38,12 @@ from ._core.random import STREAMS, ImpressionUniforms, hash_words
 from ._core.units import DAY, HOUR
 from .behaviour import concat_responses
 from .events import EventKind, EventLog
-from .feed import FeedConfig, draw_feeds, feed_for, plan_sessions
-from .population import active_on, fan_impressions, link_impressions
+from .feed import FeedConfig, draw_feeds, feed_for
+from .population import (active_on, fan_impressions, link_impressions, round_sessions,
+                         unseen_openings)
 
-__all__ = ["open_impressions", "ranked_history", "respond", "organic_events"]
+__all__ = ["open_impressions", "ranked_history", "herding_reference", "respond",
+           "organic_events"]
 
 _DRAWS = 5
 _S_HISTORY_KEY = STREAMS.claim("world", "history.key", 340)
@@ -130,13 +132,13 @@ def history_key(world) -> int:
     return int(hash_words(world.seed, _S_HISTORY_KEY, np.zeros(1, np.int64))[0] >> np.uint64(2))
 
 
-def _herding_ref(likes, served, eligible) -> float:
-    """A typical displayed like count now: the mean of ``log1p(likes)`` over the eligible
-    items, weighted by their feed impressions so far. The closed loop's reference is the
-    same mean taken once at ``t0`` over all the history's impressions (links and fans too)
-    and the scenario's eligibility: close, not equal (the window continues the history's
-    process up to that)."""
-    w = served[eligible]
+def herding_reference(likes, impressions, eligible) -> float:
+    """A typical displayed like count: the mean of ``log1p(likes)`` over the ``eligible``
+    items, weighted by their ``impressions`` (0 when they have none). The ranked history
+    takes it each hour over its feed impressions; the closed loop once, at ``t0``, over all
+    the history's impressions (links and fans too) and the scenario's eligibility: close,
+    not equal (the window continues the history's process up to that)."""
+    w = impressions[eligible]
     return float(np.average(np.log1p(likes[eligible]), weights=w)) if w.sum() else 0.0
 
 
@@ -147,7 +149,7 @@ def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfi
     Each hour: the window's feed (:func:`boostbench.feed.draw_feeds`) over the items
     eligible for ``ELIGIBLE_HOURS``, in order of their like counts so far (the
     ``like_count`` ranking, the platform's incumbent [?]); the impressions are answered
-    with those counts displayed (herding, around :func:`_herding_ref`), then the circle
+    with those counts displayed (herding, around :func:`herding_reference`), then the circle
     links the hour's shares cause and the fans' openings, as in the closed loop. Counter-
     based (:func:`history_key`); the likes an hour adds move the next hour's ranking.
 
@@ -160,7 +162,7 @@ def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfi
         The history, and its feed impressions with ``log1p(displayed likes) - reference``
         each was answered at (the sample :meth:`Behaviour.fit` calibrates on).
     """
-    c, beh = world.config, world.behaviour
+    beh = world.behaviour
     key = history_key(world)
     n_items = len(world.items)
     created = world.items.created_at
@@ -173,15 +175,12 @@ def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfi
     plans = {} if plans is None else plans
     for r, t in enumerate(np.arange(start, end, HOUR)):
         if (r, t) not in plans:
-            rows = rows_all[world.accounts.created_at[rows_all] <= t]
-            rows = rows[active_on(c, world.seed, world.accounts, world.truth.keeper, rows,
-                                  int(np.floor(t / DAY)))]
-            plans[r, t] = plan_sessions(feed, key=key, round_index=r, start=t,
-                                        length=min(HOUR, end - t), accounts=rows,
-                                        activity=world.truth.activity[rows], fresh_share=fresh)
+            plans[r, t] = round_sessions(world, feed, rows_all, r, t, min(HOUR, end - t),
+                                         active_key=world.seed, session_key=key,
+                                         fresh_share=fresh)
         sessions = plans[r, t]
         eligible = (created <= t) & (created > t - ELIGIBLE_HOURS * HOUR)
-        ref = _herding_ref(likes, served, eligible)
+        ref = herding_reference(likes, served, eligible)
         f = draw_feeds(feed, sessions, scores=likes, eligible=eligible, impressions=served,
                        item_topic=world.items.topic, account_topic=world.accounts.topic,
                        seen=seen, n_topics=n_topics, quota=quota)
@@ -190,13 +189,13 @@ def ranked_history(world, start: float, end: float, feed: FeedConfig = FeedConfi
                             displayed_likes=likes[f.item], herding_ref=ref)]
         sample.append((f.account, f.item, f.t, np.log1p(likes[f.item]) - ref))
         share = resp[0].kind == EventKind.SHARE
-        for (a, i, ti), stream, fan in (
+        for opened, stream, fan in (
                 (link_impressions(world, resp[0].t[share], resp[0].account[share],
                                   resp[0].item[share]), _S_LINK, False),
                 (fan_impressions(world, t, min(t + HOUR, end)), _S_FAN, True)):
-            ok = seen.add_new(pair_keys(a, i, n_items))
-            if ok.any():
-                a, i, ti = a[ok], i[ok], ti[ok]
+            new = unseen_openings(opened, seen, n_items)
+            if new is not None:
+                a, i, ti = new
                 resp.append(beh.respond(a, i, ti, ImpressionUniforms(key, stream, a, i, r),
                                         displayed_likes=likes[i], herding_ref=ref,
                                         social=True, fan=fan))

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from ._core.arrays import rank_within_runs, stable_argsort
+from ._core.arrays import pair_keys, rank_within_runs, stable_argsort
 from ._core.random import STREAMS, hash_uniforms
 from ._core.units import DAY
+from .feed import plan_sessions
 from .world import NOT_CREATED, Accounts, Origin, WorldConfig, _devices, _zipf_topics
 
-__all__ = ["Population", "draw_population", "active_probability", "active_on", "churn_curve"]
+__all__ = ["Population", "draw_population", "active_probability", "active_on", "churn_curve",
+           "round_sessions", "unseen_openings"]
 
 _S_ACTIVE = STREAMS.claim("world", "population.active_day", 300)
 _RECENT_DAYS = 30.0
@@ -251,3 +253,29 @@ def fan_impressions(world, start: float, end: float):
     order = stable_argsort(t[ok])
     return acc[ok][order], item[ok][order], t[ok][order]
 
+
+
+def round_sessions(world, feed, rows, r: int, start: float, length: float, *, active_key: int,
+                   session_key: int, fresh_share: float):
+    """Round ``r``'s feed sessions (:func:`boostbench.feed.plan_sessions`) of the accounts
+    among ``rows`` that exist at ``start`` and are active that day (:func:`active_on`,
+    keyed by ``active_key``); the sessions keyed by ``session_key``."""
+    rows = rows[world.accounts.created_at[rows] <= start]
+    rows = rows[active_on(world.config, active_key, world.accounts, world.truth.keeper, rows,
+                          int(np.floor(start / DAY)))]
+    return plan_sessions(feed, key=session_key, round_index=r, start=start, length=length,
+                         accounts=rows, activity=world.truth.activity[rows],
+                         fresh_share=fresh_share)
+
+
+def unseen_openings(opened, seen, n_items: int):
+    """Of impressions ``(account, item, t)`` that reached accounts outside the feed (a
+    friend's link, a notification), those of pairs not in ``seen`` (nor earlier in the
+    batch), added to it — nobody is shown an item twice; None when none is left."""
+    a, i, t = opened
+    if a.size == 0:
+        return None
+    ok = seen.add_new(pair_keys(a, i, n_items))
+    if not ok.any():
+        return None
+    return a[ok], i[ok], t[ok]

@@ -29,15 +29,15 @@ import numpy as np
 from .._core.arrays import distinct, pair_keys, stable_argsort
 from .._core.machine import usable_cpus
 from .._core.random import STREAMS, ImpressionUniforms
-from .._core.units import DAY
 from ..attacks.base import Campaign
 from ..behaviour import Response, concat_responses, drop_repeat_likes
 from ..errors import InvalidParameter
 from ..events import EventKind, EventLog
 from ..feed import (FeedConfig, draw_feeds, feed_for, global_hits, personal_pools,
-                    plan_sessions, ranked_order)
+                    ranked_order)
 from ..observation import viewed_before
-from ..population import active_on, fan_impressions, link_impressions
+from ..population import (fan_impressions, link_impressions, round_sessions,
+                          unseen_openings)
 from ..rankers.base import rank_items, score_items, score_pairs, with_oracle
 from .state import (RunBase, Trajectory, _campaign_log, _n_actions, _organic_counts, _State,
                     Mirroring, history_tail, mirrors,
@@ -89,15 +89,10 @@ class _Helper:
         return self._cache[r]
 
     def _make_plan(self, r: int):
-        end = self.round_times[r]
-        start = end - self.length
-        w = self.world
-        rows = self.rows[w.accounts.created_at[self.rows] <= start]
-        rows = rows[active_on(w.config, self.key, w.accounts, w.truth.keeper, rows,
-                              int(np.floor(start / DAY)))]
-        return plan_sessions(self.feed, key=self.key, round_index=r, start=start,
-                             length=self.length, accounts=rows,
-                             activity=w.truth.activity[rows], fresh_share=self.fresh)
+        return round_sessions(self.world, self.feed, self.rows, r,
+                              self.round_times[r] - self.length, self.length,
+                              active_key=self.key, session_key=self.key,
+                              fresh_share=self.fresh)
 
     def run(self, fn) -> Future:
         """``fn()`` on the helper thread, or here and now without one."""
@@ -198,13 +193,10 @@ def _answer_unseen(opened, helper, beh, stream, r, seen, n_items, likes, ref, fa
     """Impressions ``(account, item, t)`` that reached an account outside the feed (a
     friend's link, a notification), answered — but for items the account has seen, which it
     skips (nobody is shown an item twice); None when none is left."""
-    a, i, t = opened
-    if a.size == 0:
+    new = unseen_openings(opened, seen, n_items)
+    if new is None:
         return None
-    ok = seen.add_new(pair_keys(a, i, n_items))
-    if not ok.any():
-        return None
-    a, i, t = a[ok], i[ok], t[ok]
+    a, i, t = new
     return helper.respond(beh, a, i, t, stream, r, likes[i], ref, social=True, fan=fan)
 
 

@@ -18,7 +18,7 @@ from ..errors import InvalidParameter
 from ..events import ENGAGEMENT, N_KINDS, EventKind, EventLog, kind_mask, kind_table, merge_logs
 from ..observation import (AGGREGATES, Aggregates, Observation, aggregate, aggregate_index,
                            viewed_before)
-from ..history import organic_events
+from ..history import herding_reference, organic_events
 from ..population import active_on
 from ..world import World
 
@@ -260,10 +260,10 @@ class RunBase:
             a.flags.writeable = False
         # a typical displayed like count at t0, from the organic history only: the same in
         # every run of this base (campaign events never move it)
-        elig = self.observation_at_start().eligible
-        imp = self.history_aggs["counts"][elig, EventKind.IMPRESSION]
-        likes = self.history_aggs["counts"][elig, EventKind.LIKE]
-        self.herding_ref = float(np.average(np.log1p(likes), weights=imp)) if imp.sum() else 0.0
+        counts = self.history_aggs["counts"]
+        self.herding_ref = herding_reference(counts[:, EventKind.LIKE],
+                                             counts[:, EventKind.IMPRESSION],
+                                             self.observation_at_start().eligible)
 
     def place(self, campaign: Campaign | None, skip: int = 0) -> Campaign | None:
         """The campaign with the accounts it brought on the world's reserved rows and its
