@@ -281,11 +281,13 @@ class Behaviour:
         c["view"] = _solve_intercept(true_view, eta_view, 1.0 - p_ni)
         p_view = (1.0 - p_ni) * expit(c["view"] + eta_view)
         lo, hi = -20.0, 20.0  # skip intercept: mean completion over views hits its target
+        parts = b._watch(itm, u[1])                 # all but the skip draw, computed once
         for _ in range(60):
             c["skip"] = 0.5 * (lo + hi)
-            mean = np.average(b._completion(itm, u[0], u[1]), weights=p_view)
+            comp = b._completion(itm, u[0], u[1], parts)
+            mean = np.average(comp, weights=p_view)
             lo, hi = (c["skip"], hi) if mean > params.mean_completion else (lo, c["skip"])
-        comp = b._completion(itm, u[0], u[1])
+        comp = b._completion(itm, u[0], u[1], parts)
         for name, rate, eta in (
             ("like", params.like_rate, b._eta_like(acc, itm, comp) + (
                 0.0 if herd is None else params.herding * np.asarray(herd, np.float64))),
@@ -326,18 +328,24 @@ class Behaviour:
         p = self.params
         return p.beta_share_quality * (self.quality[itm] - 0.5) + p.beta_like_completion * (comp - 0.45)
 
-    def _completion(self, itm, u_skip, u_watch):
-        """Watch model: early skip or constant-hazard watching, capped at the duration."""
+    def _completion(self, itm, u_skip, u_watch, parts=None):
+        """Watch model: early skip or constant-hazard watching, capped at the duration
+        (``parts``: :meth:`_watch` of the same ``itm`` and ``u_watch``, if at hand)."""
+        quality, clickbait, skipped, watched = parts or self._watch(itm, u_watch)
+        skip = u_skip < expit(self.intercepts["skip"] - quality + clickbait)
+        return np.where(skip, skipped, watched)
+
+    def _watch(self, itm, u_watch):
+        """The watch model's parts that do not depend on the skip intercept: the skip
+        logit's quality and clickbait terms, and the completion of a skip and of a watch."""
         p = self.params
         q = self.quality[itm].astype(np.float64)
         a = self.appeal[itm].astype(np.float64)
         dur = self.duration[itm].astype(np.float64)
-        p_skip = expit(self.intercepts["skip"] - p.beta_skip_quality * (q - 0.5) + p.beta_skip_clickbait * (a - q))
-        skip = u_skip < p_skip
         lam = p.hazard * np.exp(-p.beta_hazard_quality * (q - 0.5))
-        watch = np.where(skip, p.skip_seconds * u_watch,
-                         p.skip_seconds - np.log1p(-u_watch) / lam)
-        return np.minimum(watch, dur) / dur
+        return (p.beta_skip_quality * (q - 0.5), p.beta_skip_clickbait * (a - q),
+                np.minimum(p.skip_seconds * u_watch, dur) / dur,
+                np.minimum(p.skip_seconds - np.log1p(-u_watch) / lam, dur) / dur)
 
     # --- the decision chain ------------------------------------------------
     def respond(self, account, item, t, uniform, displayed_likes=None,

@@ -65,7 +65,7 @@ class Scenario:
     """
 
     name: str = "default"
-    version: int = 3
+    version: int = 4
     size: str = "small"
     attack_hours: int = 24
     horizon_hours: int = 48

@@ -331,7 +331,7 @@ class WorldConfig:
     fan_group_size: int = 20
     fan_open: float = 0.6
     fan_minutes: float = 15.0
-    history_feed: str = "open"
+    history_feed: str = "ranked"
     duration_median: float = 14.0
     duration_sigma: float = 0.87
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)

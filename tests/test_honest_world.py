@@ -180,21 +180,25 @@ def test_link_impressions_reach_the_sharers_circle_within_minutes(big_config, bi
 
 
 def _close_friend_pairs(t, acc, itm, circle):
-    """Consecutive likes of one item less than 10 minutes apart by two members of a circle."""
+    """Consecutive events of one item less than 10 minutes apart by two members of a circle."""
     order = np.lexsort((t, itm))
     t, itm, c = t[order], itm[order], circle[acc[order]]
     close = (itm[1:] == itm[:-1]) & (t[1:] - t[:-1] < 600)
     return int(np.count_nonzero(close & (c[1:] == c[:-1]) & (c[1:] >= 0)))
 
 
-def test_circle_friends_like_the_same_items_within_minutes(big_tiny):
+def test_circle_friends_watch_the_same_items_within_minutes(big_tiny):
+    # Views, not likes: under a ranked history (scenario v4) a friend has usually seen the
+    # shared post already (nobody is shown a post twice), so the links that land are few and
+    # friends' close co-likes are at the shuffled level on this 2,000-account world (6 vs
+    # 4.8, 14 vs 3.4, 4 vs 4.1 for seeds 4, 0, 1); close co-views are 1.6-2.1 times it.
     world = big_tiny
     t, acc, itm, kind, _ = world.history.columns()
-    like = kind == K.LIKE
-    t, acc, itm = t[like], acc[like], itm[like]
+    view = kind == K.VIEW
+    t, acc, itm = t[view], acc[view], itm[view]
     circle = world.truth.circle
     got = _close_friend_pairs(t, acc, itm, circle)
-    # the same likes with circle labels shuffled among the organic accounts
+    # the same views with circle labels shuffled among the organic accounts
     rng = np.random.default_rng(0)
     org = np.flatnonzero(world.truth.organic)
     null = []
@@ -202,8 +206,8 @@ def test_circle_friends_like_the_same_items_within_minutes(big_tiny):
         shuffled = circle.copy()
         shuffled[org] = rng.permutation(circle[org])
         null.append(_close_friend_pairs(t, acc, itm, shuffled))
-    # far more than chance (Poisson tail at the shuffled mean), though few: circles are small
-    assert got >= 10 and stats.poisson.sf(got - 1, max(np.mean(null), 0.5)) < 1e-4, (got, null)
+    # far more than chance: above every shuffle and far in the Poisson tail at their mean
+    assert got > max(null) and stats.poisson.sf(got - 1, np.mean(null)) < 1e-9, (got, null)
 
 
 def _fan_world(seed=4, **settings):
