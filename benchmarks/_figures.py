@@ -106,7 +106,7 @@ def main(argv) -> int:
     if bad:
         print(f"unknown figure(s) {bad}; --list shows them", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)     # default_run's --plot folder
     times = {}
     for name in names:
         where, args = table[name]

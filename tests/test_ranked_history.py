@@ -175,14 +175,19 @@ def test_validate_refuses_world_settings_it_cannot_use(args, needle, capsys):
 
 
 @given(st.lists(st.floats(-8, 8), min_size=1, max_size=300),
-       st.floats(1e-5, 0.95), st.integers(0, 2**32 - 1))
+       st.floats(1e-5, 0.95), st.integers(0, 2**32 - 1), st.floats(0.0, 0.5))
 @settings(max_examples=200, deadline=None)
-def test_the_intercept_bisection_stops_early_with_the_full_answer(eta, share, seed):
-    """Stopping once lo and hi are neighbouring floats gives exactly the 80-step answer."""
+def test_the_intercept_solver_gives_the_full_bisections_answer(eta, share, seed, zeros):
+    """Newton's bracket, the remembered sides and the early stop give exactly the answer of
+    80 plain bisection steps (weights of zero included)."""
     from scipy.special import expit
     from boostbench.behaviour import _solve_intercept
     eta = np.asarray(eta)
-    w = np.random.default_rng(seed).uniform(0.0, 1.0, eta.size)
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(0.0, 1.0, eta.size)
+    w[rng.random(eta.size) < zeros] = 0.0
+    if not w.any():
+        w[0] = 1.0
     target = share * float(w.mean())
     lo, hi = -40.0, 40.0
     for _ in range(80):
