@@ -46,6 +46,29 @@ def _leak_code(scenario: str, recipes) -> str:
             "    print(name, np.round(a, 3), round(float(np.mean(a)), 3), flush=True)\n")
 
 
+def _gate_code(out: str) -> str:
+    """The README's gate recipe: baselines of 5 and 20 seeds, checked on fresh seeds against
+    a real_interaction whose like weight is doubled, and (20 seeds) against the unchanged one
+    (what ``tests/test_gate.py::test_the_readme_recipe_...`` asserts, with the tables)."""
+    return ("from boostbench import cli\n"
+            "from boostbench.plugins import RANKERS\n"
+            "from boostbench.rankers import RealInteraction\n"
+            "orig = RANKERS._items['real_interaction']\n"
+            "for n in (5, 20):\n"
+            f"    out = {out!r} + f'/gate_recipe_{{n}}.json'\n"
+            "    cli.main(['baseline', '--out', out, '--scenario', 'tiny', '--rankers',\n"
+            "              'real_interaction', '--attacks', 'bot_farm,task_crowd', '--seeds',\n"
+            "              str(n), '--quiet'])\n"
+            "    fresh = ','.join(str(1000 + i) for i in range(n))\n"
+            "    if n == 20:\n"
+            "        print('unchanged ranker,', n, 'seeds:', flush=True)\n"
+            "        cli.main(['check', '--baseline', out, '--seeds', fresh, '--quiet'])\n"
+            "    RANKERS._items['real_interaction'] = lambda: RealInteraction(like=0.4)\n"
+            "    print('like weight doubled,', n, 'seeds:', flush=True)\n"
+            "    cli.main(['check', '--baseline', out, '--seeds', fresh, '--quiet'])\n"
+            "    RANKERS._items['real_interaction'] = orig\n")
+
+
 def figures(out: Path) -> dict:
     """``{name: (where it is quoted, argv after the interpreter)}``, in the order to run."""
     o = str(out)
@@ -79,6 +102,7 @@ def figures(out: Path) -> dict:
         "leak_tiny": ("tests/test_leak_probe.py (GIVEN_AWAY reasons; tiny, seeds 0-2)",
                       ["-c", _leak_code("tiny", ("aged_bots", "task_crowd", "engagement_service",
                                                  "mutual_like_ring", "bot_farm"))]),
+        "gate_recipe": ("README (know what your gate can catch)", ["-c", _gate_code(o)]),
         "worst_case": ("README, docs/results.md (what it costs an attacker)",
                        BB + ["cost", "--rankers", DEFENDED, "--attacks", FIXED, "--adaptive",
                              "--queries", "0", "--seeds", "3", "--cap", "16", "--search-seeds",

@@ -1040,6 +1040,8 @@ def main(argv=None, out=None) -> int:
     try:
         a = parser.parse_args(argv)
         if a.command in COMMANDS:
+            from .world_store import directory
+            directory()         # a BOOSTBENCH_WORLD_CACHE that cannot be used: before any work
             return COMMANDS[a.command](a, out)
         parser.print_help(out)
         return 2

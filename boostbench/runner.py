@@ -27,6 +27,7 @@ from .progress import bar
 from .recorded import RecordedLog, check_needs, recorded_world
 from .scenario import Scenario, get_scenario
 from .simulate import MODES, simulate
+from . import world_store
 from .world import make_world
 
 __all__ = ["RunSpec", "build_spec", "JOBS", "BUDGETS", "run_seed", "run_matrix", "seed_streams",
@@ -195,12 +196,16 @@ def drawn_world(config, seed: int):
     ``default``-size world is ~50 MB, a ``tiny`` one ~2 MB). Worlds are read-only (arrays
     and history log frozen), and a world is a function of its config and seed, so a kept
     one is the one drawing gives. Thread-safe (two threads asking for one new world may
-    both draw it; one is kept)."""
+    both draw it; one is kept). With ``BOOSTBENCH_WORLD_CACHE`` set, worlds are also kept on
+    disk for later processes (:mod:`boostbench.world_store`)."""
     key = (config, int(seed))
     with _WORLDS_LOCK:
         world = _WORLDS.get(key)
     if world is None:
+        world = world_store.load(config, seed)
+    if world is None:
         world = make_world(config, seed_streams(seed)[0])
+        world_store.save(config, seed, world)
     with _WORLDS_LOCK:
         world = _WORLDS.pop(key, world)
         _WORLDS[key] = world

@@ -295,7 +295,7 @@ class WorldConfig:
         (15) and likes it far more often than a feed impression (``beta_fan`` of
         :class:`~boostbench.behaviour.BehaviourParams`)
         (:func:`boostbench.population.fan_impressions`). No published figure: the
-        default share is 0 (off) in scenario versions 2 and 3; it is a parameter to sweep
+        default share is 0 (off) in scenario versions 2 to 4; it is a parameter to sweep
         (``docs/results.md`` reports what lockstep costs honest fans at 1-10%).
     duration_median, duration_sigma : float
         Video duration, lognormal (median 14 s, sigma 0.87 [P]/[I]).

@@ -17,6 +17,24 @@ settings.register_profile("boostbench", parent=_parent, deadline=None,
 settings.load_profile("boostbench")
 
 
+def pytest_configure(config):
+    """Worlds drawn by one test (or one of its `boostbench` subprocesses) are read back by the
+    others (boostbench.world_store): a ranked history takes three draws. A folder of the
+    session's own unless the environment already names one."""
+    if not os.environ.get("BOOSTBENCH_WORLD_CACHE"):
+        import tempfile
+        config._boostbench_worlds = tempfile.mkdtemp(prefix="boostbench-worlds-")
+        os.environ["BOOSTBENCH_WORLD_CACHE"] = config._boostbench_worlds
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_boostbench_worlds", None)
+    if folder:
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("BOOSTBENCH_WORLD_CACHE", None)
+
+
 @pytest.fixture(scope="session")
 def tiny_scenario():
     return get_scenario("tiny")
