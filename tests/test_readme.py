@@ -20,7 +20,8 @@ def _blocks(lang):
 def test_the_readme_opens_with_the_two_commands():
     first = _blocks("bash")[0].strip().splitlines()
     assert first[0].endswith("pip install . && .venv/bin/boostbench run")
-    assert first[1].endswith('pip install ".[test]" && .venv/bin/python -m pytest')
+    assert first[1].endswith('pip install ".[test]" && .venv/bin/python -m pytest -n auto '
+                             '--dist loadfile')
 
 
 def test_the_tour_ranker_scores_an_observation_alone_and_behind_defences():
