@@ -2,10 +2,12 @@
 
 A scenario version bump changes every number; this runs each documented command in turn,
 writes its output (stdout, and JSON where the command writes one) to ``OUT/NAME.*`` and
-prints how long each took, so a contributor rewrites the docs from one folder. Run from the
+prints how long each took, so a contributor rewrites the docs from one folder (scenario v4,
+2026-12-02: 73 minutes for all but the default run, the gate recipe and the two cost tables, on
+a loaded 2-core machine; the default run 3.5 minutes, the gate recipe 1). Run from the
 project's root::
 
-    python benchmarks/_figures.py OUT                # everything (about 2.5 h on 2 cores)
+    python benchmarks/_figures.py OUT                # everything (about 3 h on 2 cores)
     python benchmarks/_figures.py OUT default_run validate      # some, by name
     python benchmarks/_figures.py --list             # the names, their docs and commands
 
