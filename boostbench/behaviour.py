@@ -216,14 +216,13 @@ def _solve_intercept(target: float, eta: np.ndarray, weight: np.ndarray) -> floa
         np.multiply(weight, buf, out=buf)
         return float(buf.mean())
 
-    def side(c: float, f: float) -> bool:
+    def side(c: float, f: float) -> None:
         nonlocal below_at, above_at
         if abs(f - target) > 1e-12 * abs(target):         # clear of rounding noise
             if f < target:
                 below_at = max(below_at, c)
             else:
                 above_at = min(above_at, c)
-        return f < target
 
     w_mean = float(np.mean(weight))
     share = target / w_mean if w_mean > 0 else np.nan

@@ -16,9 +16,9 @@ No campaign, no ranker under test. Two ways to draw the impressions
   item twice: a draw of a pair already shown (in ``seen`` or earlier in the batch) is
   drawn again, up to ``_DRAWS`` times (the last two from all live items uniformly: a
   viewer who has seen the popular items gets the long tail), then dropped.
-- ``ranked`` (:func:`ranked_history`; the default since scenario v4). Hour by hour, the window's feed
-  (:func:`boostbench.feed.draw_feeds`: the same sessions, pools, cold-start quota and
-  walk past seen items) over the platform's incumbent ranking — like counts so far —
+- ``ranked`` (:func:`ranked_history`; the default since scenario v4). Hour by hour, the
+  window's feed (:func:`boostbench.feed.draw_feeds`: the same sessions, pools, cold-start
+  quota and walk past seen items) over the platform's incumbent ranking — like counts so far —
   answered with those counts displayed (herding), from an empty platform at ``t = 0``.
   Exposure follows an engagement ranking, as it did in the logs the behaviour is
   calibrated on, and the window's ``like_count`` continues the history's process.

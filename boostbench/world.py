@@ -248,8 +248,8 @@ class WorldConfig:
         Share of open-loop impressions drawn from the viewer's own topic [?].
     history_feed : {"open", "ranked"}
         How the history's impressions are drawn, and so what exposure the behaviour's
-        intercepts are fitted on (``ranked`` since scenario v4). ``open``: by weight (``reach``, ``decay_hours``,
-        ``topic_pool_share``), redrawing pairs already shown. ``ranked``: hour by hour,
+        intercepts are fitted on (``ranked`` since scenario v4). ``open``: by weight
+        (``reach``, ``decay_hours``, ``topic_pool_share``), redrawing pairs already shown. ``ranked``: hour by hour,
         the window's feed (:mod:`boostbench.feed`, default
         :class:`~boostbench.feed.FeedConfig`) walking the platform's incumbent ranking —
         like counts so far, displayed (herding) [?] — with the intercepts refitted on the

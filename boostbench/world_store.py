@@ -74,9 +74,7 @@ def load(config, seed: int):
     try:
         with open(_path(folder, config, seed), "rb") as f:
             world = pickle.load(f)
-    except FileNotFoundError:
-        return None
-    except Exception:                 # a truncated or foreign file: draw again, overwrite it
+    except Exception:                 # none kept, or a truncated or foreign file: draw again
         return None
     return world if world.config == config else None
 
