@@ -138,9 +138,9 @@ def _packed_argsort(x: np.ndarray):
         if not (np.isfinite(lo) and np.isfinite(hi)):
             return None
         span = float(hi) - float(lo)
-        if not np.isfinite(span):
+        scale = top / span if 0 < span < np.inf else 0.0 if span == 0 else np.inf
+        if not np.isfinite(scale):   # an infinite span, or one so small its scale overflows
             return None
-        scale = top / span if span > 0 else 0.0
         key = np.subtract(x, lo, dtype=np.float64)
         key *= scale
         key = key.astype(np.int64)
