@@ -468,19 +468,35 @@ def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, atta
 
 @contextmanager
 def _evaluators(spec: RunSpec, ranker, budget: float, objective: str, tick, jobs, scheduler,
-                what: str, grid: tuple = ()):
+                what: str, grid: tuple = (), done: dict | None = None):
     """``(evaluate_fn, evaluate_many)`` of :func:`_search_objective` against ``ranker`` over
-    one executor (:func:`boostbench.executors.mapper`), ``tick`` once per evaluation."""
+    one executor (:func:`boostbench.executors.mapper`), ``tick`` once per evaluation.
+
+    ``done``, if given, keeps every result by ``(budget, objective, grid, attack, seed)``
+    for later searches against the same ranker in the same run (``run_cost`` keeps one per
+    ranker): an evaluation is a deterministic function of those, so a pair a search asks
+    for again — the fixed recipes on the held-out seeds, which the adaptive and the
+    defence-aware search both score — is read back instead of simulated again.
+    """
     fn = partial(_search_objective, replace(spec, rankers=(ranker,)), ranker, budget, objective,
                  grid=tuple(grid))
+    done = {} if done is None else done
     with mapper(fn, jobs=jobs, scheduler=scheduler, what=what) as run:
-        yield (lambda attack, seed: run([(attack, seed)], tick)[0]), partial(run, tick=tick)
+        def many(calls):
+            keys = [(budget, objective, tuple(grid), attack, seed) for attack, seed in calls]
+            todo = list(dict.fromkeys(k for k in keys if k not in done))
+            done.update(zip(todo, run([k[3:] for k in todo], tick)))
+            if tick is not None and len(keys) > len(todo):
+                tick(len(keys) - len(todo))
+            return [done[k] for k in keys]
+        yield (lambda attack, seed: many([(attack, seed)])[0]), many
 
 
 def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_candidates: int = 16,
                     rng=0, knowledge: str = "adaptive", include=(), tick=None,
                     evaluations: int | None = None, objective: str = "impressions",
-                    jobs: int = 1, scheduler=None, grid=None, screen: int = 0):
+                    jobs: int = 1, scheduler=None, grid=None, screen: int = 0,
+                    done: dict | None = None):
     """Search the attack space against ``ranker`` on ``search_seeds``; report on ``spec.seeds``.
 
     The fixed recipes of ``spec.attacks`` (promote goal) are the baseline the
@@ -500,6 +516,7 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     :func:`_screen_objective` on the first search seed — one simulation of the attack
     window each, at the grid's middle budget for ``cheapest_budget`` (else at ``budget``)
     — and halve the best of them (see :func:`boostbench.attacks.adaptive.search`).
+    ``done``: evaluations earlier searches against ``ranker`` kept (see :func:`_evaluators`).
     """
     from .attacks.adaptive import search
     from .metrics.cost import budget_grid
@@ -518,7 +535,7 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
     screener = (mapper(screen_fn, jobs=jobs, scheduler=scheduler,
                        what=f"the search's screen vs {ranker.name}") if screen else nullcontext())
     with _evaluators(spec, ranker, budget, objective, tick, jobs, scheduler,
-                     f"the search's evaluations vs {ranker.name}", grid) as (one, many), \
+                     f"the search's evaluations vs {ranker.name}", grid, done) as (one, many), \
             screener as screen_many:
         return search(one, budget=budget, search_seeds=search_seeds, heldout_seeds=spec.seeds,
                       fixed=fixed, n_candidates=n_candidates, rng=rng, ranker=ranker.name,
@@ -530,16 +547,17 @@ def adaptive_search(spec: RunSpec, ranker, *, budget: float, search_seeds, n_can
 
 def query_search(spec: RunSpec, ranker, knowledge: str, below, *, queries: int = QUERY_BUDGET,
                  objective: str = "impressions", tick=None, jobs: int = 1, scheduler=None,
-                 grid=None):
+                 grid=None, done: dict | None = None):
     """The query level ``knowledge`` against ``ranker``: its query attacker (``queries`` per
     run) or ``below``'s winner, whichever is better on ``below``'s search seeds
     (:func:`boostbench.attacks.levels.query_level`), on the same seeds and held-out seeds,
-    evaluated as :func:`adaptive_search` evaluates."""
+    evaluated as :func:`adaptive_search` evaluates (``done``: see :func:`_evaluators`)."""
     from .attacks.levels import query_level
     from .metrics.cost import budget_grid
     grid = tuple(budget_grid(below.budget) if grid is None else grid)
     with _evaluators(spec, ranker, below.budget, objective, tick, jobs, scheduler,
-                     f"the {knowledge} level's evaluations vs {ranker.name}", grid) as (one, many):
+                     f"the {knowledge} level's evaluations vs {ranker.name}", grid,
+                     done) as (one, many):
         return query_level(one, knowledge, below, queries=queries, objective=objective,
                            evaluate_many=many)
 
@@ -591,7 +609,7 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
     for ranker in spec.rankers:
         levels = ("adaptive", "defence_aware") if getattr(ranker, "defences", ()) else (
             "adaptive",)
-        found = []
+        found, done = [], {}       # done: this ranker's evaluations, shared by its searches
         for knowledge in levels:   # the defence-aware search starts from the adaptive best
             warm = (aware_variants(found[0].best, ranker.defences)
                     if knowledge == "defence_aware" else ())
@@ -602,7 +620,7 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
                                       knowledge=knowledge, include=warm, tick=tick,
                                       evaluations=evaluations, objective=objective,
                                       jobs=jobs, scheduler=scheduler, grid=budgets,
-                                      screen=screen)
+                                      screen=screen, done=done)
             found.append(res)
             one = replace(spec, rankers=(ranker,), attacks=(res.best.recipe(),))
             records += run_sweep(one, budgets, jobs=jobs, progress=progress,
@@ -614,7 +632,7 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
                      enabled=progress) as tick:
                 res = query_search(spec, ranker, knowledge, below, queries=queries,
                                    objective=objective, tick=tick, jobs=jobs,
-                                   scheduler=scheduler, grid=budgets)
+                                   scheduler=scheduler, grid=budgets, done=done)
             found.append(res)
             attack = res.best.recipe()
             if res.best is below.best or attack in spec.attacks:

@@ -609,3 +609,39 @@ def test_the_screen_runs_the_attack_window_on_the_full_horizons_world(tiny_scena
     assert 0 < v[0] <= tiny_scenario.attack_hours and v[1] > 0
     assert _screen_objective(spec, spec.rankers[0], 2.0, spec.attacks[0], 10_000,
                              memo={}) == v
+
+
+def test_a_rankers_searches_share_their_evaluations_and_find_the_same(tiny_scenario,
+                                                                       monkeypatch):
+    """The defence-aware search scores the fixed recipes on the held-out seeds as the adaptive
+    search did: with the adaptive search's evaluations kept (``done``, as ``run_cost`` keeps
+    them per ranker) no (attack, seed) is simulated twice, and its result is the one it
+    finds on its own."""
+    from boostbench import runner
+    from boostbench.attacks.adaptive import aware_variants
+    calls = []
+    real = runner._search_objective
+
+    def counted(spec, ranker, budget, objective, attack, seed, **kw):
+        calls.append((attack, seed))
+        return real(spec, ranker, budget, objective, attack, seed, **kw)
+    monkeypatch.setattr(runner, "_search_objective", counted)
+    from boostbench.rankers.defences import Lockstep
+    from boostbench.rankers.likes import LikeCount
+    from boostbench.rankers.pipeline import Pipeline
+    rk = Pipeline(Lockstep(), LikeCount())
+    spec = RunSpec(tiny_scenario, (rk,), (ATTACKS.create("bot_farm"),), (0, 1), 0.5)
+    kw = dict(budget=0.5, search_seeds=(10_000,), evaluations=3, objective="cheapest_budget",
+              grid=(0.25, 0.5))
+    done: dict = {}
+    first = adaptive_search(spec, rk, done=done, **kw)
+    n_first = len(calls)
+    warm = aware_variants(first.best, rk.defences)
+    shared = adaptive_search(spec, rk, knowledge="defence_aware", include=warm, done=done, **kw)
+    n_shared = len(calls) - n_first
+    alone = adaptive_search(spec, rk, knowledge="defence_aware", include=warm, **kw)
+    n_alone = len(calls) - n_first - n_shared
+    assert repr(shared.to_dict()) == repr(alone.to_dict())     # NaN fields compare as text
+    assert len(set(calls[:n_first + n_shared])) == n_first + n_shared    # none twice
+    assert n_alone - n_shared >= len(spec.seeds)   # bot_farm's held-out seeds, at least
+    assert len(done) == n_first + n_shared
