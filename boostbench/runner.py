@@ -370,6 +370,7 @@ def sweep_seed(spec: RunSpec, seed: int, budgets, tick=None) -> list[dict]:
                 else:
                     att = simulate(spec.mode, base, ranker, campaign, seed=seed, **kw)
                 extra = METRICS.get("extra_organic_impressions")(att, clean, truth)
+                impressions, hours = _outcome(att)
                 records.append({
                     "ranker": att.ranker, "attack": attack.name, "goal": campaign.goal,
                     "knowledge": getattr(attack, "knowledge", "fixed"), "mode": spec.mode,
@@ -380,11 +381,38 @@ def sweep_seed(spec: RunSpec, seed: int, budgets, tick=None) -> list[dict]:
                     "log_rank_lift": METRICS.get("log_rank_lift")(att, clean, truth),
                     "extra_organic_impressions_total": extra * att.targets.size,
                     "target_reach": METRICS.get("target_reach")(att, clean, truth),
-                    "shadow_priced": att.shadow_priced, **clean_vals,
+                    "shadow_priced": att.shadow_priced, "target_impressions": impressions,
+                    "target_hours_in_top_k": float(np.mean(hours)), **clean_vals,
                     **describe_ranker(ranker)})
                 if tick is not None:
                     tick(1)
     return records
+
+
+def _grid_evaluations(records, spec: RunSpec, ranker, budgets, objective: str) -> dict:
+    """The search's evaluations of the fixed recipes on ``spec.seeds``, read from the budget
+    grid's ``records`` of ``spec`` (:func:`run_sweep`'s: the same simulations a search would
+    run), keyed as :func:`_evaluators` keeps them. Empty when the grid lacks
+    a cell (another ranker of the same name in the run: nothing is guessed)."""
+    grid = tuple(float(b) for b in budgets)
+    if sum(r.name == ranker.name for r in spec.rankers) != 1:
+        return {}
+    cells = {(r["attack"], r["seed"], r["budget"]): r for r in records
+             if r["ranker"] == ranker.name}
+    out = {}
+    for attack in spec.attacks:
+        if getattr(attack, "goal", "promote") != "promote":
+            continue
+        rows = [cells.get((attack.name, int(s), b)) for s in spec.seeds for b in grid]
+        if any(r is None for r in rows):
+            return {}
+        for seed in spec.seeds:
+            def run(b, seed=seed, name=attack.name):
+                r = cells[name, int(seed), float(b)]
+                return r["target_impressions"], r["target_hours_in_top_k"], r["success"] >= 0.5
+            out[(grid[-1], objective, grid, attack, seed)] = _objective(run, grid[-1], objective,
+                                                                        grid)
+    return out
 
 
 def _success_for(att, clean, goal) -> float:
@@ -409,10 +437,22 @@ def run_sweep(spec: RunSpec, budgets, *, jobs: int = 1, progress: bool = False,
 def _targets_outcome(spec: RunSpec, setup, ranker, attack, budget: float, seed: int):
     """One simulation of ``attack`` at ``budget`` on a seed's ``setup``: the targets' mean
     organic impressions and each target's expected hours in the top k."""
-    from .metrics.rise import hours_in_top_k
     _, base, buy, kw = setup
-    tr = simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw)
+    return _outcome(simulate(spec.mode, base, ranker, buy(attack, budget), seed=seed, **kw))
+
+
+def _outcome(tr) -> tuple:
+    """A run's targets' mean organic impressions and each target's expected hours in the
+    top k (what the search's objectives read)."""
+    from .metrics.rise import hours_in_top_k
     return float(tr.exposure[:, tr.targets].sum(axis=0).mean()), hours_in_top_k(tr)
+
+
+def _at_budget(impressions: float, hours) -> tuple:
+    """``(impressions, mean hours in the top k, whether half the targets reach it)``: one
+    budget's outcome as :func:`_search_objective` reads it."""
+    from .metrics.rise import reached
+    return impressions, float(np.mean(hours)), float(np.mean(reached(hours))) >= 0.5
 
 
 def _screen_objective(spec: RunSpec, ranker, budget: float, attack, seed: int, *, memo: dict):
@@ -439,13 +479,15 @@ def _search_objective(spec: RunSpec, ranker, budget: float, objective: str, atta
     the cap does not reach; its tie-breaks are the hours in the top k and the impressions at
     that budget (at the cap when none reaches). ``simulations`` says how many it ran.
     """
-    from .metrics.rise import reached
     if seed not in memo:
         memo[seed] = _seed_setup(spec, seed)
+    return _objective(lambda b: _at_budget(*_targets_outcome(spec, memo[seed], ranker, attack,
+                                                              b, seed)),
+                      budget, objective, grid)
 
-    def run(b):
-        impressions, hours = _targets_outcome(spec, memo[seed], ranker, attack, b, seed)
-        return impressions, float(np.mean(hours)), float(np.mean(reached(hours))) >= 0.5
+
+def _objective(run, budget: float, objective: str, grid: tuple):
+    """:func:`_search_objective` from ``run(budget) ->`` :func:`_at_budget`'s tuple."""
     if objective != "cheapest_budget":
         impressions, hours, _ = run(budget)
         if objective == "impressions":
@@ -602,14 +644,16 @@ def run_cost(spec: RunSpec, budgets, *, jobs: int = 1, adaptive: bool = False,
             raise InvalidParameter("run_cost: screen > 0 needs evaluations (the screen fills "
                                    "the pool an evaluation budget sizes).", name="screen")
     records = run_sweep(spec, budgets, jobs=jobs, progress=progress, scheduler=scheduler)
-    searches, flags = [], []
+    grid_records, searches, flags = list(records), [], []
     if not adaptive:
         return records, searches, flags
     search_seeds = tuple(range(10_000, 10_000 + n_search_seeds))
     for ranker in spec.rankers:
         levels = ("adaptive", "defence_aware") if getattr(ranker, "defences", ()) else (
             "adaptive",)
-        found, done = [], {}       # done: this ranker's evaluations, shared by its searches
+        # done: this ranker's evaluations, shared by its searches; the fixed recipes'
+        # held-out ones are the grid's simulations, read from its records
+        found, done = [], _grid_evaluations(grid_records, spec, ranker, budgets, objective)
         for knowledge in levels:   # the defence-aware search starts from the adaptive best
             warm = (aware_variants(found[0].best, ranker.defences)
                     if knowledge == "defence_aware" else ())

@@ -645,3 +645,24 @@ def test_a_rankers_searches_share_their_evaluations_and_find_the_same(tiny_scena
     assert len(set(calls[:n_first + n_shared])) == n_first + n_shared    # none twice
     assert n_alone - n_shared >= len(spec.seeds)   # bot_farm's held-out seeds, at least
     assert len(done) == n_first + n_shared
+
+
+@pytest.mark.parametrize("objective", ["cheapest_budget", "hours_in_top_k", "impressions"])
+def test_the_fixed_recipes_held_out_evaluations_are_read_from_the_grid(tiny_scenario, objective):
+    """``run_cost`` gives each ranker's searches the fixed recipes' held-out evaluations read
+    from the budget grid's records: each is what simulating it gives, float for float."""
+    from boostbench.runner import _grid_evaluations, _search_objective, run_sweep
+    rk = RANKERS.create("real_interaction")
+    attacks = tuple(ATTACKS.create(n) for n in ("bot_farm", "mass_report", "top_up"))
+    grid = (0.25, 0.5, 1.0)
+    spec = RunSpec(tiny_scenario, (rk,), attacks, (0, 1), 1.0)
+    records = run_sweep(spec, list(grid))
+    read = _grid_evaluations(records, spec, rk, list(grid), objective)
+    promote = [a for a in attacks if a.goal == "promote"]
+    assert len(promote) == 2 and len(read) == 2 * len(spec.seeds)   # mass_report demotes
+    memo: dict = {}
+    for (budget, obj, g, attack, seed), v in read.items():
+        assert (budget, obj, g) == (1.0, objective, grid) and attack in promote
+        assert v == _search_objective(spec, rk, budget, objective, attack, seed, memo=memo,
+                                      grid=grid)
+    assert not _grid_evaluations(records[1:], spec, rk, list(grid), objective)   # a cell gone
