@@ -82,7 +82,12 @@ def test_a_signal_mid_run_stops_the_workers_and_leaves_no_file(sig, status, word
         # a background job of a non-interactive shell starts with SIGINT ignored, and a child
         # would inherit that: start it with the default, as a terminal's command gets
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(4.0)                       # imports done, workers simulating
+    # signalled once its two workers exist (the handlers are set before they fork): a fixed
+    # sleep raced the interpreter's start-up on a loaded machine (killed before the handlers)
+    deadline = time.monotonic() + 120.0
+    while len(_processes_writing(out)) < 3 and proc.poll() is None:
+        assert time.monotonic() < deadline, "the run never started its two workers"
+        time.sleep(0.1)
     assert proc.poll() is None
     os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
